@@ -1,0 +1,35 @@
+//! `edgerec`: the command line around the SDK — benchmarks today; training, bundles, evaluation
+//! and the sync server as they land. Uses the SDK only through its public API.
+
+mod bench;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// edgerec: client-side recommender SDK tooling.
+#[derive(Parser)]
+#[command(name = "edgerec", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Measure kernel speed on this machine (CPU reference, optimized CPU, GPU).
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Bench(args) => bench::run(&args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("edgerec: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

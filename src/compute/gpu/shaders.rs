@@ -1,0 +1,25 @@
+//! WGSL sources, assembled at compile time from `shaders/`.
+
+/// Pass 1: score tiles of 2048 rows, keep each tile's best k.
+pub const SCORE_TOPK: &str = concat!(
+    include_str!("../../../shaders/topk_common.wgsl"),
+    include_str!("../../../shaders/score_topk.wgsl")
+);
+
+/// Passes 2..n: merge sorted lists until one is left.
+pub const MERGE_TOPK: &str = concat!(
+    include_str!("../../../shaders/topk_common.wgsl"),
+    include_str!("../../../shaders/merge_topk.wgsl")
+);
+
+/// Every assembled module with a name, for validation tests and tooling.
+pub const ALL: &[(&str, &str)] = &[("score_topk", SCORE_TOPK), ("merge_topk", MERGE_TOPK)];
+
+/// Rows per workgroup tile (`TILE` in `topk_common.wgsl`).
+pub const TILE_ROWS: u32 = 2048;
+
+/// Invocations per workgroup (`WORKGROUP` in `topk_common.wgsl`).
+pub const WORKGROUP_SIZE: u32 = 256;
+
+/// Workgroup memory the top-k kernels use: two `u32` arrays of `TILE_ROWS`.
+pub const WORKGROUP_STORAGE_BYTES: u32 = 2 * TILE_ROWS * 4;

@@ -1,0 +1,18 @@
+//! The compute seam: every kernel the funnel runs, behind one interface, on two backends.
+//!
+//! * [`cpu`] — a scalar reference (the definition of "correct") and an optimized path
+//!   (auto-vectorized; `simd128` on wasm).
+//! * [`gpu`] — WGSL kernels from `shaders/` on wgpu (WebGPU in the browser, Vulkan natively),
+//!   with a context that is built once and reused.
+//! * [`ScoringEngine`] — picks a backend (`auto | webgpu | cpu`), reports the choice and why,
+//!   and falls back to the CPU instead of failing when WebGPU is missing.
+
+pub mod cpu;
+mod engine;
+pub mod gpu;
+mod matrix;
+mod topk;
+
+pub use engine::{BackendChoice, BackendReport, ScoringEngine};
+pub use matrix::ItemMatrix;
+pub use topk::{MAX_K, TopK, validate_query};

@@ -1,0 +1,48 @@
+//! Every WGSL module parses and validates with naga, so a shader typo fails `cargo test` rather
+//! than a browser session.
+#![cfg(not(target_arch = "wasm32"))]
+
+use edgerec::compute::gpu::shaders;
+
+#[test]
+fn every_shader_parses_and_validates() {
+    for (name, source) in shaders::ALL {
+        let module = naga::front::wgsl::parse_str(source)
+            .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
+        naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::empty(),
+        )
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
+    }
+}
+
+#[test]
+fn every_shader_file_is_used() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/shaders");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "wgsl") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(
+                shaders::ALL.iter().any(|(_, source)| source.contains(text.trim())),
+                "{} is not part of any assembled module",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn workgroup_constants_match_the_rust_side() {
+    let common = include_str!("../shaders/topk_common.wgsl");
+    assert!(common.contains(&format!("const TILE: u32 = {}u;", shaders::TILE_ROWS)));
+    assert!(common.contains(&format!("const WORKGROUP: u32 = {}u;", shaders::WORKGROUP_SIZE)));
+    for (name, source) in shaders::ALL {
+        assert!(
+            source.contains(&format!("@workgroup_size({})", shaders::WORKGROUP_SIZE)),
+            "{name}"
+        );
+    }
+}
