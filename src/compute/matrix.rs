@@ -22,7 +22,7 @@ impl ItemMatrix {
         if dim == 0 || data.is_empty() {
             return Err(Error::EmptyIndex);
         }
-        if data.len() % dim != 0 {
+        if !data.len().is_multiple_of(dim) {
             return Err(Error::ShapeMismatch { what: "item matrix", len: data.len(), dim });
         }
         if let Some(position) = data.iter().position(|x| !x.is_finite()) {

@@ -1,1 +1,10 @@
-//! placeholder until bindings are written
+//! JavaScript bindings — the only module with `#[wasm_bindgen]`.
+//!
+//! Thin by design: each export converts JS values, calls the engine, and converts the result or
+//! the typed [`crate::Error`] (which becomes a JS `Error` with a stable `code`). Nothing here
+//! panics on input; the npm package's TypeScript wrapper (`pkg/src/index.ts`) is the public face.
+
+mod engine;
+mod error;
+
+pub use engine::{TopKResult, WasmScoringEngine, reference_top_k};

@@ -107,7 +107,7 @@ impl GpuIndex {
         if let Some(e) = scope.pop().await {
             return Err(Error::Gpu { stage: "item upload", reason: e.to_string() });
         }
-        if dim % 4 == 0 {
+        if dim.is_multiple_of(4) {
             ctx.queue.write_buffer(&items_buffer, 0, bytemuck::cast_slice(items.as_slice()));
         } else {
             let mut padded = vec![0.0f32; items.rows() * dim4 * 4];

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Installs what the build and tests need, skipping whatever is already present. Idempotent.
+#   scripts/setup.sh rust     rustup wasm32 target + wasm-bindgen-cli pinned to Cargo.lock
+#   scripts/setup.sh browser  chromium + chromedriver (Debian packages)
+#   scripts/setup.sh vulkan   Mesa lavapipe (software Vulkan) for native GPU tests
+#   scripts/setup.sh node     node/npm + the dev tools in package.json (tsc, wasm-opt, playwright-core)
+# With no argument: all of them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\033[1;34m[setup]\033[0m %s\n' "$*"; }
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+APT_UPDATED=""
+apt_install() {
+  if [ -z "$APT_UPDATED" ]; then
+    say "apt-get update"
+    $SUDO apt-get update -qq
+    APT_UPDATED=1
+  fi
+  say "apt-get install $*"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+setup_rust() {
+  export PATH="$HOME/.cargo/bin:$PATH"
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "rustup target add wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown
+  fi
+  if [ ! -f Cargo.lock ]; then cargo generate-lockfile; fi
+  local want
+  want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+  local have
+  have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+  if [ "$have" != "$want" ]; then
+    say "cargo install wasm-bindgen-cli $want (have: ${have:-none}; takes a few minutes)"
+    cargo install wasm-bindgen-cli --version "$want" --no-default-features
+  fi
+}
+
+setup_browser() {
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    apt_install chromium chromium-driver
+  fi
+}
+
+setup_vulkan() {
+  if ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then
+    apt_install mesa-vulkan-drivers libvulkan1
+  fi
+}
+
+setup_node() {
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    apt_install nodejs npm
+  fi
+  # Reinstall only when package.json or the lock changed since the last install.
+  if [ ! -f node_modules/.package-lock.json ] || [ package.json -nt node_modules/.package-lock.json ] \
+     || { [ -f package-lock.json ] && [ package-lock.json -nt node_modules/.package-lock.json ]; }; then
+    say "npm install (dev tools)"
+    if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+  fi
+}
+
+if [ $# -eq 0 ]; then set -- rust browser vulkan node; fi
+for part in "$@"; do
+  case "$part" in
+    rust) setup_rust ;;
+    browser) setup_browser ;;
+    vulkan) setup_vulkan ;;
+    node) setup_node ;;
+    *) echo "setup.sh: unknown part '$part'" >&2; exit 2 ;;
+  esac
+done

@@ -1,0 +1,105 @@
+//! Browser tests: the same parity suite as `tests/gpu_parity.rs`, on Chromium's real WebGPU
+//! (SwiftShader in headless CI) and on the wasm CPU path, plus the typed-error contract.
+//!
+//! Run with `make test-browser` (wasm-bindgen-test-runner + chromedriver; `webdriver.json` at
+//! the crate root passes `--enable-unsafe-webgpu`).
+#![cfg(target_arch = "wasm32")]
+
+#[path = "common/parity.rs"]
+mod parity;
+
+use edgerec::compute::gpu::{GpuContext, GpuIndex};
+use edgerec::compute::{BackendChoice, ScoringEngine};
+use edgerec::{BackendKind, Error, ItemMatrix};
+use parity::Case;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+async fn context() -> GpuContext {
+    match GpuContext::new().await {
+        Ok(ctx) => ctx,
+        Err(e) => panic!("the browser test runs Chromium with WebGPU enabled, yet: {e}"),
+    }
+}
+
+#[wasm_bindgen_test]
+async fn webgpu_matches_reference_on_random_shapes() {
+    let ctx = context().await;
+    web_sys_log(&format!("adapter: {:?}", ctx.adapter_info()));
+    for seed in 0..24u64 {
+        let case = Case::from_seed(seed, 12_000);
+        if let Err(e) = parity::gpu_case(&ctx, &case).await {
+            panic!("seed {seed}: {e}");
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn webgpu_gets_the_edge_cases_right() {
+    let ctx = context().await;
+    for case in parity::edge_cases() {
+        if let Err(e) = parity::gpu_case(&ctx, &case).await {
+            panic!("{e}");
+        }
+    }
+    let (items, query, k) = parity::identical_rows();
+    let mut index = GpuIndex::upload(&ctx, &items).await.unwrap();
+    let ids = index.top_k(&ctx, &query, k).await.unwrap().ids;
+    assert_eq!(ids, (0..k as u32).collect::<Vec<_>>());
+}
+
+#[wasm_bindgen_test]
+fn wasm_cpu_path_matches_reference() {
+    for seed in 100..140u64 {
+        let case = Case::from_seed(seed, 20_000);
+        if let Err(e) = parity::cpu_case(&case) {
+            panic!("seed {seed}: {e}");
+        }
+    }
+    for case in parity::edge_cases() {
+        parity::cpu_case(&case).unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn bad_input_is_a_typed_error_on_both_backends() {
+    let items = || ItemMatrix::new(vec![1.0; 40], 4).unwrap();
+    for choice in [BackendChoice::WebGpu, BackendChoice::Cpu] {
+        let mut engine = ScoringEngine::new(items(), choice).await.unwrap();
+        let expected =
+            if choice == BackendChoice::Cpu { BackendKind::Cpu } else { BackendKind::WebGpu };
+        assert_eq!(engine.report().backend, expected, "{:?}", engine.report());
+        assert_eq!(
+            engine.top_k(&[1.0; 3], 1).await,
+            Err(Error::DimensionMismatch { expected: 4, received: 3 })
+        );
+        assert_eq!(engine.top_k(&[1.0; 4], 0).await, Err(Error::InvalidK { k: 0, max: 10 }));
+        assert_eq!(engine.top_k(&[1.0; 4], 11).await, Err(Error::InvalidK { k: 11, max: 10 }));
+        assert_eq!(
+            engine.top_k(&[1.0, f32::NAN, 1.0, 1.0], 1).await,
+            Err(Error::NonFinite { what: "query", position: 1 })
+        );
+        assert_eq!(engine.top_k(&[1.0; 4], 2).await.unwrap().ids, vec![0, 1]);
+    }
+    assert_eq!(ItemMatrix::new(vec![], 4), Err(Error::EmptyIndex));
+}
+
+#[wasm_bindgen_test]
+async fn auto_skips_the_software_adapter_and_says_why() {
+    // Headless Chromium's WebGPU adapter is SwiftShader, a fallback (software) adapter.
+    let engine = ScoringEngine::new(ItemMatrix::new(vec![1.0; 8], 2).unwrap(), BackendChoice::Auto)
+        .await
+        .unwrap();
+    let ctx = context().await;
+    if ctx.is_software() {
+        assert_eq!(engine.report().backend, BackendKind::Cpu);
+        assert!(engine.report().reason.contains("software"), "{:?}", engine.report());
+    } else {
+        assert_eq!(engine.report().backend, BackendKind::WebGpu);
+    }
+}
+
+fn web_sys_log(message: &str) {
+    wasm_bindgen_test::console_log!("{message}");
+}

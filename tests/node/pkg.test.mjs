@@ -1,0 +1,78 @@
+// The built npm package in Node: no WebGPU there, so `auto` and `webgpu` must fall back to the
+// CPU path (never throw), and bad input must reject with typed EdgerecErrors.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ScoringEngine, referenceTopK, isEdgerecError } from '../../pkg/dist/index.js';
+
+function matrix(rows, dim, seed = 1) {
+  let s = seed;
+  const next = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+  return { items: Float32Array.from({ length: rows * dim }, next), query: Float32Array.from({ length: dim }, next) };
+}
+
+async function rejectsWith(promiseOrFn, code) {
+  await assert.rejects(async () => (typeof promiseOrFn === 'function' ? promiseOrFn() : promiseOrFn), (e) => {
+    assert.ok(isEdgerecError(e), `expected an EdgerecError, got ${e}`);
+    assert.equal(e.code, code, e.message);
+    return true;
+  });
+}
+
+test('auto and webgpu fall back to the CPU in Node and say why', async () => {
+  const { items } = matrix(100, 8);
+  for (const backend of ['auto', 'webgpu']) {
+    const engine = await ScoringEngine.create(items, 8, { backend });
+    assert.equal(engine.backend, 'cpu');
+    assert.match(engine.backendReason, /unavailable/);
+    assert.match(engine.backendReason, /navigator\.gpu/);
+    assert.equal(await engine.currentBackend(), 'cpu');
+    engine.free();
+  }
+});
+
+test('topK matches the reference', async () => {
+  const dim = 33;
+  const { items, query } = matrix(5000, dim, 7);
+  const engine = await ScoringEngine.create(items, dim, { backend: 'cpu' });
+  for (const k of [1, 10, 1024]) {
+    const got = await engine.topK(query, k);
+    const ref = await referenceTopK(items, dim, query, k);
+    assert.ok(got.ids instanceof Uint32Array && got.scores instanceof Float32Array);
+    assert.equal(got.ids.length, k);
+    for (let i = 0; i < k; i++) {
+      assert.ok(Math.abs(got.scores[i] - ref.scores[i]) <= 1e-4 * Math.max(1, Math.abs(ref.scores[i])), `rank ${i}`);
+      if (got.ids[i] !== ref.ids[i]) {
+        assert.ok(Math.abs(ref.scores[i] - got.scores[i]) <= 1e-4 * Math.max(1, Math.abs(ref.scores[i])), `rank ${i}: not a near-tie`);
+      }
+    }
+  }
+  engine.free();
+});
+
+test('concurrent queries are queued, not rejected', async () => {
+  const { items, query } = matrix(2000, 16, 3);
+  const engine = await ScoringEngine.create(items, 16, { backend: 'cpu' });
+  const results = await Promise.all(Array.from({ length: 8 }, () => engine.topK(query, 5)));
+  for (const r of results) assert.deepEqual(Array.from(r.ids), Array.from(results[0].ids));
+  engine.free();
+});
+
+test('bad input rejects with typed error codes', async () => {
+  const { items, query } = matrix(10, 4);
+  const engine = await ScoringEngine.create(items, 4, { backend: 'cpu' });
+  await rejectsWith(engine.topK(new Float32Array(3), 1), 'DIMENSION_MISMATCH');
+  await rejectsWith(engine.topK(query, 0), 'INVALID_K');
+  await rejectsWith(engine.topK(query, 11), 'INVALID_K');
+  await rejectsWith(engine.topK(query, -1), 'INVALID_K');
+  await rejectsWith(engine.topK(Float32Array.of(1, NaN, 0, 0), 1), 'NON_FINITE');
+  await rejectsWith(engine.topK(Float32Array.of(1, Infinity, 0, 0), 1), 'NON_FINITE');
+  await rejectsWith(() => ScoringEngine.create(new Float32Array(0), 4), 'EMPTY_INDEX');
+  await rejectsWith(() => ScoringEngine.create(new Float32Array(5), 4), 'SHAPE_MISMATCH');
+  await rejectsWith(() => ScoringEngine.create(Float32Array.of(1, NaN), 2), 'NON_FINITE');
+  await rejectsWith(() => ScoringEngine.create(items, 4, { backend: 'cuda' }), 'INVALID_ARGUMENT');
+  await rejectsWith(() => referenceTopK(items, 4, query, 0), 'INVALID_K');
+  // The engine keeps working after rejected calls.
+  assert.equal((await engine.topK(query, 3)).ids.length, 3);
+  engine.free();
+  await rejectsWith(() => engine.topK(query, 1), 'INVALID_ARGUMENT');
+});
