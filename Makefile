@@ -31,7 +31,7 @@ lint:
 	scripts/setup.sh rust
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo clippy --target wasm32-unknown-unknown --lib --tests -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown --lib --test browser -- -D warnings
 
 ## native tests, with the GPU parity suite on Vulkan (lavapipe): a missing adapter fails them
 test-native:
