@@ -25,6 +25,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod bundle;
 pub mod compute;
 pub mod error;
 
