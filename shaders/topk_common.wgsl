@@ -9,13 +9,6 @@ const TILE: u32 = 2048u;       // pairs per workgroup: 2 × 2048 × 4 B = 16 KiB
 const WORKGROUP: u32 = 256u;   // WebGPU's default max invocations per workgroup
 const PAD_ID: u32 = 0xffffffffu;
 
-struct PassParams {
-    rows: u32,   // score pass: item rows
-    dim4: u32,   // score pass: vec4s per row (dimension rounded up to a multiple of 4, zero padded)
-    k: u32,      // entries kept per list: k rounded up to a power of two, <= TILE / 2
-    lists: u32,  // merge pass: number of sorted input lists of length k
-}
-
 var<workgroup> tile_keys: array<u32, 2048>;
 var<workgroup> tile_ids: array<u32, 2048>;
 

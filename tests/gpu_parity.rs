@@ -1,4 +1,5 @@
-//! GPU/CPU parity for top-k scoring on native Vulkan (lavapipe in CI).
+//! GPU/CPU parity for batched top-k scoring on native Vulkan (lavapipe in CI), per stored dtype
+//! × similarity, with masks, candidate subsets and chunked indexes.
 //!
 //! Without a Vulkan adapter these tests skip with a message, unless `EDGEREC_REQUIRE_GPU=1`
 //! (set by `make test`, which installs lavapipe) turns the skip into a failure.
@@ -7,8 +8,9 @@
 #[path = "common/parity.rs"]
 mod parity;
 
-use edgerec::compute::gpu::{GpuContext, GpuIndex};
-use edgerec::compute::{BackendChoice, ScoringEngine};
+use edgerec::bundle::QuantScheme;
+use edgerec::compute::gpu::{GpuContext, GpuIndex, GpuIndexOptions};
+use edgerec::compute::{BackendChoice, ItemIndex, ScoreRequest, ScoringEngine, Similarity};
 use edgerec::{BackendKind, Error, ItemMatrix};
 use parity::Case;
 use pollster::block_on;
@@ -30,26 +32,61 @@ fn context() -> Option<GpuContext> {
     }
 }
 
+fn any_case(max_rows: usize) -> impl Strategy<Value = Case> {
+    (any::<u64>(), 1..max_rows, 1usize..130, any::<prop::sample::Index>(), 1usize..4)
+        .prop_flat_map(|(seed, rows, dim, k_pick, batch)| {
+            (
+                Just((seed, rows, dim, k_pick, batch)),
+                prop::sample::select(parity::SCHEMES.to_vec()),
+                prop::bool::ANY,
+                prop::bool::ANY,
+                prop::bool::weighted(0.3),
+                prop::bool::weighted(0.3),
+                prop::option::weighted(0.3, 1u64..3000),
+            )
+        })
+        .prop_map(
+            |(
+                (seed, rows, dim, k_pick, batch),
+                scheme,
+                cosine,
+                duplicates,
+                masked,
+                candidates,
+                chunk_rows,
+            )| {
+                let pool = if candidates { rows.div_ceil(2) } else { rows };
+                Case {
+                    seed,
+                    rows,
+                    dim,
+                    k: 1 + k_pick.index(pool.min(edgerec::MAX_K)),
+                    batch,
+                    scheme,
+                    similarity: if cosine { Similarity::Cosine } else { Similarity::Dot },
+                    duplicates,
+                    masked,
+                    candidates,
+                    chunk_bytes: chunk_rows.map(|r| r * 16 * dim.div_ceil(4) as u64),
+                }
+            },
+        )
+}
+
 #[test]
-fn gpu_matches_reference_on_random_shapes() {
+fn gpu_matches_reference_on_random_cases() {
     let Some(ctx) = context() else { return };
-    let config = ProptestConfig { cases: 40, failure_persistence: None, ..Default::default() };
-    proptest!(config, |(seed in any::<u64>(), rows in 1usize..12_000, dim in 1usize..130,
-                        k_pick in any::<prop::sample::Index>(), duplicates in any::<bool>())| {
-        let k = 1 + k_pick.index(rows.min(edgerec::MAX_K));
-        let case = Case { seed, rows, dim, k, duplicates };
+    let config = ProptestConfig { cases: 48, failure_persistence: None, ..Default::default() };
+    proptest!(config, |(case in any_case(12_000))| {
         eprintln!("case {case:?}");
         block_on(parity::gpu_case(&ctx, &case)).map_err(TestCaseError::fail)?;
     });
 }
 
 #[test]
-fn cpu_fast_matches_reference_on_random_shapes() {
+fn cpu_fast_matches_reference_on_random_cases() {
     let config = ProptestConfig { cases: 64, failure_persistence: None, ..Default::default() };
-    proptest!(config, |(seed in any::<u64>(), rows in 1usize..20_000, dim in 1usize..130,
-                        k_pick in any::<prop::sample::Index>(), duplicates in any::<bool>())| {
-        let k = 1 + k_pick.index(rows.min(edgerec::MAX_K));
-        let case = Case { seed, rows, dim, k, duplicates };
+    proptest!(config, |(case in any_case(20_000))| {
         parity::cpu_case(&case).map_err(TestCaseError::fail)?;
     });
 }
@@ -68,21 +105,48 @@ fn gpu_and_cpu_get_the_edge_cases_right() {
 
 #[test]
 fn exact_ties_go_to_the_lower_index_on_every_backend() {
-    let (items, query, k) = parity::identical_rows();
+    let (index, query, k) = parity::identical_rows();
     let expected: Vec<u32> = (0..k as u32).collect();
-    let cpu = edgerec::compute::cpu::fast_top_k(&items, &query, k, &mut Default::default());
-    assert_eq!(cpu.unwrap().ids, expected);
+    let request = ScoreRequest::new(&query, k);
+    let cpu = edgerec::compute::cpu::fast_score_top_k(&index, &request, &mut Default::default());
+    assert_eq!(cpu.unwrap()[0].ids, expected);
     let Some(ctx) = context() else { return };
-    let mut index = block_on(GpuIndex::upload(&ctx, &items)).unwrap();
-    assert_eq!(block_on(index.top_k(&ctx, &query, k)).unwrap().ids, expected);
+    let mut gpu = block_on(GpuIndex::upload(&ctx, &index)).unwrap();
+    assert_eq!(block_on(gpu.top_k(&ctx, &query, k)).unwrap().ids, expected);
+}
+
+#[test]
+fn quantized_bytes_are_what_the_gpu_scores() {
+    // The GPU reads the packed words exactly as quantized on the CPU: scoring a one-hot query
+    // against int8 rows must return value·scale for each row, bit-for-bit what the CPU dequantizes.
+    let Some(ctx) = context() else { return };
+    let data: Vec<f32> = (0..64 * 20).map(|i| ((i * 37) % 255) as f32 / 127.0 - 1.0).collect();
+    let matrix = ItemMatrix::new(data, 20).unwrap();
+    for scheme in parity::SCHEMES {
+        let index = ItemIndex::quantize(&matrix, scheme, Similarity::Dot).unwrap();
+        let mut gpu = block_on(GpuIndex::upload(&ctx, &index)).unwrap();
+        for j in [0, 3, 19] {
+            let mut query = vec![0.0; 20];
+            query[j] = 1.0;
+            let top = block_on(gpu.top_k(&ctx, &query, 64)).unwrap();
+            for (&id, &score) in top.ids.iter().zip(&top.scores) {
+                assert_eq!(
+                    score,
+                    index.matrix().get(id as usize, j),
+                    "{scheme:?} row {id} col {j}"
+                );
+            }
+        }
+    }
 }
 
 #[test]
 fn gpu_rejects_bad_input_with_typed_errors() {
     let Some(ctx) = context() else { return };
-    let items = ItemMatrix::new(vec![1.0; 40], 4).unwrap();
-    let mut index = block_on(GpuIndex::upload(&ctx, &items)).unwrap();
-    let mut run = |q: &[f32], k| block_on(index.top_k(&ctx, q, k));
+    let matrix = ItemMatrix::new(vec![1.0; 40], 4).unwrap();
+    let index = ItemIndex::quantize(&matrix, QuantScheme::I8_PER_ROW, Similarity::Cosine).unwrap();
+    let mut gpu = block_on(GpuIndex::upload(&ctx, &index)).unwrap();
+    let mut run = |q: &[f32], k| block_on(gpu.top_k(&ctx, q, k));
     assert_eq!(run(&[1.0; 5], 1), Err(Error::DimensionMismatch { expected: 4, received: 5 }));
     assert_eq!(run(&[1.0; 4], 0), Err(Error::InvalidK { k: 0, max: 10 }));
     assert_eq!(run(&[1.0; 4], 11), Err(Error::InvalidK { k: 11, max: 10 }));
@@ -96,36 +160,46 @@ fn gpu_rejects_bad_input_with_typed_errors() {
     );
     // The index still works after rejected calls.
     assert_eq!(run(&[1.0; 4], 3).unwrap().ids, vec![0, 1, 2]);
+    let bad = [5u32, 5];
+    let request = ScoreRequest::new(&[1.0; 4], 1).with_candidates(&bad);
+    assert!(matches!(
+        block_on(gpu.score_top_k(&ctx, &request)),
+        Err(Error::InvalidArgument { name: "candidates", .. })
+    ));
 }
 
 #[test]
-fn index_larger_than_the_device_allows_is_an_error() {
+fn rows_larger_than_a_chunk_are_an_error() {
     let Some(ctx) = context() else { return };
-    let limit = ctx.limits().max_storage_buffer_binding_size;
-    // One row of dim d needs 16·⌈d/4⌉ bytes; pick a row count just over the limit without
-    // allocating it on the host: an ItemMatrix that size would be too big for CI, so check the
-    // arithmetic against a tiny matrix instead when the limit is huge.
-    let dim = 4;
-    let rows_over = (limit / 16 + 1) as usize;
-    if rows_over.saturating_mul(dim) * 4 > 1 << 30 {
-        eprintln!("device limit {limit} bytes is too large to exceed in a test; skipped");
-        return;
-    }
-    let items = ItemMatrix::new(vec![0.5; rows_over * dim], dim).unwrap();
+    let matrix = ItemMatrix::new(vec![0.5; 3 * 64], 64).unwrap();
+    let index = ItemIndex::quantize(&matrix, QuantScheme::F32, Similarity::Dot).unwrap();
+    let options = GpuIndexOptions { max_chunk_bytes: Some(128) };
     assert!(matches!(
-        block_on(GpuIndex::upload(&ctx, &items)),
-        Err(Error::BufferTooLarge { what: "item matrix", .. })
+        block_on(GpuIndex::upload_with(&ctx, &index, options)),
+        Err(Error::BufferTooLarge { what: "item row", bytes: 256, limit: 128 })
     ));
+}
+
+#[test]
+fn large_indexes_are_split_into_chunks() {
+    let Some(ctx) = context() else { return };
+    let matrix =
+        ItemMatrix::new((0..30_000 * 8).map(|i| (i % 97) as f32 * 0.01).collect(), 8).unwrap();
+    let index = ItemIndex::quantize(&matrix, QuantScheme::F32, Similarity::Dot).unwrap();
+    // 8 floats = 2 vec4 = 32 bytes a row; 2 tiles per chunk.
+    let options = GpuIndexOptions { max_chunk_bytes: Some(32 * 4096) };
+    let gpu = block_on(GpuIndex::upload_with(&ctx, &index, options)).unwrap();
+    assert_eq!(gpu.chunks(), 30_000usize.div_ceil(4096));
 }
 
 #[test]
 fn engine_backend_selection_reports_its_reason() {
     let items = || ItemMatrix::new(vec![1.0, 2.0, 3.0, 4.0], 2).unwrap();
-    let cpu = block_on(ScoringEngine::new(items(), BackendChoice::Cpu)).unwrap();
+    let cpu = block_on(ScoringEngine::from_matrix(items(), BackendChoice::Cpu)).unwrap();
     assert_eq!(cpu.report().backend, BackendKind::Cpu);
 
-    let auto = block_on(ScoringEngine::new(items(), BackendChoice::Auto)).unwrap();
-    let forced = block_on(ScoringEngine::new(items(), BackendChoice::WebGpu)).unwrap();
+    let auto = block_on(ScoringEngine::from_matrix(items(), BackendChoice::Auto)).unwrap();
+    let forced = block_on(ScoringEngine::from_matrix(items(), BackendChoice::WebGpu)).unwrap();
     match context() {
         // lavapipe is a software adapter: auto keeps the CPU and says why; forced uses it.
         Some(ctx) if ctx.is_software() => {
@@ -133,7 +207,7 @@ fn engine_backend_selection_reports_its_reason() {
             assert!(auto.report().reason.contains("software"), "{:?}", auto.report());
             assert_eq!(forced.report().backend, BackendKind::WebGpu);
         }
-        Some(_) => assert_eq!(auto.report().backend, BackendKind::WebGpu),
+        Some(_) => assert!(auto.report().trial.is_some(), "{:?}", auto.report()),
         None => {
             assert_eq!(auto.report().backend, BackendKind::Cpu);
             assert!(auto.report().reason.contains("unavailable"), "{:?}", auto.report());
@@ -142,4 +216,23 @@ fn engine_backend_selection_reports_its_reason() {
     for mut engine in [auto, forced] {
         assert_eq!(block_on(engine.top_k(&[1.0, 0.0], 1)).unwrap().ids, vec![1]);
     }
+}
+
+#[test]
+fn timed_trial_keeps_the_faster_backend_and_reports_both() {
+    let Some(ctx) = context() else { return };
+    let data: Vec<f32> = (0..20_000 * 32).map(|i| ((i * 31) % 1000) as f32 / 1000.0).collect();
+    let index =
+        ItemIndex::quantize(&ItemMatrix::new(data, 32).unwrap(), QuantScheme::F32, Similarity::Dot)
+            .unwrap();
+    let mut engine = block_on(ScoringEngine::with_context(index, ctx)).unwrap();
+    block_on(engine.run_trial()).unwrap();
+    let report = engine.report().clone();
+    let trial = report.trial.expect("trial timings recorded");
+    assert!(trial.cpu_ms > 0.0 && trial.gpu_ms > 0.0, "{trial:?}");
+    let faster = if trial.gpu_ms <= trial.cpu_ms { BackendKind::WebGpu } else { BackendKind::Cpu };
+    assert_eq!(report.backend, faster, "{report:?}");
+    assert!(report.reason.contains("timed trial"), "{report:?}");
+    // Whichever won answers queries.
+    assert_eq!(block_on(engine.top_k(&[1.0; 32], 5)).unwrap().ids.len(), 5);
 }

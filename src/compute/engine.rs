@@ -1,16 +1,20 @@
 //! Backend selection and the engine that owns an item index on the chosen backend.
 
+use crate::bundle::QuantScheme;
 use crate::compute::cpu::{self, CpuScratch};
 use crate::compute::gpu::{GpuContext, GpuIndex};
+use crate::compute::index::{ItemIndex, ScoreRequest, Similarity};
 use crate::compute::{ItemMatrix, TopK};
 use crate::error::{BackendKind, Error, Result};
 use std::str::FromStr;
+use web_time::Instant;
 
 /// What the caller asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BackendChoice {
-    /// Use a hardware WebGPU/Vulkan adapter when there is one; otherwise the CPU path. Software
-    /// adapters (SwiftShader, lavapipe) are skipped: the optimized CPU path beats them.
+    /// Probe WebGPU; on a hardware adapter run a short timed trial of both backends on the
+    /// loaded index and keep the faster. Software adapters (SwiftShader, lavapipe) are skipped
+    /// without a trial: the optimized CPU path always beats them.
     #[default]
     Auto,
     /// Use WebGPU whenever any adapter exists, software ones included; falls back to the CPU
@@ -37,8 +41,17 @@ impl FromStr for BackendChoice {
     }
 }
 
+/// Median milliseconds per query measured by the `auto` trial.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrialTimings {
+    /// CPU path.
+    pub cpu_ms: f64,
+    /// GPU path.
+    pub gpu_ms: f64,
+}
+
 /// Which backend an engine runs on, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BackendReport {
     /// The backend in use.
     pub backend: BackendKind,
@@ -46,6 +59,14 @@ pub struct BackendReport {
     pub reason: String,
     /// The GPU adapter's name when one was found, even if it was not chosen.
     pub adapter: Option<String>,
+    /// The `auto` trial's timings, when one ran.
+    pub trial: Option<TrialTimings>,
+}
+
+impl BackendReport {
+    fn cpu(reason: String, adapter: Option<String>) -> Self {
+        Self { backend: BackendKind::Cpu, reason, adapter, trial: None }
+    }
 }
 
 /// The GPU half of an engine: the context and the index resident on it.
@@ -57,61 +78,80 @@ struct GpuBackend {
 
 /// An item index on the chosen backend, answering top-k queries.
 ///
-/// The CPU copy of the matrix is always kept: it serves the CPU path, and it lets the engine
+/// The CPU copy of the index is always kept: it serves the CPU path, and it lets the engine
 /// fall back transparently if the GPU device is lost mid-session.
 #[derive(Debug)]
 pub struct ScoringEngine {
-    items: ItemMatrix,
+    index: ItemIndex,
     scratch: CpuScratch,
     gpu: Option<GpuBackend>,
     report: BackendReport,
 }
 
+/// Queries the `auto` trial times per backend (after one warm-up each).
+const TRIAL_QUERIES: usize = 3;
+
 impl ScoringEngine {
     /// Builds the engine on the backend `choice` asks for. Never fails because WebGPU is
-    /// missing: it falls back to the CPU and [`ScoringEngine::report`] says why.
+    /// missing or too small for the index: it falls back to the CPU and
+    /// [`ScoringEngine::report`] says why.
     ///
     /// # Errors
-    /// Only errors that no backend could avoid (currently none beyond the matrix's own checks).
-    pub async fn new(items: ItemMatrix, choice: BackendChoice) -> Result<Self> {
-        let cpu = |reason: String, adapter: Option<String>| BackendReport {
-            backend: BackendKind::Cpu,
-            reason,
-            adapter,
+    /// Only errors of the timed trial's own queries (none for a valid index).
+    pub async fn new(index: ItemIndex, choice: BackendChoice) -> Result<Self> {
+        let mut engine = Self {
+            index,
+            scratch: CpuScratch::new(),
+            gpu: None,
+            report: BackendReport::cpu("the CPU backend was requested".into(), None),
         };
-        let (gpu, report) = match choice {
-            BackendChoice::Cpu => (None, cpu("the CPU backend was requested".into(), None)),
-            BackendChoice::Auto | BackendChoice::WebGpu => match GpuContext::new().await {
-                Err(e) => (None, cpu(format!("{e}; using the CPU path"), None)),
-                Ok(context) => {
-                    let name = context.adapter_info().name.clone();
-                    if choice == BackendChoice::Auto && context.is_software() {
-                        let reason = format!(
-                            "only a software GPU adapter ({name}) is available; the optimized \
-                             CPU path is faster"
-                        );
-                        (None, cpu(reason, Some(name)))
-                    } else {
-                        match GpuIndex::upload(&context, &items).await {
-                            Ok(index) => {
-                                let reason = match choice {
-                                    BackendChoice::WebGpu => "WebGPU was requested".to_string(),
-                                    _ => format!("hardware GPU adapter {name}"),
-                                };
-                                let report = BackendReport {
-                                    backend: BackendKind::WebGpu,
-                                    reason,
-                                    adapter: Some(name),
-                                };
-                                (Some(GpuBackend { context, index }), report)
-                            }
-                            Err(e) => (None, cpu(format!("{e}; using the CPU path"), Some(name))),
-                        }
-                    }
-                }
-            },
+        if choice == BackendChoice::Cpu {
+            return Ok(engine);
+        }
+        let context = match GpuContext::new().await {
+            Ok(context) => context,
+            Err(e) => {
+                engine.report = BackendReport::cpu(format!("{e}; using the CPU path"), None);
+                return Ok(engine);
+            }
         };
-        Ok(Self { items, scratch: CpuScratch::new(), gpu, report })
+        let name = context.adapter_info().name.clone();
+        if choice == BackendChoice::Auto && context.is_software() {
+            engine.report = BackendReport::cpu(
+                format!(
+                    "only a software GPU adapter ({name}) is available; the optimized CPU path is \
+                     faster"
+                ),
+                Some(name),
+            );
+            return Ok(engine);
+        }
+        let index = match GpuIndex::upload(&context, &engine.index).await {
+            Ok(index) => index,
+            Err(e) => {
+                engine.report = BackendReport::cpu(format!("{e}; using the CPU path"), Some(name));
+                return Ok(engine);
+            }
+        };
+        engine.gpu = Some(GpuBackend { context, index });
+        engine.report = BackendReport {
+            backend: BackendKind::WebGpu,
+            reason: "WebGPU was requested".into(),
+            adapter: Some(name),
+            trial: None,
+        };
+        if choice == BackendChoice::Auto {
+            engine.run_trial().await?;
+        }
+        Ok(engine)
+    }
+
+    /// An f32, dot-product engine over `items` (the simple form of [`ScoringEngine::new`]).
+    ///
+    /// # Errors
+    /// As [`ScoringEngine::new`].
+    pub async fn from_matrix(items: ItemMatrix, choice: BackendChoice) -> Result<Self> {
+        Self::new(ItemIndex::quantize(&items, QuantScheme::F32, Similarity::Dot)?, choice).await
     }
 
     /// Builds the engine on a GPU context the caller created (tests, shared devices). Unlike
@@ -119,20 +159,86 @@ impl ScoringEngine {
     ///
     /// # Errors
     /// [`Error::BufferTooLarge`], [`Error::DeviceLost`] or [`Error::Gpu`] from the upload.
-    pub async fn with_context(items: ItemMatrix, context: GpuContext) -> Result<Self> {
-        let index = GpuIndex::upload(&context, &items).await?;
-        let name = context.adapter_info().name.clone();
+    pub async fn with_context(index: ItemIndex, context: GpuContext) -> Result<Self> {
+        let gpu_index = GpuIndex::upload(&context, &index).await?;
         let report = BackendReport {
             backend: BackendKind::WebGpu,
             reason: "a GPU context was supplied by the caller".into(),
-            adapter: Some(name),
+            adapter: Some(context.adapter_info().name.clone()),
+            trial: None,
         };
         Ok(Self {
-            items,
+            index,
             scratch: CpuScratch::new(),
-            gpu: Some(GpuBackend { context, index }),
+            gpu: Some(GpuBackend { context, index: gpu_index }),
             report,
         })
+    }
+
+    /// Times both backends on this index (the first row as query, k = min(100, rows)) and keeps
+    /// the faster; the report records both timings. Public so callers can re-run it, e.g. after
+    /// the page regains focus.
+    ///
+    /// # Errors
+    /// A GPU failure other than device loss during the trial.
+    pub async fn run_trial(&mut self) -> Result<()> {
+        let Some(gpu) = self.gpu.as_mut() else { return Ok(()) };
+        let mut query = vec![0.0; self.index.dim()];
+        self.index.matrix().dequantize_row(0, &mut query);
+        let request = ScoreRequest::new(&query, self.index.rows().min(100));
+        let mut gpu_samples = Vec::with_capacity(TRIAL_QUERIES);
+        let mut cpu_samples = Vec::with_capacity(TRIAL_QUERIES);
+        for run in 0..=TRIAL_QUERIES {
+            let start = Instant::now();
+            match gpu.index.score_top_k(&gpu.context, &request).await {
+                Ok(_) => {}
+                Err(Error::DeviceLost { reason }) => {
+                    self.fall_back(format!("GPU device lost during the backend trial ({reason})"));
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            }
+            let gpu_ms = start.elapsed().as_secs_f64() * 1e3;
+            let start = Instant::now();
+            cpu::fast_score_top_k(&self.index, &request, &mut self.scratch)?;
+            let cpu_ms = start.elapsed().as_secs_f64() * 1e3;
+            if run > 0 {
+                gpu_samples.push(gpu_ms);
+                cpu_samples.push(cpu_ms);
+            }
+        }
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let trial = TrialTimings { cpu_ms: median(cpu_samples), gpu_ms: median(gpu_samples) };
+        let adapter = self.report.adapter.clone();
+        let verdict = format!(
+            "timed trial: GPU {:.3} ms, CPU {:.3} ms per query",
+            trial.gpu_ms, trial.cpu_ms
+        );
+        self.report = if trial.gpu_ms <= trial.cpu_ms {
+            BackendReport {
+                backend: BackendKind::WebGpu,
+                reason: verdict,
+                adapter,
+                trial: Some(trial),
+            }
+        } else {
+            self.gpu = None;
+            BackendReport {
+                backend: BackendKind::Cpu,
+                reason: verdict,
+                adapter,
+                trial: Some(trial),
+            }
+        };
+        Ok(())
+    }
+
+    fn fall_back(&mut self, reason: String) {
+        let adapter = self.gpu.take().map(|g| g.context.adapter_info().name.clone());
+        self.report = BackendReport::cpu(format!("{reason}; switched to the CPU path"), adapter);
     }
 
     /// The backend in use and why.
@@ -140,35 +246,37 @@ impl ScoringEngine {
         &self.report
     }
 
-    /// The item matrix this engine scores.
-    pub fn items(&self) -> &ItemMatrix {
-        &self.items
+    /// The item index this engine scores.
+    pub fn index(&self) -> &ItemIndex {
+        &self.index
     }
 
-    /// The best `k` items for `query` (score desc, exact ties to the lower index).
+    /// Each query's best `k` items (score desc, exact ties to the lower index).
     ///
     /// If the GPU device is lost, the engine switches to the CPU path for this and every later
     /// call, and the report says so.
     ///
     /// # Errors
-    /// Input errors as [`crate::compute::validate_query`]; [`Error::Gpu`] if the GPU fails in a
-    /// way other than device loss.
-    pub async fn top_k(&mut self, query: &[f32], k: usize) -> Result<TopK> {
+    /// Input errors as [`ItemIndex::validate`]; [`Error::Gpu`] if the GPU fails in a way other
+    /// than device loss.
+    pub async fn score_top_k(&mut self, request: &ScoreRequest<'_>) -> Result<Vec<TopK>> {
         if let Some(gpu) = self.gpu.as_mut() {
-            match gpu.index.top_k(&gpu.context, query, k).await {
+            match gpu.index.score_top_k(&gpu.context, request).await {
                 Err(Error::DeviceLost { reason }) => {
-                    let adapter = Some(gpu.context.adapter_info().name.clone());
-                    self.gpu = None;
-                    self.report = BackendReport {
-                        backend: BackendKind::Cpu,
-                        reason: format!("GPU device lost ({reason}); switched to the CPU path"),
-                        adapter,
-                    };
+                    self.fall_back(format!("GPU device lost ({reason})"))
                 }
                 other => return other,
             }
         }
-        cpu::fast_top_k(&self.items, query, k, &mut self.scratch)
+        cpu::fast_score_top_k(&self.index, request, &mut self.scratch)
+    }
+
+    /// The best `k` items for one query over the whole index.
+    ///
+    /// # Errors
+    /// As [`ScoringEngine::score_top_k`].
+    pub async fn top_k(&mut self, query: &[f32], k: usize) -> Result<TopK> {
+        Ok(self.score_top_k(&ScoreRequest::new(query, k)).await?.pop().unwrap_or_default())
     }
 }
 
@@ -190,7 +298,8 @@ mod tests {
     #[test]
     fn cpu_engine_reports_and_answers() {
         let items = ItemMatrix::new(vec![1.0, 0.0, 0.0, 1.0], 2).unwrap();
-        let mut engine = pollster::block_on(ScoringEngine::new(items, BackendChoice::Cpu)).unwrap();
+        let mut engine =
+            pollster::block_on(ScoringEngine::from_matrix(items, BackendChoice::Cpu)).unwrap();
         assert_eq!(engine.report().backend, BackendKind::Cpu);
         let top = pollster::block_on(engine.top_k(&[0.0, 2.0], 1)).unwrap();
         assert_eq!((top.ids, top.scores), (vec![1], vec![2.0]));

@@ -10,9 +10,11 @@
 pub mod cpu;
 mod engine;
 pub mod gpu;
+mod index;
 mod matrix;
 mod topk;
 
-pub use engine::{BackendChoice, BackendReport, ScoringEngine};
+pub use engine::{BackendChoice, BackendReport, ScoringEngine, TrialTimings};
+pub use index::{ItemIndex, RowMask, ScoreRequest, Similarity, parse_scheme};
 pub use matrix::ItemMatrix;
 pub use topk::{MAX_K, TopK, validate_query};

@@ -1,7 +1,10 @@
 //! `ScoringEngine` and `referenceTopK` for JavaScript.
 
 use crate::compute::cpu;
-use crate::compute::{BackendChoice, ItemMatrix, ScoringEngine, TopK};
+use crate::compute::{
+    BackendChoice, ItemIndex, ItemMatrix, RowMask, ScoreRequest, ScoringEngine, Similarity, TopK,
+    parse_scheme,
+};
 use futures_util::lock::Mutex;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -30,33 +33,49 @@ impl TopKResult {
 /// An item index on the chosen backend (`webgpu` or `cpu`).
 #[wasm_bindgen(js_name = ScoringEngine)]
 pub struct WasmScoringEngine {
-    // Queries are async; the mutex queues concurrent `topK` calls instead of failing them.
+    // Queries are async; the mutex queues concurrent calls instead of failing them.
     inner: Rc<Mutex<ScoringEngine>>,
+    rows: usize,
     backend: String,
     reason: String,
     adapter: Option<String>,
+    trial: Option<(f64, f64)>,
+}
+
+fn to_array(results: Vec<TopK>) -> js_sys::Array {
+    results.into_iter().map(|inner| JsValue::from(TopKResult { inner })).collect()
 }
 
 #[wasm_bindgen(js_class = ScoringEngine)]
 impl WasmScoringEngine {
-    /// Uploads `items` (`rows × dim` floats, row-major) to the backend `backend` asks for
-    /// (`"auto"` default, `"webgpu"`, `"cpu"`). Falls back to the CPU when WebGPU is missing.
+    /// Uploads `items` (`rows × dim` floats, row-major) stored as `dtype` (`"f32"` default,
+    /// `"f16"`, `"int8"`) with `similarity` (`"dot"` default, `"cosine"`) to the backend
+    /// `backend` asks for (`"auto"` default, `"webgpu"`, `"cpu"`). Falls back to the CPU when
+    /// WebGPU is missing.
     pub async fn create(
         items: Vec<f32>,
         dim: usize,
         backend: Option<String>,
+        dtype: Option<String>,
+        similarity: Option<String>,
     ) -> Result<WasmScoringEngine, JsValue> {
         let choice = match backend {
             Some(name) => name.parse::<BackendChoice>()?,
             None => BackendChoice::Auto,
         };
-        let engine = ScoringEngine::new(ItemMatrix::new(items, dim)?, choice).await?;
+        let scheme = parse_scheme(dtype.as_deref().unwrap_or("f32"))?;
+        let similarity = similarity.as_deref().unwrap_or("dot").parse::<Similarity>()?;
+        let index = ItemIndex::quantize(&ItemMatrix::new(items, dim)?, scheme, similarity)?;
+        let rows = index.rows();
+        let engine = ScoringEngine::new(index, choice).await?;
         let report = engine.report().clone();
         Ok(Self {
             inner: Rc::new(Mutex::new(engine)),
+            rows,
             backend: report.backend.as_str().to_string(),
             reason: report.reason,
             adapter: report.adapter,
+            trial: report.trial.map(|t| (t.cpu_ms, t.gpu_ms)),
         })
     }
 
@@ -78,6 +97,12 @@ impl WasmScoringEngine {
         self.adapter.clone()
     }
 
+    /// `[cpuMs, gpuMs]` from the `auto` backend trial, when one ran.
+    #[wasm_bindgen(getter)]
+    pub fn trial(&self) -> Option<Vec<f64>> {
+        self.trial.map(|(cpu, gpu)| vec![cpu, gpu])
+    }
+
     /// Resolves to the best `k` items for `query`; rejects with an `EdgerecError`.
     #[wasm_bindgen(js_name = topK, unchecked_return_type = "Promise<TopKResult>")]
     pub fn top_k(&self, query: Vec<f32>, k: usize) -> js_sys::Promise {
@@ -86,6 +111,36 @@ impl WasmScoringEngine {
             let mut engine = inner.lock().await;
             let top = engine.top_k(&query, k).await?;
             Ok(TopKResult { inner: top }.into())
+        })
+    }
+
+    /// Resolves to one result per query of the batch (`B × dim` floats), leaving out the rows
+    /// in `exclude` and, when `candidates` is given, scoring only those rows.
+    #[wasm_bindgen(unchecked_return_type = "Promise<TopKResult[]>")]
+    pub fn search(
+        &self,
+        queries: Vec<f32>,
+        k: usize,
+        exclude: Option<Vec<u32>>,
+        candidates: Option<Vec<u32>>,
+    ) -> js_sys::Promise {
+        let inner = Rc::clone(&self.inner);
+        let rows = self.rows;
+        wasm_bindgen_futures::future_to_promise(async move {
+            let mask = exclude.map(|rows_out| {
+                let mut mask = RowMask::new(rows);
+                rows_out.iter().for_each(|&r| mask.exclude(r as usize));
+                mask
+            });
+            let mut request = ScoreRequest::new(&queries, k);
+            if let Some(mask) = mask.as_ref() {
+                request = request.with_mask(mask);
+            }
+            if let Some(candidates) = candidates.as_deref() {
+                request = request.with_candidates(candidates);
+            }
+            let mut engine = inner.lock().await;
+            Ok(to_array(engine.score_top_k(&request).await?).into())
         })
     }
 

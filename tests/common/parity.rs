@@ -1,28 +1,43 @@
-//! The top-k parity suite, written once and run on every backend: natively on Vulkan
-//! (lavapipe in CI; `tests/gpu_parity.rs`) and in headless Chromium's WebGPU
-//! (`tests/browser.rs`).
+//! The top-k parity suite, written once and run on every backend × stored dtype × similarity:
+//! natively on Vulkan (lavapipe in CI; `tests/gpu_parity.rs`) and in headless Chromium's WebGPU
+//! (`tests/browser.rs`), and for the optimized CPU path on both.
 //!
-//! Tolerance: a score may differ from the f64 reference by `1e-4 × Σ_j |q_j · x_j|`, i.e. 1e-4
-//! relative to the dot product's condition scale (which equals |score| when all terms share a
-//! sign, and keeps the bound meaningful for scores that cancel to near zero). Ids must be the
-//! reference's, in its order, except where two true scores lie within that tolerance of each
-//! other (near-ties may swap); exactly equal scores must come out with the lower id first.
+//! The reference scores the *stored* (dequantized) rows in f64, so parity measures the kernels,
+//! not quantization (that is reported as recall by the bundle builder).
+//!
+//! Tolerance: a score may differ from the reference by `1e-4 × Σ_j |q_j · x_j|` (divided by
+//! `‖q‖‖x‖` for cosine), i.e. 1e-4 relative to the dot product's condition scale — equal to
+//! |score| when all terms share a sign, and still meaningful for scores that cancel to near zero.
+//! Ids must be the reference's, in its order, except where two true scores lie within that
+//! tolerance of each other (near-ties may swap); exactly equal scores must come out with the
+//! lower id first.
 
 #![allow(dead_code)] // each test binary uses a different subset
 
-use edgerec::compute::cpu::{CpuScratch, fast_top_k, reference_top_k};
-use edgerec::compute::gpu::{GpuContext, GpuIndex};
+use edgerec::bundle::QuantScheme;
+use edgerec::compute::cpu::{CpuScratch, fast_score_top_k, reference_score_top_k};
+use edgerec::compute::gpu::{GpuContext, GpuIndex, GpuIndexOptions};
+use edgerec::compute::{ItemIndex, RowMask, ScoreRequest, Similarity};
 use edgerec::{ItemMatrix, MAX_K, TopK};
 use rand::rngs::SmallRng;
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 /// Relative tolerance of the suite.
 pub const REL_TOL: f64 = 1e-4;
 
+/// Every stored format the kernels support.
+pub const SCHEMES: [QuantScheme; 4] = [
+    QuantScheme::F32,
+    QuantScheme::F16,
+    QuantScheme::I8_PER_ROW,
+    QuantScheme::I8_PER_ROW_F16_SCALE,
+];
+
 /// One randomized case; everything derives from `seed`, which failures print.
 #[derive(Debug, Clone, Copy)]
 pub struct Case {
-    /// Seed for the item and query values.
+    /// Seed for the values, mask and candidates.
     pub seed: u64,
     /// Item rows.
     pub rows: usize,
@@ -30,22 +45,65 @@ pub struct Case {
     pub dim: usize,
     /// Results requested.
     pub k: usize,
+    /// Queries in the batch.
+    pub batch: usize,
+    /// Stored format.
+    pub scheme: QuantScheme,
+    /// Similarity.
+    pub similarity: Similarity,
     /// Copy some rows over others so exact ties occur.
     pub duplicates: bool,
+    /// Exclude about a tenth of the rows.
+    pub masked: bool,
+    /// Score only a random half of the rows.
+    pub candidates: bool,
+    /// Split the GPU copy into buffers of at most this many bytes.
+    pub chunk_bytes: Option<u64>,
 }
 
 impl Case {
-    /// A case whose shape is also drawn from the seed (for runners without proptest).
+    /// A plain case: f32, dot, one query, whole index, no chunking.
+    pub fn plain(seed: u64, rows: usize, dim: usize, k: usize, duplicates: bool) -> Self {
+        Self {
+            seed,
+            rows,
+            dim,
+            k,
+            batch: 1,
+            scheme: QuantScheme::F32,
+            similarity: Similarity::Dot,
+            duplicates,
+            masked: false,
+            candidates: false,
+            chunk_bytes: None,
+        }
+    }
+
+    /// A case whose every parameter is drawn from the seed (for runners without proptest).
     pub fn from_seed(seed: u64, max_rows: usize) -> Self {
         let mut rng = SmallRng::seed_from_u64(seed ^ 0x5eed);
         let rows = rng.random_range(1..=max_rows);
-        let dim = rng.random_range(1..=130);
-        let k = rng.random_range(1..=rows.min(MAX_K));
-        Self { seed, rows, dim, k, duplicates: rng.random_bool(0.5) }
+        let dim: usize = rng.random_range(1..=130);
+        let candidates = rng.random_bool(0.3);
+        let pool = if candidates { rows.div_ceil(2) } else { rows };
+        let row_bytes = dim.div_ceil(4) as u64 * 16;
+        Self {
+            seed,
+            rows,
+            dim,
+            k: rng.random_range(1..=pool.min(MAX_K)),
+            batch: rng.random_range(1..=3),
+            scheme: SCHEMES[rng.random_range(0..SCHEMES.len())],
+            similarity: if rng.random_bool(0.5) { Similarity::Dot } else { Similarity::Cosine },
+            duplicates: rng.random_bool(0.5),
+            masked: rng.random_bool(0.3),
+            candidates,
+            chunk_bytes: rng.random_bool(0.3).then(|| row_bytes * rng.random_range(1..=3000)),
+        }
     }
 
-    /// The item matrix and query of this case: values uniform in [-1, 1).
-    pub fn inputs(&self) -> (ItemMatrix, Vec<f32>) {
+    /// The index, the queries, and the optional mask and candidate list of this case.
+    pub fn inputs(&self) -> Inputs {
         let mut rng = SmallRng::seed_from_u64(self.seed);
         let mut data: Vec<f32> =
             (0..self.rows * self.dim).map(|_| rng.random_range(-1.0f32..1.0)).collect();
@@ -55,23 +113,75 @@ impl Case {
                 data.copy_within(from * self.dim..(from + 1) * self.dim, to * self.dim);
             }
         }
-        let query = (0..self.dim).map(|_| rng.random_range(-1.0f32..1.0)).collect();
-        (ItemMatrix::new(data, self.dim).expect("generated matrix is valid"), query)
+        let queries = (0..self.batch * self.dim).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+        let matrix = ItemMatrix::new(data, self.dim).expect("generated matrix is valid");
+        let index = ItemIndex::quantize(&matrix, self.scheme, self.similarity).expect("quantizes");
+        let mask = self.masked.then(|| {
+            let mut mask = RowMask::new(self.rows);
+            for _ in 0..self.rows / 10 {
+                mask.exclude(rng.random_range(0..self.rows));
+            }
+            mask
+        });
+        let candidates = self.candidates.then(|| {
+            let mut all: Vec<u32> = (0..self.rows as u32).collect();
+            all.shuffle(&mut rng);
+            all.truncate(self.rows.div_ceil(2));
+            all
+        });
+        Inputs { index, queries, mask, candidates, k: self.k }
     }
 }
 
-/// Σ_j |q_j · x_j| in f64: the scale the tolerance is relative to.
-fn condition_scale(row: &[f32], query: &[f32]) -> f64 {
-    row.iter().zip(query).map(|(x, q)| (f64::from(*x) * f64::from(*q)).abs()).sum()
+/// Everything one case scores.
+pub struct Inputs {
+    /// The item index.
+    pub index: ItemIndex,
+    /// `batch × dim` queries.
+    pub queries: Vec<f32>,
+    /// Rows to leave out.
+    pub mask: Option<RowMask>,
+    /// Rows to score.
+    pub candidates: Option<Vec<u32>>,
+    /// Results per query.
+    pub k: usize,
 }
 
-fn exact_score(row: &[f32], query: &[f32]) -> f64 {
-    row.iter().zip(query).map(|(x, q)| f64::from(*x) * f64::from(*q)).sum()
+impl Inputs {
+    /// The request these inputs describe.
+    pub fn request(&self) -> ScoreRequest<'_> {
+        let mut request = ScoreRequest::new(&self.queries, self.k);
+        if let Some(mask) = &self.mask {
+            request = request.with_mask(mask);
+        }
+        if let Some(candidates) = &self.candidates {
+            request = request.with_candidates(candidates);
+        }
+        request
+    }
 }
 
-/// Checks `got` against `reference` under the suite's rules; `Err` explains the first violation.
+/// The exact score and the tolerance scale of stored `row` against `query`, in f64.
+fn exact_and_scale(index: &ItemIndex, row: usize, query: &[f32]) -> (f64, f64) {
+    let mut x = vec![0.0f32; index.dim()];
+    index.matrix().dequantize_row(row, &mut x);
+    let dot: f64 = x.iter().zip(query).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum();
+    let scale: f64 = x.iter().zip(query).map(|(a, b)| (f64::from(*a) * f64::from(*b)).abs()).sum();
+    match index.similarity() {
+        Similarity::Dot => (dot, scale),
+        Similarity::Cosine => {
+            let norms = (x.iter().map(|a| f64::from(*a).powi(2)).sum::<f64>()
+                * query.iter().map(|b| f64::from(*b).powi(2)).sum::<f64>())
+            .sqrt();
+            if norms > 0.0 { (dot / norms, scale / norms) } else { (0.0, 0.0) }
+        }
+    }
+}
+
+/// Checks one query's `got` against `reference` under the suite's rules; `Err` explains the
+/// first violation.
 pub fn check_top_k(
-    items: &ItemMatrix,
+    inputs: &Inputs,
     query: &[f32],
     reference: &TopK,
     got: &TopK,
@@ -83,21 +193,28 @@ pub fn check_top_k(
             reference.ids.len()
         ));
     }
+    let index = &inputs.index;
     let mut seen = std::collections::HashSet::new();
     for (rank, (&id, &score)) in got.ids.iter().zip(&got.scores).enumerate() {
         let row = id as usize;
-        if row >= items.rows() || !seen.insert(id) {
+        if row >= index.rows() || !seen.insert(id) {
             return Err(format!("rank {rank}: id {id} out of range or repeated"));
         }
-        let exact = exact_score(items.row(row), query);
-        let tol = REL_TOL * condition_scale(items.row(row), query);
+        if inputs.mask.as_ref().is_some_and(|m| m.is_excluded(row)) {
+            return Err(format!("rank {rank}: id {id} is masked out"));
+        }
+        if inputs.candidates.as_ref().is_some_and(|c| !c.contains(&id)) {
+            return Err(format!("rank {rank}: id {id} is not a candidate"));
+        }
+        let (exact, scale) = exact_and_scale(index, row, query);
+        let tol = REL_TOL * scale;
         if (f64::from(score) - exact).abs() > tol {
             return Err(format!("rank {rank}: id {id} scored {score}, exact {exact}, tol {tol}"));
         }
         // The item must belong at this rank: its true score within tolerance of the reference's.
         let ref_row = reference.ids[rank] as usize;
-        let ref_exact = exact_score(items.row(ref_row), query);
-        let tie_tol = tol.max(REL_TOL * condition_scale(items.row(ref_row), query));
+        let (ref_exact, ref_scale) = exact_and_scale(index, ref_row, query);
+        let tie_tol = tol.max(REL_TOL * ref_scale);
         if (exact - ref_exact).abs() > tie_tol {
             return Err(format!(
                 "rank {rank}: id {id} (exact {exact}) where the reference has id {ref_row} \
@@ -115,49 +232,97 @@ pub fn check_top_k(
     Ok(())
 }
 
-/// The optimized CPU path against the reference.
-pub fn cpu_case(case: &Case) -> Result<(), String> {
-    let (items, query) = case.inputs();
-    let reference = reference_top_k(&items, &query, case.k).map_err(|e| e.to_string())?;
-    let fast =
-        fast_top_k(&items, &query, case.k, &mut CpuScratch::new()).map_err(|e| e.to_string())?;
-    check_top_k(&items, &query, &reference, &fast).map_err(|e| format!("{case:?} cpu fast: {e}"))
+fn check_all(inputs: &Inputs, reference: &[TopK], got: &[TopK], what: &str) -> Result<(), String> {
+    if got.len() != reference.len() {
+        return Err(format!("{what}: {} result lists for {} queries", got.len(), reference.len()));
+    }
+    let dim = inputs.index.dim();
+    for (b, (r, g)) in reference.iter().zip(got).enumerate() {
+        check_top_k(inputs, &inputs.queries[b * dim..(b + 1) * dim], r, g)
+            .map_err(|e| format!("{what}, query {b}: {e}"))?;
+    }
+    Ok(())
 }
 
-/// The GPU kernels on `ctx` against the reference; the index is uploaded once and queried twice
-/// (with different k) so buffer reuse is covered.
+/// The optimized CPU path against the reference.
+pub fn cpu_case(case: &Case) -> Result<(), String> {
+    let inputs = case.inputs();
+    let request = inputs.request();
+    let reference = reference_score_top_k(&inputs.index, &request).map_err(|e| e.to_string())?;
+    let fast = fast_score_top_k(&inputs.index, &request, &mut CpuScratch::new())
+        .map_err(|e| format!("{case:?}: {e}"))?;
+    check_all(&inputs, &reference, &fast, &format!("{case:?} cpu fast"))
+}
+
+/// The GPU kernels on `ctx` against the reference; the index is uploaded once and queried with
+/// two different k, so buffer and bind-group reuse is covered.
 pub async fn gpu_case(ctx: &GpuContext, case: &Case) -> Result<(), String> {
-    let (items, query) = case.inputs();
-    let mut index = GpuIndex::upload(ctx, &items).await.map_err(|e| format!("{case:?}: {e}"))?;
+    let mut inputs = case.inputs();
+    let options = GpuIndexOptions { max_chunk_bytes: case.chunk_bytes };
+    let mut index = GpuIndex::upload_with(ctx, &inputs.index, options)
+        .await
+        .map_err(|e| format!("{case:?}: {e}"))?;
     for k in [case.k, (case.k / 3).max(1)] {
-        let reference = reference_top_k(&items, &query, k).map_err(|e| e.to_string())?;
-        let got = index.top_k(ctx, &query, k).await.map_err(|e| format!("{case:?}: {e}"))?;
-        check_top_k(&items, &query, &reference, &got)
-            .map_err(|e| format!("{case:?} gpu (k={k}): {e}"))?;
+        inputs.k = k;
+        let request = inputs.request();
+        let reference =
+            reference_score_top_k(&inputs.index, &request).map_err(|e| e.to_string())?;
+        let got = index.score_top_k(ctx, &request).await.map_err(|e| format!("{case:?}: {e}"))?;
+        check_all(
+            &inputs,
+            &reference,
+            &got,
+            &format!("{case:?} gpu k={k} chunks={}", index.chunks()),
+        )?;
     }
     Ok(())
 }
 
 /// Shapes every backend must get right whatever the random draw: tile boundaries (2048 rows),
-/// k at both limits, a single row, odd dimensions, all-identical rows.
+/// k at both limits, a single row, odd dimensions, every dtype and similarity, chunked indexes
+/// (including chunks smaller than a tile), masks that leave fewer than k rows, candidates.
 pub fn edge_cases() -> Vec<Case> {
-    let case = |seed, rows, dim, k, duplicates| Case { seed, rows, dim, k, duplicates };
-    vec![
-        case(1, 1, 1, 1, false),
-        case(2, 2047, 3, 1, false),
-        case(3, 2048, 64, 1024, false),
-        case(4, 2049, 64, 1024, true),
-        case(5, 4097, 17, 1000, false),
-        case(6, 1024, 8, 1024, true),
-        case(7, 50_000, 64, 100, false),
-        case(8, 20_000, 5, 513, true),
-    ]
+    let plain = Case::plain;
+    let mut cases = vec![
+        plain(1, 1, 1, 1, false),
+        plain(2, 2047, 3, 1, false),
+        plain(3, 2048, 64, 1024, false),
+        plain(4, 2049, 64, 1024, true),
+        plain(5, 4097, 17, 1000, false),
+        plain(6, 1024, 8, 1024, true),
+        plain(7, 50_000, 64, 100, false),
+        plain(8, 20_000, 5, 513, true),
+    ];
+    for (i, scheme) in SCHEMES.into_iter().enumerate() {
+        for similarity in [Similarity::Dot, Similarity::Cosine] {
+            let seed = 100 + i as u64 * 2 + u64::from(similarity == Similarity::Cosine);
+            cases.push(Case { scheme, similarity, batch: 3, ..plain(seed, 9000, 37, 64, true) });
+            cases.push(Case {
+                scheme,
+                similarity,
+                masked: true,
+                candidates: true,
+                chunk_bytes: Some(16 * 3 * 700),
+                ..plain(seed + 50, 7000, 45, 200, false)
+            });
+        }
+    }
+    // A mask that leaves fewer eligible rows than k: fewer results, no padding ids.
+    cases.push(Case { masked: true, ..plain(300, 12, 4, 12, false) });
+    // Chunks of whole tiles.
+    cases.push(Case { chunk_bytes: Some(16 * 2048 * 2), ..plain(301, 10_000, 16, 300, true) });
+    cases
 }
 
 /// All rows identical: every score ties, so the result must be exactly ids 0..k.
-pub fn identical_rows() -> (ItemMatrix, Vec<f32>, usize) {
+pub fn identical_rows() -> (ItemIndex, Vec<f32>, usize) {
     let dim = 12;
     let row: Vec<f32> = (0..dim).map(|j| j as f32 * 0.25 - 1.0).collect();
     let data = row.iter().copied().cycle().take(5000 * dim).collect();
-    (ItemMatrix::new(data, dim).expect("valid"), vec![0.5; dim], 300)
+    let matrix = ItemMatrix::new(data, dim).expect("valid");
+    (
+        ItemIndex::quantize(&matrix, QuantScheme::F32, Similarity::Dot).expect("valid"),
+        vec![0.5; dim],
+        300,
+    )
 }

@@ -3,5 +3,5 @@
 pub mod fast;
 pub mod reference;
 
-pub use fast::{CpuScratch, top_k as fast_top_k};
-pub use reference::top_k as reference_top_k;
+pub use fast::{CpuScratch, score_top_k as fast_score_top_k, top_k as fast_top_k};
+pub use reference::{score_top_k as reference_score_top_k, top_k as reference_top_k};

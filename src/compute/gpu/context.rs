@@ -13,11 +13,16 @@ pub struct GpuContext {
     pub(crate) device: wgpu::Device,
     pub(crate) queue: wgpu::Queue,
     info: wgpu::AdapterInfo,
-    pub(crate) layout: wgpu::BindGroupLayout,
-    pub(crate) score_pipeline: wgpu::ComputePipeline,
+    pub(crate) score_layout: wgpu::BindGroupLayout,
+    pub(crate) merge_layout: wgpu::BindGroupLayout,
+    /// `score_tiles` specialized per stored dtype: [f32, f16, int8] (override `DTYPE`).
+    pub(crate) score_pipelines: [wgpu::ComputePipeline; 3],
     pub(crate) merge_pipeline: wgpu::ComputePipeline,
     lost: Arc<Mutex<Option<String>>>,
 }
+
+/// Storage buffers `score_tiles` binds (WebGPU's default limit is 8; downlevel's is 4).
+const STORAGE_BUFFERS_NEEDED: u32 = 6;
 
 fn unavailable(reason: impl Into<String>) -> Error {
     Error::BackendUnavailable { backend: BackendKind::WebGpu, reason: reason.into() }
@@ -71,8 +76,15 @@ impl GpuContext {
                 shaders::WORKGROUP_STORAGE_BYTES
             )));
         }
+        if supported.max_storage_buffers_per_shader_stage < STORAGE_BUFFERS_NEEDED {
+            return Err(unavailable(format!(
+                "adapter offers {} storage buffers per shader stage, the kernels need {}",
+                supported.max_storage_buffers_per_shader_stage, STORAGE_BUFFERS_NEEDED
+            )));
+        }
         let required_limits = wgpu::Limits {
             max_compute_workgroup_storage_size: shaders::WORKGROUP_STORAGE_BYTES,
+            max_storage_buffers_per_shader_stage: STORAGE_BUFFERS_NEEDED,
             max_storage_buffer_binding_size: supported.max_storage_buffer_binding_size,
             max_buffer_size: supported.max_buffer_size,
             ..wgpu::Limits::downlevel_defaults()
@@ -108,32 +120,51 @@ impl GpuContext {
         });
 
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let layout = bind_group_layout(&device);
-        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("edgerec top-k"),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let pipeline = |name: &str, source: &str, entry: &str| {
+        let score_layout = layout(&device, "edgerec score", &SCORE_BINDINGS);
+        let merge_layout = layout(&device, "edgerec merge", &MERGE_BINDINGS);
+        let pipeline = |name: &str, source: &str, entry: &str, layout, dtype: Option<f64>| {
+            let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(name),
+                bind_group_layouts: &[Some(layout)],
+                immediate_size: 0,
+            });
             let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some(name),
                 source: wgpu::ShaderSource::Wgsl(source.into()),
             });
+            let constants: Vec<(&str, f64)> = dtype.map(|d| ("DTYPE", d)).into_iter().collect();
             device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(name),
                 layout: Some(&pipeline_layout),
                 module: &module,
                 entry_point: Some(entry),
-                compilation_options: Default::default(),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants: &constants,
+                    // Every kernel writes its whole tile before reading it.
+                    zero_initialize_workgroup_memory: false,
+                },
                 cache: None,
             })
         };
-        let score_pipeline = pipeline("score_topk", shaders::SCORE_TOPK, "score_tiles");
-        let merge_pipeline = pipeline("merge_topk", shaders::MERGE_TOPK, "merge_lists");
+        let score = |dtype| {
+            pipeline("score_topk", shaders::SCORE_TOPK, "score_tiles", &score_layout, Some(dtype))
+        };
+        let score_pipelines = [score(0.0), score(1.0), score(2.0)];
+        let merge_pipeline =
+            pipeline("merge_topk", shaders::MERGE_TOPK, "merge_lists", &merge_layout, None);
         if let Some(e) = scope.pop().await {
             return Err(Error::Gpu { stage: "pipeline creation", reason: e.to_string() });
         }
-        Ok(Self { device, queue, info, layout, score_pipeline, merge_pipeline, lost })
+        Ok(Self {
+            device,
+            queue,
+            info,
+            score_layout,
+            merge_layout,
+            score_pipelines,
+            merge_pipeline,
+            lost,
+        })
     }
 
     /// The adapter this context runs on (name, backend, device type).
@@ -164,34 +195,54 @@ impl GpuContext {
     }
 }
 
-/// One explicit layout shared by both top-k pipelines (see `shaders/README.md`).
-fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
-    let storage = |binding, read_only| wgpu::BindGroupLayoutEntry {
-        binding,
-        visibility: wgpu::ShaderStages::COMPUTE,
-        ty: wgpu::BindingType::Buffer {
-            ty: wgpu::BufferBindingType::Storage { read_only },
-            has_dynamic_offset: false,
-            min_binding_size: None,
-        },
-        count: None,
-    };
-    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-        label: Some("edgerec top-k"),
-        entries: &[
-            wgpu::BindGroupLayoutEntry {
-                binding: 0,
-                visibility: wgpu::ShaderStages::COMPUTE,
-                ty: wgpu::BindingType::Buffer {
-                    ty: wgpu::BufferBindingType::Uniform,
-                    has_dynamic_offset: true,
-                    min_binding_size: wgpu::BufferSize::new(super::index::PARAMS_BYTES),
+/// How a binding is used: a uniform with a dynamic offset of `size` bytes, or a storage buffer.
+#[derive(Clone, Copy)]
+enum Slot {
+    Uniform(u64),
+    Read,
+    ReadWrite,
+}
+
+/// `score_tiles`: params, items, row_mult, queries, mask, candidates, out (shaders/README.md).
+const SCORE_BINDINGS: [Slot; 7] = [
+    Slot::Uniform(super::index::SCORE_PARAMS_BYTES),
+    Slot::Read,
+    Slot::Read,
+    Slot::Read,
+    Slot::Read,
+    Slot::Read,
+    Slot::ReadWrite,
+];
+/// `merge_lists`: params, in, out.
+const MERGE_BINDINGS: [Slot; 3] =
+    [Slot::Uniform(super::index::MERGE_PARAMS_BYTES), Slot::Read, Slot::ReadWrite];
+
+/// An explicit bind-group layout (never the shader-derived default, which ties bind groups to
+/// one pipeline).
+fn layout(device: &wgpu::Device, label: &str, slots: &[Slot]) -> wgpu::BindGroupLayout {
+    let entries: Vec<wgpu::BindGroupLayoutEntry> = slots
+        .iter()
+        .enumerate()
+        .map(|(binding, slot)| wgpu::BindGroupLayoutEntry {
+            binding: binding as u32,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: match slot {
+                    Slot::Uniform(_) => wgpu::BufferBindingType::Uniform,
+                    Slot::Read => wgpu::BufferBindingType::Storage { read_only: true },
+                    Slot::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
                 },
-                count: None,
+                has_dynamic_offset: matches!(slot, Slot::Uniform(_)),
+                min_binding_size: match slot {
+                    Slot::Uniform(size) => wgpu::BufferSize::new(*size),
+                    _ => None,
+                },
             },
-            storage(1, true),
-            storage(2, true),
-            storage(3, false),
-        ],
+            count: None,
+        })
+        .collect();
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some(label),
+        entries: &entries,
     })
 }

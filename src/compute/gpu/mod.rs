@@ -12,7 +12,7 @@ mod readback;
 pub mod shaders;
 
 pub use context::GpuContext;
-pub use index::GpuIndex;
+pub use index::{GpuIndex, GpuIndexOptions};
 
 /// Maps an order-preserving key (see `score_key` in `topk_common.wgsl`) back to its f32.
 pub(crate) fn key_to_score(key: u32) -> f32 {
