@@ -1,9 +1,10 @@
 //! `edgerec bench`: kernel timings on this machine, printed as a table and JSON lines.
 
 use clap::{Args, Subcommand};
-use edgerec::compute::cpu::{CpuScratch, fast_top_k, reference_top_k};
+use edgerec::ItemMatrix;
+use edgerec::compute::cpu::{CpuScratch, fast_score_top_k, reference_score_top_k};
 use edgerec::compute::gpu::{GpuContext, GpuIndex};
-use edgerec::{ItemMatrix, TopK};
+use edgerec::compute::{ItemIndex, ScoreRequest, Similarity, parse_scheme};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::time::{Duration, Instant};
@@ -31,6 +32,15 @@ enum BenchWhat {
         /// Timed queries per backend (after one warm-up).
         #[arg(long, default_value_t = 20)]
         iters: usize,
+        /// Stored formats to time, comma-separated: f32, f16, int8.
+        #[arg(long, default_value = "f32,f16,int8")]
+        dtype: String,
+        /// Similarity: dot or cosine.
+        #[arg(long, default_value = "dot")]
+        similarity: String,
+        /// Queries per call.
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
         /// Also time the scalar reference (slow: sorts every score).
         #[arg(long)]
         reference: bool,
@@ -43,8 +53,10 @@ enum BenchWhat {
 /// Runs the chosen benchmark.
 pub fn run(args: &BenchArgs) -> Result<(), String> {
     match &args.what {
-        BenchWhat::Score { rows, dim, k, iters, reference, no_gpu } => {
-            score(*rows, *dim, *k, (*iters).max(1), *reference, *no_gpu)
+        BenchWhat::Score { rows, dim, k, iters, dtype, similarity, batch, reference, no_gpu } => {
+            let shape = Shape { rows: *rows, dim: *dim, k: *k, batch: (*batch).max(1) };
+            let similarity = similarity.parse::<Similarity>().map_err(|e| e.to_string())?;
+            score(shape, dtype, similarity, (*iters).max(1), *reference, *no_gpu)
         }
     }
 }
@@ -55,7 +67,7 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 }
 
 /// Times `iters` calls of `f` after one warm-up; returns the median.
-fn time<F: FnMut() -> Result<TopK, String>>(iters: usize, mut f: F) -> Result<Duration, String> {
+fn time<T, F: FnMut() -> Result<T, String>>(iters: usize, mut f: F) -> Result<Duration, String> {
     f()?;
     let mut samples = Vec::with_capacity(iters);
     for _ in 0..iters {
@@ -79,54 +91,80 @@ fn memory_sum_bandwidth(bytes: usize, iters: usize) -> f64 {
     bytes as f64 / median(samples).as_secs_f64() / 1e9
 }
 
-fn row(name: &str, d: Duration, bytes: f64) {
+/// The problem size of a scoring benchmark.
+struct Shape {
+    rows: usize,
+    dim: usize,
+    k: usize,
+    batch: usize,
+}
+
+fn report(dtype: &str, path: &str, d: Duration, bytes: f64, shape: &Shape) {
     let ms = d.as_secs_f64() * 1e3;
     let gbps = bytes / d.as_secs_f64() / 1e9;
-    println!("| {name:<28} | {ms:>10.3} | {gbps:>8.2} |");
+    println!("| {dtype:<5} | {path:<40} | {ms:>10.3} | {gbps:>8.2} |");
     println!(
-        "{{\"bench\":\"score\",\"path\":\"{name}\",\"median_ms\":{ms:.4},\"gb_per_s\":{gbps:.3}}}"
+        "{{\"bench\":\"score\",\"rows\":{},\"dim\":{},\"k\":{},\"batch\":{},\"dtype\":\"{dtype}\",\"path\":\"{path}\",\"median_ms\":{ms:.4},\"gb_per_s\":{gbps:.3}}}",
+        shape.rows, shape.dim, shape.k, shape.batch
     );
 }
 
 fn score(
-    rows: usize,
-    dim: usize,
-    k: usize,
+    shape: Shape,
+    dtypes: &str,
+    similarity: Similarity,
     iters: usize,
     with_reference: bool,
     no_gpu: bool,
 ) -> Result<(), String> {
+    let Shape { rows, dim, k, batch } = shape;
     let mut rng = SmallRng::seed_from_u64(7);
     let data: Vec<f32> = (0..rows * dim).map(|_| rng.random_range(-1.0f32..1.0)).collect();
-    let query: Vec<f32> = (0..dim).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+    let queries: Vec<f32> = (0..batch * dim).map(|_| rng.random_range(-1.0f32..1.0)).collect();
     let items = ItemMatrix::new(data, dim).map_err(|e| e.to_string())?;
-    let bytes = (rows * dim * 4) as f64;
-    println!("scoring + top-{k}: {rows} × {dim} f32 ({:.1} MB), median of {iters}", bytes / 1e6);
-    println!("| {:<28} | {:>10} | {:>8} |", "path", "ms", "GB/s");
-    println!("|{:-<30}|{:-<12}|{:-<10}|", "", "", "");
+    let request = ScoreRequest::new(&queries, k);
+    println!(
+        "scoring + top-{k}: {rows} × {dim}, batch {batch}, {similarity:?}; median of {iters}; \
+         GB/s = stored bytes read per call / time"
+    );
     let bandwidth = memory_sum_bandwidth(256 << 20, 5);
-    println!("| {:<28} | {:>10} | {bandwidth:>8.2} |", "memory sum (1 core, 256 MB)", "");
+    println!("single-core memory-sum bandwidth (256 MB): {bandwidth:.2} GB/s");
     println!("{{\"bench\":\"memory_sum\",\"gb_per_s\":{bandwidth:.3}}}");
-    if with_reference {
-        let d =
-            time(iters.min(5), || reference_top_k(&items, &query, k).map_err(|e| e.to_string()))?;
-        row("cpu reference (scalar, f64)", d, bytes);
-    }
-    let mut scratch = CpuScratch::new();
-    let d = time(iters, || fast_top_k(&items, &query, k, &mut scratch).map_err(|e| e.to_string()))?;
-    row("cpu fast", d, bytes);
-    if no_gpu {
-        return Ok(());
-    }
-    match pollster::block_on(GpuContext::new()) {
-        Err(e) => println!("gpu: skipped ({e})"),
-        Ok(ctx) => {
-            let mut index =
-                pollster::block_on(GpuIndex::upload(&ctx, &items)).map_err(|e| e.to_string())?;
-            let d = time(iters, || {
-                pollster::block_on(index.top_k(&ctx, &query, k)).map_err(|e| e.to_string())
+    println!("| {:<5} | {:<40} | {:>10} | {:>8} |", "dtype", "path", "ms", "GB/s");
+    println!("|{:-<7}|{:-<42}|{:-<12}|{:-<10}|", "", "", "", "");
+    let gpu = if no_gpu {
+        None
+    } else {
+        match pollster::block_on(GpuContext::new()) {
+            Ok(ctx) => Some(ctx),
+            Err(e) => {
+                println!("gpu: skipped ({e})");
+                None
+            }
+        }
+    };
+    for name in dtypes.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let scheme = parse_scheme(name).map_err(|e| e.to_string())?;
+        let index = ItemIndex::quantize(&items, scheme, similarity).map_err(|e| e.to_string())?;
+        let bytes = index.matrix().stored_bytes() as f64 * batch as f64;
+        if with_reference {
+            let d = time(iters.min(3), || {
+                reference_score_top_k(&index, &request).map_err(|e| e.to_string())
             })?;
-            row(&format!("gpu ({})", ctx.adapter_info().name), d, bytes);
+            report(name, "cpu reference (scalar, f64)", d, bytes, &shape);
+        }
+        let mut scratch = CpuScratch::new();
+        let d = time(iters, || {
+            fast_score_top_k(&index, &request, &mut scratch).map_err(|e| e.to_string())
+        })?;
+        report(name, "cpu fast", d, bytes, &shape);
+        if let Some(ctx) = &gpu {
+            let mut gpu_index =
+                pollster::block_on(GpuIndex::upload(ctx, &index)).map_err(|e| e.to_string())?;
+            let d = time(iters, || {
+                pollster::block_on(gpu_index.score_top_k(ctx, &request)).map_err(|e| e.to_string())
+            })?;
+            report(name, &format!("gpu ({})", ctx.adapter_info().name), d, bytes, &shape);
         }
     }
     Ok(())

@@ -11,6 +11,10 @@
 //! Ids must be the reference's, in its order, except where two true scores lie within that
 //! tolerance of each other (near-ties may swap); exactly equal scores must come out with the
 //! lower id first.
+//!
+//! The CPU int8 path rounds the query to 16-bit fixed point (`s_q = max|q| / 32767`) to use
+//! integer multiply-adds; its scores get the extra, stated allowance `max|q| / 65534 · Σ_j |x_j|`
+//! (divided by `‖q‖‖x‖` for cosine) — the exact worst case of that rounding.
 
 #![allow(dead_code)] // each test binary uses a different subset
 
@@ -161,19 +165,39 @@ impl Inputs {
     }
 }
 
-/// The exact score and the tolerance scale of stored `row` against `query`, in f64.
-fn exact_and_scale(index: &ItemIndex, row: usize, query: &[f32]) -> (f64, f64) {
+/// How a backend computed its scores, for the tolerance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arithmetic {
+    /// f32 query, f32 accumulation (GPU, CPU f32/f16).
+    F32,
+    /// Query rounded to 16-bit fixed point, exact integer accumulation (CPU int8).
+    QueryI16,
+}
+
+/// The exact score of stored `row` against `query` (f64) and the tolerance allowed for it.
+fn exact_and_tol(
+    index: &ItemIndex,
+    row: usize,
+    query: &[f32],
+    arithmetic: Arithmetic,
+) -> (f64, f64) {
     let mut x = vec![0.0f32; index.dim()];
     index.matrix().dequantize_row(row, &mut x);
     let dot: f64 = x.iter().zip(query).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum();
     let scale: f64 = x.iter().zip(query).map(|(a, b)| (f64::from(*a) * f64::from(*b)).abs()).sum();
+    let mut tol = REL_TOL * scale;
+    if arithmetic == Arithmetic::QueryI16 {
+        let max_q = query.iter().fold(0.0f64, |m, b| m.max(f64::from(*b).abs()));
+        tol +=
+            max_q / 65534.0 * x.iter().map(|a| f64::from(*a).abs()).sum::<f64>() * (1.0 + REL_TOL);
+    }
     match index.similarity() {
-        Similarity::Dot => (dot, scale),
+        Similarity::Dot => (dot, tol),
         Similarity::Cosine => {
             let norms = (x.iter().map(|a| f64::from(*a).powi(2)).sum::<f64>()
                 * query.iter().map(|b| f64::from(*b).powi(2)).sum::<f64>())
             .sqrt();
-            if norms > 0.0 { (dot / norms, scale / norms) } else { (0.0, 0.0) }
+            if norms > 0.0 { (dot / norms, tol / norms) } else { (0.0, 0.0) }
         }
     }
 }
@@ -185,6 +209,7 @@ pub fn check_top_k(
     query: &[f32],
     reference: &TopK,
     got: &TopK,
+    arithmetic: Arithmetic,
 ) -> Result<(), String> {
     if got.ids.len() != reference.ids.len() || got.scores.len() != reference.ids.len() {
         return Err(format!(
@@ -206,15 +231,14 @@ pub fn check_top_k(
         if inputs.candidates.as_ref().is_some_and(|c| !c.contains(&id)) {
             return Err(format!("rank {rank}: id {id} is not a candidate"));
         }
-        let (exact, scale) = exact_and_scale(index, row, query);
-        let tol = REL_TOL * scale;
+        let (exact, tol) = exact_and_tol(index, row, query, arithmetic);
         if (f64::from(score) - exact).abs() > tol {
             return Err(format!("rank {rank}: id {id} scored {score}, exact {exact}, tol {tol}"));
         }
         // The item must belong at this rank: its true score within tolerance of the reference's.
         let ref_row = reference.ids[rank] as usize;
-        let (ref_exact, ref_scale) = exact_and_scale(index, ref_row, query);
-        let tie_tol = tol.max(REL_TOL * ref_scale);
+        let (ref_exact, ref_tol) = exact_and_tol(index, ref_row, query, arithmetic);
+        let tie_tol = tol.max(ref_tol);
         if (exact - ref_exact).abs() > tie_tol {
             return Err(format!(
                 "rank {rank}: id {id} (exact {exact}) where the reference has id {ref_row} \
@@ -232,13 +256,19 @@ pub fn check_top_k(
     Ok(())
 }
 
-fn check_all(inputs: &Inputs, reference: &[TopK], got: &[TopK], what: &str) -> Result<(), String> {
+fn check_all(
+    inputs: &Inputs,
+    reference: &[TopK],
+    got: &[TopK],
+    arithmetic: Arithmetic,
+    what: &str,
+) -> Result<(), String> {
     if got.len() != reference.len() {
         return Err(format!("{what}: {} result lists for {} queries", got.len(), reference.len()));
     }
     let dim = inputs.index.dim();
     for (b, (r, g)) in reference.iter().zip(got).enumerate() {
-        check_top_k(inputs, &inputs.queries[b * dim..(b + 1) * dim], r, g)
+        check_top_k(inputs, &inputs.queries[b * dim..(b + 1) * dim], r, g, arithmetic)
             .map_err(|e| format!("{what}, query {b}: {e}"))?;
     }
     Ok(())
@@ -251,7 +281,11 @@ pub fn cpu_case(case: &Case) -> Result<(), String> {
     let reference = reference_score_top_k(&inputs.index, &request).map_err(|e| e.to_string())?;
     let fast = fast_score_top_k(&inputs.index, &request, &mut CpuScratch::new())
         .map_err(|e| format!("{case:?}: {e}"))?;
-    check_all(&inputs, &reference, &fast, &format!("{case:?} cpu fast"))
+    let arithmetic = match case.scheme.dtype {
+        edgerec::bundle::DType::I8 => Arithmetic::QueryI16,
+        _ => Arithmetic::F32,
+    };
+    check_all(&inputs, &reference, &fast, arithmetic, &format!("{case:?} cpu fast"))
 }
 
 /// The GPU kernels on `ctx` against the reference; the index is uploaded once and queried with
@@ -268,12 +302,8 @@ pub async fn gpu_case(ctx: &GpuContext, case: &Case) -> Result<(), String> {
         let reference =
             reference_score_top_k(&inputs.index, &request).map_err(|e| e.to_string())?;
         let got = index.score_top_k(ctx, &request).await.map_err(|e| format!("{case:?}: {e}"))?;
-        check_all(
-            &inputs,
-            &reference,
-            &got,
-            &format!("{case:?} gpu k={k} chunks={}", index.chunks()),
-        )?;
+        let what = format!("{case:?} gpu k={k} chunks={}", index.chunks());
+        check_all(&inputs, &reference, &got, Arithmetic::F32, &what)?;
     }
     Ok(())
 }
