@@ -52,11 +52,12 @@ test-e2e:
 	scripts/setup.sh browser node
 	node --test tests/e2e/
 
-## bench: kernel timings on this machine (native CPU and GPU)
-bench:
-	scripts/setup.sh vulkan
+## bench: kernel timings on this machine — native CPU and GPU, then the browser (wasm + WebGPU)
+bench: pkg
+	scripts/setup.sh vulkan browser
 	cargo build --release -p edgerec-server
 	for rows in 100000 1000000; do target/release/edgerec bench score --rows $$rows --dim 64 --k 100; done
+	node scripts/bench-browser.mjs
 
 clean:
 	cargo clean

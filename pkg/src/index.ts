@@ -16,6 +16,7 @@
 import init, {
   ScoringEngine as WasmScoringEngine,
   referenceTopK as wasmReferenceTopK,
+  memorySumBandwidth as wasmMemorySumBandwidth,
   type TopKResult,
 } from '../wasm/edgerec.js';
 
@@ -94,10 +95,33 @@ function takeTopK(result: TopKResult): TopK {
   }
 }
 
+/** How item vectors are stored: `f32` (default), `f16`, or `int8` (symmetric, per-row scale). */
+export type DType = 'f32' | 'f16' | 'int8';
+/** How a query is compared with an item. */
+export type Similarity = 'dot' | 'cosine';
+
 /** Options for {@link ScoringEngine.create}. */
 export interface ScoringEngineOptions {
   /** `auto` (default), `webgpu` or `cpu`. A missing WebGPU never throws: it falls back. */
   backend?: BackendChoice;
+  /** Storage format of the item vectors (quantized on creation). Default `f32`. */
+  dtype?: DType;
+  /** `dot` (default) or `cosine`. */
+  similarity?: Similarity;
+}
+
+/** Options for {@link ScoringEngine.search}. */
+export interface SearchOptions {
+  /** Rows to leave out (already shown, consumed, blocked). */
+  exclude?: Uint32Array | number[];
+  /** Score only these rows (unique, in range). */
+  candidates?: Uint32Array | number[];
+}
+
+/** Timings of the `auto` backend trial, in milliseconds per query. */
+export interface TrialTimings {
+  cpuMs: number;
+  gpuMs: number;
 }
 
 /** An item index (row-major `Float32Array`, `rows × dim`) resident on the chosen backend. */
@@ -107,7 +131,9 @@ export class ScoringEngine {
   /** Validates and uploads `items`; throws an {@link EdgerecError} on bad shapes or values. */
   static async create(items: Float32Array, dim: number, options: ScoringEngineOptions = {}): Promise<ScoringEngine> {
     await initEdgerec();
-    return new ScoringEngine(await WasmScoringEngine.create(items, dim, options.backend));
+    return new ScoringEngine(
+      await WasmScoringEngine.create(items, dim, options.backend, options.dtype, options.similarity),
+    );
   }
 
   private get engine(): WasmScoringEngine {
@@ -132,6 +158,24 @@ export class ScoringEngine {
     return this.engine.adapter ?? undefined;
   }
 
+  /** The `auto` trial's timings when one ran (hardware adapters only). */
+  get trial(): TrialTimings | undefined {
+    const t = this.engine.trial;
+    return t ? { cpuMs: t[0], gpuMs: t[1] } : undefined;
+  }
+
+  /**
+   * The best `k` items for each query of a batch (`queries` holds `B × dim` floats), optionally
+   * leaving rows out or scoring only candidates. Returns one {@link TopK} per query; a query
+   * gets fewer than `k` results only when fewer rows are eligible.
+   */
+  async search(queries: Float32Array, k: number, options: SearchOptions = {}): Promise<TopK[]> {
+    const exclude = options.exclude ? Uint32Array.from(options.exclude) : undefined;
+    const candidates = options.candidates ? Uint32Array.from(options.candidates) : undefined;
+    const results = (await this.engine.search(queries, k, exclude, candidates)) as TopKResult[];
+    return results.map(takeTopK);
+  }
+
   /** The best `k` items for `query` (score desc, exact ties to the lower index). */
   async topK(query: Float32Array, k: number): Promise<TopK> {
     return takeTopK(await this.engine.topK(query, k));
@@ -147,6 +191,15 @@ export class ScoringEngine {
     this.inner?.free();
     this.inner = undefined;
   }
+}
+
+/**
+ * Single-core read bandwidth of this WebAssembly instance in GB/s (median of five sums over
+ * `megabytes` MB): the yardstick for the scoring benchmark's GB/s.
+ */
+export async function memorySumBandwidth(megabytes = 256): Promise<number> {
+  await initEdgerec();
+  return wasmMemorySumBandwidth(megabytes);
 }
 
 /** The scalar CPU reference top-k: slow, exact (f64 accumulation); for tests and demos. */

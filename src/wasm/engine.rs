@@ -167,3 +167,20 @@ pub fn reference_top_k(
     let items = ItemMatrix::new(items, dim)?;
     Ok(TopKResult { inner: cpu::reference_top_k(&items, &query, k)? })
 }
+
+/// Single-core read bandwidth of this WebAssembly instance in GB/s: the median of five plain
+/// sums over `megabytes` MB — the yardstick the scoring benchmark's GB/s are compared with.
+#[wasm_bindgen(js_name = memorySumBandwidth)]
+pub fn memory_sum_bandwidth(megabytes: usize) -> f64 {
+    let data = vec![1u64; megabytes.max(1) * (1 << 20) / 8];
+    let mut samples: Vec<f64> = (0..5)
+        .map(|_| {
+            let start = web_time::Instant::now();
+            let sum = data.iter().fold(0u64, |a, &b| a.wrapping_add(b));
+            std::hint::black_box(sum);
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    (data.len() * 8) as f64 / samples[2].max(1e-9) / 1e9
+}

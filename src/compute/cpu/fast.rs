@@ -16,8 +16,6 @@ use crate::compute::index::{ItemIndex, ScoreRequest, Similarity};
 use crate::compute::topk::rank_order;
 use crate::compute::{ItemMatrix, TopK};
 use crate::error::Result;
-use half::f16;
-use half::slice::HalfFloatSliceExt;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
@@ -51,6 +49,19 @@ pub fn dot_i8(a: &[i8], b: &[f32]) -> f32 {
         }
     }
     reduce(acc) + tail
+}
+
+/// Widens finite f16 bit patterns to f32, branch-free so it vectorizes (wasm has no F16C):
+/// shifting the 15 magnitude bits into place gives the value times 2^-112 as an f32 — exact for
+/// normals and subnormals alike — and one multiply by 2^112 restores it (Giesen's "magic"
+/// conversion). Bundles hold only finite values, so infinities and NaN need no handling here.
+#[inline(always)]
+pub fn f16_to_f32(halves: &[u16], out: &mut [f32]) {
+    const TWO_POW_112: f32 = 5.192_297e33;
+    for (o, &h) in out.iter_mut().zip(halves) {
+        let magnitude = f32::from_bits(u32::from(h & 0x7fff) << 13) * TWO_POW_112;
+        *o = f32::from_bits(magnitude.to_bits() | (u32::from(h & 0x8000) << 16));
+    }
 }
 
 /// Query values are rounded to this many fractional steps (16-bit fixed point) for the int8
@@ -278,11 +289,11 @@ fn scan<D: IntDot>(
             }
         }
         DType::F16 => {
-            let halves: &[f16] = bytemuck::cast_slice(words);
+            let halves: &[u16] = bytemuck::cast_slice(words);
             row_buf.resize(dim, 0.0);
             for i in 0..count {
                 let r = row_id(i);
-                halves[r * per_row * 2..r * per_row * 2 + dim].convert_to_f32_slice(row_buf);
+                f16_to_f32(&halves[r * per_row * 2..r * per_row * 2 + dim], row_buf);
                 let stored = &*row_buf;
                 offer_row(heaps, request, query_scale, dim, mult[r], r, |q| dot(stored, q));
             }
@@ -440,6 +451,16 @@ mod tests {
                 let avx2 = unsafe { dot_i8_i16_avx2(&ints, &q16) };
                 assert_eq!(i64::from(avx2), exact, "avx2 i8·i16 len {len}");
             }
+        }
+    }
+
+    #[test]
+    fn f16_widening_is_exact_for_every_finite_value() {
+        let finite: Vec<u16> = (0..=u16::MAX).filter(|h| (h >> 10) & 0x1f != 0x1f).collect();
+        let mut out = vec![0.0f32; finite.len()];
+        f16_to_f32(&finite, &mut out);
+        for (&h, &x) in finite.iter().zip(&out) {
+            assert_eq!(x.to_bits(), half::f16::from_bits(h).to_f32().to_bits(), "{h:#06x}");
         }
     }
 

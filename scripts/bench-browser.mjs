@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// Runs www/bench.html in headless Chromium (WebGPU enabled: SwiftShader here, a real GPU on a
+// desktop) and prints the results as a table and JSON lines.
+// Usage: node scripts/bench-browser.mjs [query string, e.g. "rows=100000&iters=5"]
+import { spawn } from 'node:child_process';
+import { chromium } from 'playwright-core';
+
+const query = process.argv[2] ?? 'rows=100000,1000000&dim=64&k=100&iters=10';
+const server = spawn(process.execPath, ['scripts/serve.mjs', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const base = await new Promise((resolve, reject) => {
+  let out = '';
+  server.stdout.on('data', (c) => {
+    out += c;
+    const m = out.match(/edgerec demo: (\S+)/);
+    if (m) resolve(m[1]);
+  });
+  server.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
+});
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run', '--disable-dev-shm-usage'],
+});
+try {
+  const page = await browser.newPage();
+  await page.goto(`${base}bench.html?${query}`);
+  await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.status), null, { timeout: 900_000 });
+  const bench = await page.evaluate(() => window.edgerecBench);
+  if (bench.status !== 'done') throw new Error(bench.message);
+  console.log(`browser: ${bench.userAgent}`);
+  console.log(`wasm single-core memory-sum bandwidth: ${bench.memorySumGbPerS.toFixed(2)} GB/s`);
+  console.log('| rows | dtype | backend | median ms | GB/s | adapter |');
+  console.log('|---:|---|---|---:|---:|---|');
+  for (const r of bench.results) {
+    if (r.error) console.log(`| ${r.rows} | ${r.dtype} | ${r.requested} | error: ${r.error} | | |`);
+    else console.log(`| ${r.rows} | ${r.dtype} | ${r.backend} | ${r.medianMs.toFixed(3)} | ${r.gbPerS.toFixed(2)} | ${r.adapter} |`);
+  }
+  for (const r of bench.results) console.log(JSON.stringify({ bench: 'browser_score', ...r }));
+} finally {
+  await browser.close();
+  server.kill();
+}
