@@ -76,3 +76,37 @@ test('bad input rejects with typed error codes', async () => {
   engine.free();
   await rejectsWith(() => engine.topK(query, 1), 'INVALID_ARGUMENT');
 });
+
+test('search: batches, exclusions, candidates, dtypes and cosine', async () => {
+  const dim = 16;
+  const { items, query } = matrix(3000, dim, 11);
+  const queries = new Float32Array(dim * 2);
+  queries.set(query, 0);
+  queries.set(query.map((x) => -x), dim);
+  for (const dtype of ['f32', 'f16', 'int8']) {
+    for (const similarity of ['dot', 'cosine']) {
+      const engine = await ScoringEngine.create(items, dim, { backend: 'cpu', dtype, similarity });
+      const [first, second] = await engine.search(queries, 10);
+      assert.equal(first.ids.length, 10);
+      assert.equal(second.ids.length, 10);
+      // The negated query ranks the other end of the catalogue.
+      assert.ok(first.scores[0] > 0 && second.scores[0] > 0, `${dtype}/${similarity}`);
+      assert.equal(new Set([...first.ids, ...second.ids]).size, 20, `${dtype}/${similarity}`);
+      if (similarity === 'cosine') assert.ok(first.scores[0] <= 1 + 1e-6);
+      // Excluding the best item promotes the runner-up; candidates restrict the pool.
+      const [without] = await engine.search(query, 10, { exclude: [first.ids[0]] });
+      assert.ok(!Array.from(without.ids).includes(first.ids[0]));
+      assert.equal(without.ids[0], first.ids[1]);
+      const [only] = await engine.search(query, 3, { candidates: [5, 6, 7, 8] });
+      assert.ok(Array.from(only.ids).every((id) => [5, 6, 7, 8].includes(id)));
+      engine.free();
+    }
+  }
+  await rejectsWith(() => ScoringEngine.create(items, dim, { dtype: 'int4' }), 'INVALID_ARGUMENT');
+  await rejectsWith(() => ScoringEngine.create(items, dim, { similarity: 'l2' }), 'INVALID_ARGUMENT');
+  const engine = await ScoringEngine.create(items, dim, { backend: 'cpu' });
+  await rejectsWith(engine.search(query, 2, { candidates: [1, 1] }), 'INVALID_ARGUMENT');
+  await rejectsWith(engine.search(query, 5, { candidates: [1, 2] }), 'INVALID_K');
+  await rejectsWith(engine.search(new Float32Array(dim + 1), 1), 'DIMENSION_MISMATCH');
+  engine.free();
+});
