@@ -126,6 +126,161 @@ pub enum Error {
         /// The platform's message.
         reason: String,
     },
+
+    /// A bundle file is malformed: unparsable manifest, offsets out of range, bad item table, ….
+    #[error("bundle file {file} is corrupt: {reason}")]
+    BundleCorrupt {
+        /// The bundle file (`manifest.json`, `tensors.bin`, …).
+        file: String,
+        /// What is wrong, in words that point at the offending field or byte range.
+        reason: String,
+    },
+
+    /// A bundle file has fewer (or more) bytes than the manifest declares.
+    #[error("bundle file {file} is truncated: expected {expected} bytes, received {received}")]
+    BundleTruncated {
+        /// The bundle file.
+        file: String,
+        /// Bytes the manifest declares.
+        expected: u64,
+        /// Bytes actually received.
+        received: u64,
+    },
+
+    /// A bundle file's SHA-256 differs from the one in the manifest.
+    #[error("bundle file {file} does not match its SHA-256 in the manifest")]
+    HashMismatch {
+        /// The bundle file.
+        file: String,
+    },
+
+    /// The manifest's Ed25519 signature is missing, malformed, or does not verify with the
+    /// configured public key.
+    #[error("bundle signature rejected: {reason}")]
+    BadSignature {
+        /// Why it was rejected.
+        reason: String,
+    },
+
+    /// The bundle's format version is not one this SDK reads.
+    #[error("unsupported bundle format version {found} (this SDK reads version {supported})")]
+    UnsupportedVersion {
+        /// The version the manifest declares.
+        found: u64,
+        /// The version this SDK supports.
+        supported: u64,
+    },
+
+    /// A bundle tensor's shape disagrees with its byte length, its scales, or the item table.
+    #[error("tensor {tensor} in {file}: shape mismatch: {reason}")]
+    BundleShapeMismatch {
+        /// The bundle file holding the tensor.
+        file: String,
+        /// The tensor name.
+        tensor: String,
+        /// What disagrees with what.
+        reason: String,
+    },
+
+    /// Two items share an id; ids must be unique for id → row lookups.
+    #[error("duplicate item id {id:?} in {file}")]
+    DuplicateId {
+        /// The file holding the item table (or the builder's items input).
+        file: String,
+        /// The repeated id.
+        id: String,
+    },
+
+    /// A float tensor of a bundle holds NaN or infinity.
+    #[error("tensor {tensor} in {file} contains a non-finite value at position {position}")]
+    BundleNonFinite {
+        /// The bundle file holding the tensor.
+        file: String,
+        /// The tensor name.
+        tensor: String,
+        /// Flat index (row-major, unpadded) of the first offending value.
+        position: usize,
+    },
+
+    /// Reading or writing a file failed (native only: the builder and `Bundle::open`).
+    #[error("I/O error on {path}: {reason}")]
+    Io {
+        /// The path involved.
+        path: String,
+        /// The operating system's message.
+        reason: String,
+    },
+
+    /// There are no candidates to re-rank.
+    #[error("no candidates to re-rank")]
+    NoCandidates,
+
+    /// A per-candidate input (relevance, embeddings, an attribute column, …) does not have one
+    /// entry per candidate.
+    #[error("{what}: expected {expected} entries (one per candidate), received {received}")]
+    LengthMismatch {
+        /// Which input disagrees.
+        what: &'static str,
+        /// The number of candidates.
+        expected: usize,
+        /// The number of entries received.
+        received: usize,
+    },
+
+    /// A DPP kernel matrix is not square.
+    #[error("DPP kernel must be square, received {rows} × {cols}")]
+    KernelNotSquare {
+        /// Rows received.
+        rows: usize,
+        /// Columns received.
+        cols: usize,
+    },
+
+    /// A DPP kernel matrix is not symmetric (beyond a relative tolerance of 1e-9 of its largest
+    /// diagonal entry).
+    #[error(
+        "DPP kernel is not symmetric: L[{row}][{col}] = {value} but L[{col}][{row}] = {transposed}"
+    )]
+    KernelNotSymmetric {
+        /// Row of the first offending entry (upper triangle).
+        row: usize,
+        /// Column of the first offending entry.
+        col: usize,
+        /// `L[row][col]`.
+        value: f64,
+        /// `L[col][row]`.
+        transposed: f64,
+    },
+
+    /// A DPP kernel matrix has a negative diagonal entry, so it cannot be positive semi-definite.
+    #[error("DPP kernel is not positive semi-definite: diagonal entry {index} is {value}")]
+    KernelNotPsd {
+        /// The candidate whose diagonal entry is negative.
+        index: usize,
+        /// The entry.
+        value: f64,
+    },
+
+    /// A re-rank rule is malformed (unknown attribute, zero window, item out of range, …).
+    #[error("invalid re-rank rule #{rule}: {reason}")]
+    InvalidRule {
+        /// The rule's index in the rule list.
+        rule: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The hard re-rank rules exclude every remaining candidate at some position (soft rules have
+    /// already been relaxed).
+    #[error(
+        "hard re-rank rules {rules:?} exclude every remaining candidate at position {position}"
+    )]
+    RulesInfeasible {
+        /// The output position that could not be filled.
+        position: usize,
+        /// Indices of the hard rules that excluded at least one remaining candidate there.
+        rules: Vec<usize>,
+    },
 }
 
 impl Error {
@@ -142,6 +297,22 @@ impl Error {
             Error::BufferTooLarge { .. } => "BUFFER_TOO_LARGE",
             Error::DeviceLost { .. } => "DEVICE_LOST",
             Error::Gpu { .. } => "GPU_ERROR",
+            Error::BundleCorrupt { .. } => "BUNDLE_CORRUPT",
+            Error::BundleTruncated { .. } => "BUNDLE_TRUNCATED",
+            Error::HashMismatch { .. } => "HASH_MISMATCH",
+            Error::BadSignature { .. } => "BAD_SIGNATURE",
+            Error::UnsupportedVersion { .. } => "UNSUPPORTED_VERSION",
+            Error::BundleShapeMismatch { .. } => "BUNDLE_SHAPE_MISMATCH",
+            Error::DuplicateId { .. } => "DUPLICATE_ID",
+            Error::BundleNonFinite { .. } => "BUNDLE_NON_FINITE",
+            Error::Io { .. } => "IO_ERROR",
+            Error::NoCandidates => "NO_CANDIDATES",
+            Error::LengthMismatch { .. } => "LENGTH_MISMATCH",
+            Error::KernelNotSquare { .. } => "KERNEL_NOT_SQUARE",
+            Error::KernelNotSymmetric { .. } => "KERNEL_NOT_SYMMETRIC",
+            Error::KernelNotPsd { .. } => "KERNEL_NOT_PSD",
+            Error::InvalidRule { .. } => "INVALID_RULE",
+            Error::RulesInfeasible { .. } => "RULES_INFEASIBLE",
         }
     }
 }
@@ -163,6 +334,22 @@ mod tests {
             Error::BufferTooLarge { what: "items", bytes: 2, limit: 1 },
             Error::DeviceLost { reason: "x".into() },
             Error::Gpu { stage: "x", reason: "y".into() },
+            Error::BundleCorrupt { file: "f".into(), reason: "x".into() },
+            Error::BundleTruncated { file: "f".into(), expected: 2, received: 1 },
+            Error::HashMismatch { file: "f".into() },
+            Error::BadSignature { reason: "x".into() },
+            Error::UnsupportedVersion { found: 2, supported: 1 },
+            Error::BundleShapeMismatch { file: "f".into(), tensor: "t".into(), reason: "x".into() },
+            Error::DuplicateId { file: "f".into(), id: "a".into() },
+            Error::BundleNonFinite { file: "f".into(), tensor: "t".into(), position: 0 },
+            Error::Io { path: "p".into(), reason: "x".into() },
+            Error::NoCandidates,
+            Error::LengthMismatch { what: "relevance", expected: 2, received: 1 },
+            Error::KernelNotSquare { rows: 2, cols: 3 },
+            Error::KernelNotSymmetric { row: 0, col: 1, value: 1.0, transposed: 0.5 },
+            Error::KernelNotPsd { index: 0, value: -1.0 },
+            Error::InvalidRule { rule: 0, reason: "x".into() },
+            Error::RulesInfeasible { position: 0, rules: vec![0] },
         ];
         let mut codes: Vec<_> = all.iter().map(Error::code).collect();
         assert!(codes.iter().all(|c| c.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_')));

@@ -28,6 +28,7 @@
 pub mod bundle;
 pub mod compute;
 pub mod error;
+pub mod rerank;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

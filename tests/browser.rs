@@ -104,3 +104,15 @@ async fn auto_skips_the_software_adapter_and_says_why() {
 fn web_sys_log(message: &str) {
     wasm_bindgen_test::console_log!("{message}");
 }
+
+#[path = "common/rerank_conformance.rs"]
+mod rerank_conformance;
+
+/// DPP (with and without a sliding window) and MMR select exactly what the published reference
+/// implementations select, in wasm too.
+#[wasm_bindgen_test]
+fn rerank_matches_the_reference_fixtures() {
+    if let Err(e) = rerank_conformance::check_all(&rerank_conformance::EMBEDDED) {
+        panic!("{e}");
+    }
+}

@@ -2,6 +2,8 @@
 //! and the sync server as they land. Uses the SDK only through its public API.
 
 mod bench;
+mod bundle;
+mod rerank;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -18,12 +20,18 @@ struct Cli {
 enum Command {
     /// Measure kernel speed on this machine (CPU reference, optimized CPU, GPU).
     Bench(bench::BenchArgs),
+    /// Build, inspect and verify model bundles.
+    Bundle(bundle::BundleArgs),
+    /// Re-rank (DPP, MMR) on .npy inputs: conformance output and timings.
+    Rerank(rerank::RerankArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Bench(args) => bench::run(&args),
+        Command::Bundle(args) => bundle::run(&args),
+        Command::Rerank(args) => rerank::run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -23,6 +23,29 @@ pub enum DType {
     I8,
 }
 
+impl DType {
+    /// Values one packed `u32` word holds (1, 2 or 4).
+    pub fn values_per_word(self) -> usize {
+        match self {
+            DType::F32 => 1,
+            DType::F16 => 2,
+            DType::I8 => 4,
+        }
+    }
+}
+
+/// Value `j` of one packed row (`row` = that row's words), dequantized with `scale` (int8 only;
+/// ignored for f32/f16). The single unpacking definition shared by [`QuantizedMatrix`] and the
+/// zero-copy bundle views. Panics if `j / values_per_word >= row.len()` (callers stay in range).
+pub fn unpack_value(dtype: DType, row: &[u32], scale: f32, j: usize) -> f32 {
+    let word = row[j / dtype.values_per_word()];
+    match dtype {
+        DType::F32 => f32::from_bits(word),
+        DType::F16 => f16::from_bits((word >> (16 * (j % 2))) as u16).to_f32(),
+        DType::I8 => f32::from(((word >> (8 * (j % 4))) & 0xff) as u8 as i8) * scale,
+    }
+}
+
 /// Which values share one int8 scale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Granularity {
@@ -240,22 +263,8 @@ impl QuantizedMatrix {
     /// Value `j` of `row`, dequantized.
     pub fn get(&self, row: usize, j: usize) -> f32 {
         let per_row = self.scheme.words_per_row(self.dim);
-        let word = self.words[row * per_row + j / self.values_per_word()];
-        match self.scheme.dtype {
-            DType::F32 => f32::from_bits(word),
-            DType::F16 => f16::from_bits((word >> (16 * (j % 2))) as u16).to_f32(),
-            DType::I8 => {
-                f32::from(((word >> (8 * (j % 4))) & 0xff) as u8 as i8) * self.row_scale(row)
-            }
-        }
-    }
-
-    fn values_per_word(&self) -> usize {
-        match self.scheme.dtype {
-            DType::F32 => 1,
-            DType::F16 => 2,
-            DType::I8 => 4,
-        }
+        let words = &self.words[row * per_row..(row + 1) * per_row];
+        unpack_value(self.scheme.dtype, words, self.row_scale(row), j)
     }
 
     /// Dequantizes `row` into `out` (length `dim`).

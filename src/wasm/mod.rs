@@ -4,7 +4,9 @@
 //! the typed [`crate::Error`] (which becomes a JS `Error` with a stable `code`). Nothing here
 //! panics on input; the npm package's TypeScript wrapper (`pkg/src/index.ts`) is the public face.
 
+mod bundle;
 mod engine;
 mod error;
 
+pub use bundle::{WasmBundle, WasmBundleLoader};
 pub use engine::{TopKResult, WasmScoringEngine, reference_top_k};
