@@ -1,6 +1,6 @@
 // Pass 1 of GPU top-k: each workgroup scores TILE positions (rows of one chunk of the item
 // index, or entries of a candidate list) against one query of the batch (workgroup_id.y) and
-// writes the tile's best `k` in rank order. Needs topk_common.wgsl prepended.
+// writes the tile's best `k` in rank order. Needs topk_common.wgsl and unpack.wgsl prepended.
 //
 // Stored rows are vec4<u32> words: DTYPE 0 = f32 bits (4 values per word-vector), 1 = f16 pairs
 // (8 values, `unpack2x16float`), 2 = int8 quads (16 values, sign-extended by shifts). Rows are
@@ -32,12 +32,6 @@ struct ScoreParams {
 @group(0) @binding(4) var<storage, read> mask: array<u32>;
 @group(0) @binding(5) var<storage, read> candidates: array<u32>;
 @group(0) @binding(6) var<storage, read_write> out_lists: array<vec2<u32>>;
-
-// Sign-extends the four int8 lanes of `w` (little-endian) to f32.
-fn unpack_i8x4(w: u32) -> vec4<f32> {
-    let shifted = bitcast<vec4<i32>>(vec4<u32>(w) << vec4<u32>(24u, 16u, 8u, 0u));
-    return vec4<f32>(shifted >> vec4<u32>(24u));
-}
 
 fn dot_row(local_row: u32, q0: u32) -> f32 {
     let base = local_row * params.row_vec4s;

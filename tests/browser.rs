@@ -50,6 +50,18 @@ async fn webgpu_gets_the_edge_cases_right() {
 }
 
 #[wasm_bindgen_test]
+async fn webgpu_mlp_matches_reference() {
+    let ctx = context().await;
+    for seed in 0..16u64 {
+        let case = parity::MlpCase::from_seed(seed);
+        if let Err(e) = parity::gpu_mlp_case(&ctx, &case).await {
+            panic!("{e}");
+        }
+        parity::cpu_mlp_case(&case).unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
 fn wasm_cpu_path_matches_reference() {
     for seed in 100..160u64 {
         let case = Case::from_seed(seed, 20_000);

@@ -236,3 +236,34 @@ fn timed_trial_keeps_the_faster_backend_and_reports_both() {
     // Whichever won answers queries.
     assert_eq!(block_on(engine.top_k(&[1.0; 32], 5)).unwrap().ids.len(), 5);
 }
+
+#[test]
+fn mlp_forward_matches_reference_on_gpu_and_cpu() {
+    for seed in 0..40 {
+        parity::cpu_mlp_case(&parity::MlpCase::from_seed(seed)).unwrap();
+    }
+    let Some(ctx) = context() else { return };
+    for seed in 0..40 {
+        let case = parity::MlpCase::from_seed(seed);
+        eprintln!("mlp case {case:?}");
+        block_on(parity::gpu_mlp_case(&ctx, &case)).unwrap();
+    }
+}
+
+#[test]
+fn mlp_rejects_bad_input_on_the_gpu() {
+    let Some(ctx) = context() else { return };
+    let (mlp, _) =
+        parity::MlpCase { seed: 1, widths: vec![5, 3], scheme: QuantScheme::F32, batch: 1 }
+            .inputs();
+    let mut gpu = block_on(edgerec::compute::gpu::GpuMlp::upload(&ctx, &mlp)).unwrap();
+    assert_eq!(
+        block_on(gpu.forward(&ctx, &[1.0; 4])),
+        Err(Error::DimensionMismatch { expected: 5, received: 4 })
+    );
+    assert_eq!(
+        block_on(gpu.forward(&ctx, &[1.0, 1.0, f32::NAN, 1.0, 1.0])),
+        Err(Error::NonFinite { what: "MLP input", position: 2 })
+    );
+    assert_eq!(block_on(gpu.forward(&ctx, &[1.0; 10])).unwrap().len(), 6);
+}

@@ -41,10 +41,8 @@ fn workgroup_constants_match_the_rust_side() {
     let common = include_str!("../shaders/topk_common.wgsl");
     assert!(common.contains(&format!("const TILE: u32 = {}u;", shaders::TILE_ROWS)));
     assert!(common.contains(&format!("const WORKGROUP: u32 = {}u;", shaders::WORKGROUP_SIZE)));
-    for (name, source) in shaders::ALL {
-        assert!(
-            source.contains(&format!("@workgroup_size({})", shaders::WORKGROUP_SIZE)),
-            "{name}"
-        );
+    for source in [shaders::SCORE_TOPK, shaders::MERGE_TOPK] {
+        assert!(source.contains(&format!("@workgroup_size({})", shaders::WORKGROUP_SIZE)));
     }
+    assert!(shaders::DENSE.contains(&format!("@workgroup_size({})", shaders::DENSE_WORKGROUP_SIZE)));
 }

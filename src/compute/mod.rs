@@ -8,12 +8,14 @@
 //!   and falls back to the CPU instead of failing when WebGPU is missing.
 
 pub mod cpu;
+pub mod dense;
 mod engine;
 pub mod gpu;
 mod index;
 mod matrix;
 mod topk;
 
+pub use dense::{Activation, DenseLayer, Mlp, MlpScratch};
 pub use engine::{BackendChoice, BackendReport, ScoringEngine, TrialTimings};
 pub use index::{ItemIndex, RowMask, ScoreRequest, Similarity, parse_scheme};
 pub use matrix::ItemMatrix;

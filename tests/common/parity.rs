@@ -356,3 +356,89 @@ pub fn identical_rows() -> (ItemIndex, Vec<f32>, usize) {
         300,
     )
 }
+
+/// A random MLP case: layer widths, weight format, batch.
+#[derive(Debug, Clone)]
+pub struct MlpCase {
+    /// Seed for weights, biases and inputs.
+    pub seed: u64,
+    /// Widths, input first: `[in, hidden…, out]`.
+    pub widths: Vec<usize>,
+    /// Weight storage format.
+    pub scheme: QuantScheme,
+    /// Input rows.
+    pub batch: usize,
+}
+
+impl MlpCase {
+    /// A case drawn entirely from `seed`.
+    pub fn from_seed(seed: u64) -> Self {
+        let mut rng = SmallRng::seed_from_u64(seed ^ 0xd15e);
+        let depth = rng.random_range(1..=4);
+        let widths = (0..=depth).map(|_| rng.random_range(1..=150)).collect();
+        let scheme = SCHEMES[rng.random_range(0..SCHEMES.len())];
+        Self { seed, widths, scheme, batch: rng.random_range(1..=40) }
+    }
+
+    /// The MLP (ReLU hidden layers, sigmoid output) and a batch of inputs.
+    pub fn inputs(&self) -> (edgerec::compute::Mlp, Vec<f32>) {
+        use edgerec::bundle::QuantizedMatrix;
+        use edgerec::compute::{Activation, DenseLayer, Mlp};
+        let mut rng = SmallRng::seed_from_u64(self.seed);
+        let last = self.widths.len() - 2;
+        let layers = self
+            .widths
+            .windows(2)
+            .enumerate()
+            .map(|(i, w)| {
+                // He-style scale keeps activations O(1) through the stack.
+                let scale = (2.0 / w[0] as f32).sqrt();
+                let weights: Vec<f32> =
+                    (0..w[0] * w[1]).map(|_| rng.random_range(-1.0f32..1.0) * scale).collect();
+                let bias = (0..w[1]).map(|_| rng.random_range(-0.1f32..0.1)).collect();
+                let act = if i == last { Activation::Sigmoid } else { Activation::Relu };
+                let stored = QuantizedMatrix::quantize(&weights, w[0], self.scheme).expect("valid");
+                DenseLayer::new(stored, bias, act).expect("valid")
+            })
+            .collect();
+        let inputs =
+            (0..self.batch * self.widths[0]).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+        (Mlp::new(layers).expect("widths chain"), inputs)
+    }
+}
+
+/// MLP outputs agree when `|got − ref| ≤ 1e-4 · (1 + |ref|)` (f32 accumulation through every
+/// layer against the f64 reference on the same stored weights).
+pub fn check_mlp(reference: &[f32], got: &[f32], what: &str) -> Result<(), String> {
+    if reference.len() != got.len() {
+        return Err(format!("{what}: {} outputs, expected {}", got.len(), reference.len()));
+    }
+    for (i, (r, g)) in reference.iter().zip(got).enumerate() {
+        if (f64::from(*g) - f64::from(*r)).abs() > REL_TOL * (1.0 + f64::from(r.abs())) {
+            return Err(format!("{what}: output {i} is {g}, reference {r}"));
+        }
+    }
+    Ok(())
+}
+
+/// The fast CPU forward pass against the reference.
+pub fn cpu_mlp_case(case: &MlpCase) -> Result<(), String> {
+    let (mlp, inputs) = case.inputs();
+    let reference = mlp.forward_reference(&inputs).map_err(|e| e.to_string())?;
+    let fast = mlp.forward(&inputs, &mut Default::default()).map_err(|e| e.to_string())?;
+    check_mlp(&reference, &fast, &format!("{case:?} cpu fast"))
+}
+
+/// The GPU forward pass against the reference, twice (buffer reuse), with a smaller batch second.
+pub async fn gpu_mlp_case(ctx: &GpuContext, case: &MlpCase) -> Result<(), String> {
+    let (mlp, inputs) = case.inputs();
+    let mut gpu =
+        edgerec::compute::gpu::GpuMlp::upload(ctx, &mlp).await.map_err(|e| e.to_string())?;
+    let rows = [inputs.len(), (case.batch / 2).max(1) * case.widths[0]];
+    for n in rows {
+        let reference = mlp.forward_reference(&inputs[..n]).map_err(|e| e.to_string())?;
+        let got = gpu.forward(ctx, &inputs[..n]).await.map_err(|e| format!("{case:?}: {e}"))?;
+        check_mlp(&reference, &got, &format!("{case:?} gpu ({n} values)"))?;
+    }
+    Ok(())
+}

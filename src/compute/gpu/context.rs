@@ -18,6 +18,9 @@ pub struct GpuContext {
     /// `score_tiles` specialized per stored dtype: [f32, f16, int8] (override `DTYPE`).
     pub(crate) score_pipelines: [wgpu::ComputePipeline; 3],
     pub(crate) merge_pipeline: wgpu::ComputePipeline,
+    pub(crate) dense_layout: wgpu::BindGroupLayout,
+    /// `dense_forward` per weight dtype: [f32, f16, int8].
+    pub(crate) dense_pipelines: [wgpu::ComputePipeline; 3],
     lost: Arc<Mutex<Option<String>>>,
 }
 
@@ -122,6 +125,7 @@ impl GpuContext {
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let score_layout = layout(&device, "edgerec score", &SCORE_BINDINGS);
         let merge_layout = layout(&device, "edgerec merge", &MERGE_BINDINGS);
+        let dense_layout = layout(&device, "edgerec dense", &DENSE_BINDINGS);
         let pipeline = |name: &str, source: &str, entry: &str, layout, dtype: Option<f64>| {
             let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
                 label: Some(name),
@@ -152,6 +156,9 @@ impl GpuContext {
         let score_pipelines = [score(0.0), score(1.0), score(2.0)];
         let merge_pipeline =
             pipeline("merge_topk", shaders::MERGE_TOPK, "merge_lists", &merge_layout, None);
+        let dense =
+            |dtype| pipeline("dense", shaders::DENSE, "dense_forward", &dense_layout, Some(dtype));
+        let dense_pipelines = [dense(0.0), dense(1.0), dense(2.0)];
         if let Some(e) = scope.pop().await {
             return Err(Error::Gpu { stage: "pipeline creation", reason: e.to_string() });
         }
@@ -163,6 +170,8 @@ impl GpuContext {
             merge_layout,
             score_pipelines,
             merge_pipeline,
+            dense_layout,
+            dense_pipelines,
             lost,
         })
     }
@@ -216,6 +225,16 @@ const SCORE_BINDINGS: [Slot; 7] = [
 /// `merge_lists`: params, in, out.
 const MERGE_BINDINGS: [Slot; 3] =
     [Slot::Uniform(super::index::MERGE_PARAMS_BYTES), Slot::Read, Slot::ReadWrite];
+
+/// `dense_forward`: params, weights, mult, bias, inputs, outputs.
+const DENSE_BINDINGS: [Slot; 6] = [
+    Slot::Uniform(super::mlp::DENSE_PARAMS_BYTES),
+    Slot::Read,
+    Slot::Read,
+    Slot::Read,
+    Slot::Read,
+    Slot::ReadWrite,
+];
 
 /// An explicit bind-group layout (never the shader-derived default, which ties bind groups to
 /// one pipeline).

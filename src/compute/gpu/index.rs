@@ -1,5 +1,6 @@
 //! An item index resident on the GPU, and the batched top-k query that runs over it.
 
+use super::buffers::{Growable, check_size, create, entries, max_binding};
 use super::shaders::TILE_ROWS;
 use super::{GpuContext, key_to_score, readback};
 use crate::bundle::DType;
@@ -67,52 +68,6 @@ struct Chunk {
     buffer: wgpu::Buffer,
 }
 
-/// A buffer that grows (never shrinks) to the largest size requested so far.
-#[derive(Debug)]
-struct Growable {
-    label: &'static str,
-    usage: wgpu::BufferUsages,
-    buffer: wgpu::Buffer,
-}
-
-impl Growable {
-    fn new(ctx: &GpuContext, label: &'static str, usage: wgpu::BufferUsages, size: u64) -> Self {
-        let buffer = create(ctx, label, usage, size);
-        Self { label, usage, buffer }
-    }
-
-    /// Ensures capacity; returns true when the buffer was replaced (bind groups go stale).
-    fn reserve(&mut self, ctx: &GpuContext, bytes: u64) -> Result<bool> {
-        if self.buffer.size() >= bytes {
-            return Ok(false);
-        }
-        check_size(ctx, self.label, bytes)?;
-        // Grow geometrically so a slowly increasing batch does not reallocate every call.
-        let size = bytes.max(self.buffer.size() * 2).min(max_binding(ctx)).max(bytes);
-        self.buffer = create(ctx, self.label, self.usage, size.next_multiple_of(4));
-        Ok(true)
-    }
-}
-
-fn create(ctx: &GpuContext, label: &str, usage: wgpu::BufferUsages, size: u64) -> wgpu::Buffer {
-    ctx.device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some(label),
-        size: size.max(16),
-        usage,
-        mapped_at_creation: false,
-    })
-}
-
-fn max_binding(ctx: &GpuContext) -> u64 {
-    let limits = ctx.limits();
-    limits.max_storage_buffer_binding_size.min(limits.max_buffer_size)
-}
-
-fn check_size(ctx: &GpuContext, what: &'static str, bytes: u64) -> Result<()> {
-    let limit = max_binding(ctx);
-    if bytes > limit { Err(Error::BufferTooLarge { what, bytes, limit }) } else { Ok(()) }
-}
-
 /// Number of lists per query after each merge, starting from `lists`, until one is left.
 fn merge_schedule(lists: u32, k_pow2: u32) -> Vec<u32> {
     let per_merge = TILE_ROWS / k_pow2;
@@ -148,15 +103,6 @@ pub struct GpuIndex {
     groups: Option<BindGroups>,
     query_staging: Vec<f32>,
     sorted_candidates: Vec<u32>,
-}
-
-/// Numbers bindings in order: entry `i` is `@binding(i)`.
-fn entries<'a>(resources: Vec<wgpu::BindingResource<'a>>) -> Vec<wgpu::BindGroupEntry<'a>> {
-    resources
-        .into_iter()
-        .enumerate()
-        .map(|(binding, resource)| wgpu::BindGroupEntry { binding: binding as u32, resource })
-        .collect()
 }
 
 /// Bind groups over the current buffers; rebuilt only when a buffer grows.

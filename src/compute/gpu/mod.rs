@@ -6,13 +6,16 @@
 //! then `merge_lists` merges `2048 / k'` lists at a time until one is left; only `k'` entries
 //! come back to the CPU. See `shaders/README.md`.
 
+mod buffers;
 mod context;
 mod index;
+mod mlp;
 mod readback;
 pub mod shaders;
 
 pub use context::GpuContext;
 pub use index::{GpuIndex, GpuIndexOptions};
+pub use mlp::GpuMlp;
 
 /// Maps an order-preserving key (see `score_key` in `topk_common.wgsl`) back to its f32.
 pub(crate) fn key_to_score(key: u32) -> f32 {

@@ -1,0 +1,66 @@
+// A dense layer for a batch: one invocation per (output neuron, batch row) computes
+// y = act(mult[o] · Σ_j W[o][j] · x[j] + bias[o]). Needs unpack.wgsl prepended.
+//
+// Weights are stored rows (one per output neuron) of vec4<u32> words — DTYPE 0 = f32, 1 = f16,
+// 2 = int8, as in score_topk.wgsl; `mult` holds the int8 per-neuron scale (1 otherwise).
+// Activations travel between layers in rows padded to a multiple of 16 floats; padding columns
+// are written as zeros so the next layer's vec4 loads read zeros. Bindings: shaders/README.md.
+
+override DTYPE: u32 = 0u;
+
+struct DenseParams {
+    batch: u32,
+    out_dim: u32,
+    row_vec4s: u32,   // vec4<u32> per weight row
+    in_stride: u32,   // vec4<f32> per input row
+    out_stride: u32,  // f32 per output row (multiple of 16)
+    activation: u32,  // 0 identity, 1 relu, 2 sigmoid
+    pad0: u32,
+    pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: DenseParams;
+@group(0) @binding(1) var<storage, read> weights: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read> mult: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read> inputs: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> outputs: array<f32>;
+
+@compute @workgroup_size(64)
+fn dense_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let o = gid.x;
+    let b = gid.y;
+    if (b >= params.batch || o >= params.out_stride) {
+        return;
+    }
+    if (o >= params.out_dim) {
+        outputs[b * params.out_stride + o] = 0.0;
+        return;
+    }
+    let base = o * params.row_vec4s;
+    let x0 = b * params.in_stride;
+    var acc = vec4<f32>(0.0);
+    for (var c = 0u; c < params.row_vec4s; c = c + 1u) {
+        let w = weights[base + c];
+        if (DTYPE == 0u) {
+            acc = fma(bitcast<vec4<f32>>(w), inputs[x0 + c], acc);
+        } else if (DTYPE == 1u) {
+            let x = x0 + 2u * c;
+            acc = fma(vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y)), inputs[x], acc);
+            acc = fma(vec4<f32>(unpack2x16float(w.z), unpack2x16float(w.w)), inputs[x + 1u], acc);
+        } else {
+            let x = x0 + 4u * c;
+            acc = fma(unpack_i8x4(w.x), inputs[x], acc);
+            acc = fma(unpack_i8x4(w.y), inputs[x + 1u], acc);
+            acc = fma(unpack_i8x4(w.z), inputs[x + 2u], acc);
+            acc = fma(unpack_i8x4(w.w), inputs[x + 3u], acc);
+        }
+    }
+    var z = ((acc.x + acc.y) + (acc.z + acc.w)) * mult[o] + bias[o];
+    if (params.activation == 1u) {
+        z = max(z, 0.0);
+    } else if (params.activation == 2u) {
+        z = 1.0 / (1.0 + exp(-z));
+    }
+    outputs[b * params.out_stride + o] = z;
+}

@@ -1,0 +1,306 @@
+//! Dense layers — the building block of the user tower and the ranker — as a value type with a
+//! scalar reference and an optimized CPU forward pass (the GPU twin is `gpu::GpuMlp`).
+//!
+//! A layer computes `y = act(W·x + b)` for every row `x` of a batch. `W` is stored like any
+//! other tensor ([`QuantizedMatrix`], one row per output neuron), so int8 weights get one scale
+//! per output neuron — the per-channel scheme that keeps int8 MLPs accurate (Jacob et al.,
+//! CVPR 2018).
+
+use crate::bundle::{DType, QuantizedMatrix};
+use crate::compute::cpu::fast::{dot, dot_i8, f16_to_f32};
+use crate::error::{Error, Result};
+
+/// The nonlinearity applied after `W·x + b`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Activation {
+    /// None (the output layer of a regression or a logit).
+    #[default]
+    Identity,
+    /// `max(0, z)`.
+    Relu,
+    /// `1 / (1 + e^{−z})`: a probability per output (multi-task heads).
+    Sigmoid,
+}
+
+impl Activation {
+    /// The code the WGSL kernel switches on.
+    pub(crate) fn code(self) -> u32 {
+        match self {
+            Activation::Identity => 0,
+            Activation::Relu => 1,
+            Activation::Sigmoid => 2,
+        }
+    }
+
+    /// Applies the activation in f64 (reference precision).
+    pub fn apply_f64(self, z: f64) -> f64 {
+        match self {
+            Activation::Identity => z,
+            Activation::Relu => z.max(0.0),
+            Activation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
+        }
+    }
+
+    /// Applies the activation in f32 (the fast path).
+    #[inline(always)]
+    pub fn apply(self, z: f32) -> f32 {
+        match self {
+            Activation::Identity => z,
+            Activation::Relu => z.max(0.0),
+            Activation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
+        }
+    }
+}
+
+/// One fully connected layer: `out × in` weights, `out` biases, an activation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DenseLayer {
+    weights: QuantizedMatrix,
+    bias: Vec<f32>,
+    activation: Activation,
+}
+
+impl DenseLayer {
+    /// A layer from stored weights (rows = output neurons) and biases.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] when `bias.len()` is not the number of outputs,
+    /// [`Error::NonFinite`] for a NaN or infinite bias.
+    pub fn new(weights: QuantizedMatrix, bias: Vec<f32>, activation: Activation) -> Result<Self> {
+        if bias.len() != weights.rows() {
+            return Err(Error::DimensionMismatch {
+                expected: weights.rows(),
+                received: bias.len(),
+            });
+        }
+        if let Some(position) = bias.iter().position(|b| !b.is_finite()) {
+            return Err(Error::NonFinite { what: "bias", position });
+        }
+        Ok(Self { weights, bias, activation })
+    }
+
+    /// Inputs per row.
+    pub fn in_dim(&self) -> usize {
+        self.weights.dim()
+    }
+    /// Outputs per row.
+    pub fn out_dim(&self) -> usize {
+        self.weights.rows()
+    }
+    /// The stored weights.
+    pub fn weights(&self) -> &QuantizedMatrix {
+        &self.weights
+    }
+    /// The biases.
+    pub fn bias(&self) -> &[f32] {
+        &self.bias
+    }
+    /// The activation.
+    pub fn activation(&self) -> Activation {
+        self.activation
+    }
+}
+
+/// A stack of dense layers whose shapes chain (`layer[i].out_dim == layer[i+1].in_dim`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mlp {
+    layers: Vec<DenseLayer>,
+}
+
+impl Mlp {
+    /// Chains `layers`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for no layers; [`Error::DimensionMismatch`] where one layer's
+    /// outputs do not match the next layer's inputs.
+    pub fn new(layers: Vec<DenseLayer>) -> Result<Self> {
+        if layers.is_empty() {
+            return Err(Error::InvalidArgument {
+                name: "layers",
+                reason: "an MLP needs a layer".into(),
+            });
+        }
+        for pair in layers.windows(2) {
+            if pair[0].out_dim() != pair[1].in_dim() {
+                return Err(Error::DimensionMismatch {
+                    expected: pair[1].in_dim(),
+                    received: pair[0].out_dim(),
+                });
+            }
+        }
+        Ok(Self { layers })
+    }
+
+    /// The layers, input first.
+    pub fn layers(&self) -> &[DenseLayer] {
+        &self.layers
+    }
+    /// Inputs per row.
+    pub fn in_dim(&self) -> usize {
+        self.layers[0].in_dim()
+    }
+    /// Outputs per row.
+    pub fn out_dim(&self) -> usize {
+        self.layers[self.layers.len() - 1].out_dim()
+    }
+
+    /// Checks a batch of inputs; returns the batch size.
+    ///
+    /// # Errors
+    /// [`Error::DimensionMismatch`] when `inputs` is empty or not a whole number of rows;
+    /// [`Error::NonFinite`] for NaN or infinity.
+    pub fn validate(&self, inputs: &[f32]) -> Result<usize> {
+        let dim = self.in_dim();
+        if inputs.is_empty() || !inputs.len().is_multiple_of(dim) {
+            return Err(Error::DimensionMismatch { expected: dim, received: inputs.len() });
+        }
+        if let Some(position) = inputs.iter().position(|x| !x.is_finite()) {
+            return Err(Error::NonFinite { what: "MLP input", position });
+        }
+        Ok(inputs.len() / dim)
+    }
+
+    /// The scalar reference forward pass: dequantized weights, f64 accumulation.
+    ///
+    /// # Errors
+    /// As [`Mlp::validate`].
+    pub fn forward_reference(&self, inputs: &[f32]) -> Result<Vec<f32>> {
+        let batch = self.validate(inputs)?;
+        let mut x: Vec<f64> = inputs.iter().map(|v| f64::from(*v)).collect();
+        let mut w = Vec::new();
+        for layer in &self.layers {
+            let (n_in, n_out) = (layer.in_dim(), layer.out_dim());
+            w.resize(n_in, 0.0f32);
+            let mut y = vec![0.0f64; batch * n_out];
+            for o in 0..n_out {
+                layer.weights.dequantize_row(o, &mut w);
+                for b in 0..batch {
+                    let row = &x[b * n_in..(b + 1) * n_in];
+                    let z: f64 = row.iter().zip(&w).map(|(a, c)| a * f64::from(*c)).sum::<f64>()
+                        + f64::from(layer.bias[o]);
+                    y[b * n_out + o] = layer.activation.apply_f64(z);
+                }
+            }
+            x = y;
+        }
+        Ok(x.into_iter().map(|v| v as f32).collect())
+    }
+
+    /// The optimized CPU forward pass (f32 accumulation, SIMD-friendly dot products); reuses
+    /// `scratch` between calls.
+    ///
+    /// # Errors
+    /// As [`Mlp::validate`].
+    pub fn forward(&self, inputs: &[f32], scratch: &mut MlpScratch) -> Result<Vec<f32>> {
+        let batch = self.validate(inputs)?;
+        let MlpScratch { a, b, row } = scratch;
+        a.clear();
+        a.extend_from_slice(inputs);
+        for layer in &self.layers {
+            let (n_in, n_out) = (layer.in_dim(), layer.out_dim());
+            b.clear();
+            b.resize(batch * n_out, 0.0);
+            let weights = &layer.weights;
+            let per_row = weights.scheme().words_per_row(n_in);
+            row.resize(n_in, 0.0);
+            for o in 0..n_out {
+                let words = &weights.words()[o * per_row..(o + 1) * per_row];
+                let scale = weights.row_scale(o);
+                // Widen the weight row once, then reuse it for the whole batch.
+                let raw = |x: &[f32], row: &[f32]| match weights.scheme().dtype {
+                    DType::I8 => dot_i8(&bytemuck::cast_slice::<u32, i8>(words)[..n_in], x) * scale,
+                    _ => dot(row, x),
+                };
+                match weights.scheme().dtype {
+                    DType::F32 => {
+                        row.copy_from_slice(&bytemuck::cast_slice::<u32, f32>(words)[..n_in])
+                    }
+                    DType::F16 => f16_to_f32(&bytemuck::cast_slice::<u32, u16>(words)[..n_in], row),
+                    DType::I8 => {}
+                }
+                for bi in 0..batch {
+                    let x = &a[bi * n_in..(bi + 1) * n_in];
+                    b[bi * n_out + o] = layer.activation.apply(raw(x, row) + layer.bias[o]);
+                }
+            }
+            std::mem::swap(a, b);
+        }
+        Ok(a.clone())
+    }
+}
+
+/// Reusable buffers for [`Mlp::forward`].
+#[derive(Debug, Default)]
+pub struct MlpScratch {
+    a: Vec<f32>,
+    b: Vec<f32>,
+    row: Vec<f32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::QuantScheme;
+
+    fn layer(out: usize, inp: usize, act: Activation, scheme: QuantScheme) -> DenseLayer {
+        let w: Vec<f32> = (0..out * inp).map(|i| ((i * 7919) % 200) as f32 / 100.0 - 1.0).collect();
+        let bias = (0..out).map(|o| o as f32 * 0.01 - 0.02).collect();
+        DenseLayer::new(QuantizedMatrix::quantize(&w, inp, scheme).unwrap(), bias, act).unwrap()
+    }
+
+    #[test]
+    fn hand_computed_layer() {
+        let w = QuantizedMatrix::quantize(&[1.0, 2.0, -1.0, 0.5], 2, QuantScheme::F32).unwrap();
+        let l = DenseLayer::new(w, vec![0.5, -10.0], Activation::Relu).unwrap();
+        let mlp = Mlp::new(vec![l]).unwrap();
+        assert_eq!(mlp.forward_reference(&[1.0, 1.0]).unwrap(), vec![3.5, 0.0]);
+        assert_eq!(mlp.forward(&[1.0, 1.0], &mut MlpScratch::default()).unwrap(), vec![3.5, 0.0]);
+    }
+
+    #[test]
+    fn fast_matches_reference_for_every_dtype() {
+        for scheme in [QuantScheme::F32, QuantScheme::F16, QuantScheme::I8_PER_ROW] {
+            let mlp = Mlp::new(vec![
+                layer(24, 13, Activation::Relu, scheme),
+                layer(5, 24, Activation::Sigmoid, scheme),
+            ])
+            .unwrap();
+            let x: Vec<f32> = (0..13 * 7).map(|i| (i as f32 * 0.37).sin()).collect();
+            let (r, f) = (
+                mlp.forward_reference(&x).unwrap(),
+                mlp.forward(&x, &mut Default::default()).unwrap(),
+            );
+            for (a, b) in r.iter().zip(&f) {
+                assert!((a - b).abs() <= 1e-5, "{scheme:?}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn shapes_and_values_are_validated() {
+        let l = || layer(4, 3, Activation::Identity, QuantScheme::F32);
+        assert!(matches!(Mlp::new(vec![]), Err(Error::InvalidArgument { .. })));
+        assert_eq!(
+            Mlp::new(vec![l(), l()]),
+            Err(Error::DimensionMismatch { expected: 3, received: 4 })
+        );
+        let w = QuantizedMatrix::quantize(&[1.0; 6], 3, QuantScheme::F32).unwrap();
+        assert_eq!(
+            DenseLayer::new(w.clone(), vec![0.0], Activation::Relu),
+            Err(Error::DimensionMismatch { expected: 2, received: 1 })
+        );
+        assert_eq!(
+            DenseLayer::new(w, vec![0.0, f32::NAN], Activation::Relu),
+            Err(Error::NonFinite { what: "bias", position: 1 })
+        );
+        let mlp = Mlp::new(vec![l()]).unwrap();
+        assert_eq!(
+            mlp.validate(&[1.0; 4]),
+            Err(Error::DimensionMismatch { expected: 3, received: 4 })
+        );
+        assert_eq!(
+            mlp.validate(&[1.0, f32::INFINITY, 0.0]),
+            Err(Error::NonFinite { what: "MLP input", position: 1 })
+        );
+    }
+}
