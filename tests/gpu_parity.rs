@@ -267,3 +267,26 @@ fn mlp_rejects_bad_input_on_the_gpu() {
     );
     assert_eq!(block_on(gpu.forward(&ctx, &[1.0; 10])).unwrap().len(), 6);
 }
+
+#[test]
+fn a_lost_device_falls_back_to_the_cpu_and_says_so() {
+    let Some(ctx) = context() else { return };
+    let (index, query, k) = parity::identical_rows();
+    let mut engine = block_on(ScoringEngine::with_context(index, ctx)).unwrap();
+    let before = block_on(engine.top_k(&query, k)).unwrap();
+    assert_eq!(engine.report().backend, BackendKind::WebGpu);
+    engine.gpu_context().expect("on the GPU").destroy();
+    let after = block_on(engine.top_k(&query, k)).unwrap();
+    assert_eq!(after.ids, before.ids);
+    assert_eq!(engine.report().backend, BackendKind::Cpu);
+    assert!(engine.report().reason.contains("lost"), "{:?}", engine.report());
+    assert!(engine.gpu_context().is_none());
+
+    // Kernels used directly report the loss as a typed error instead of panicking.
+    let ctx = context().unwrap();
+    let (index, query, k) = parity::identical_rows();
+    let mut gpu = block_on(GpuIndex::upload(&ctx, &index)).unwrap();
+    ctx.destroy();
+    assert!(matches!(block_on(gpu.top_k(&ctx, &query, k)), Err(Error::DeviceLost { .. })));
+    assert!(matches!(block_on(GpuIndex::upload(&ctx, &index)), Err(Error::DeviceLost { .. })));
+}

@@ -241,6 +241,11 @@ impl ScoringEngine {
         self.report = BackendReport::cpu(format!("{reason}; switched to the CPU path"), adapter);
     }
 
+    /// The GPU context this engine runs on, if it uses the GPU (e.g. to share the device).
+    pub fn gpu_context(&self) -> Option<&GpuContext> {
+        self.gpu.as_ref().map(|g| &g.context)
+    }
+
     /// The backend in use and why.
     pub fn report(&self) -> &BackendReport {
         &self.report

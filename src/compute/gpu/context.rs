@@ -192,6 +192,18 @@ impl GpuContext {
         self.device.limits()
     }
 
+    /// Destroys the device now (frees GPU memory without waiting for drops). Every later call
+    /// on this context, or on an index or MLP built on it, returns [`Error::DeviceLost`]; an
+    /// engine that owns it falls back to the CPU. This is also how tests simulate a lost device.
+    pub fn destroy(&self) {
+        self.device.destroy();
+        if let Ok(mut slot) = self.lost.lock()
+            && slot.is_none()
+        {
+            *slot = Some("the device was destroyed".into());
+        }
+    }
+
     /// `Err(DeviceLost)` once the platform has reported the device lost.
     pub(crate) fn check_alive(&self) -> Result<()> {
         match self.lost.lock() {
