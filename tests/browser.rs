@@ -62,6 +62,16 @@ async fn webgpu_mlp_matches_reference() {
 }
 
 #[wasm_bindgen_test]
+async fn webgpu_pooling_matches_reference() {
+    let ctx = context().await;
+    for seed in 0..12u64 {
+        if let Err(e) = parity::pool_case(Some(&ctx), &parity::PoolCase::from_seed(seed)).await {
+            panic!("{e}");
+        }
+    }
+}
+
+#[wasm_bindgen_test]
 fn wasm_cpu_path_matches_reference() {
     for seed in 100..160u64 {
         let case = Case::from_seed(seed, 20_000);

@@ -290,3 +290,16 @@ fn a_lost_device_falls_back_to_the_cpu_and_says_so() {
     assert!(matches!(block_on(gpu.top_k(&ctx, &query, k)), Err(Error::DeviceLost { .. })));
     assert!(matches!(block_on(GpuIndex::upload(&ctx, &index)), Err(Error::DeviceLost { .. })));
 }
+
+#[test]
+fn history_pooling_matches_reference_on_gpu_and_cpu() {
+    for seed in 0..30 {
+        block_on(parity::pool_case(None, &parity::PoolCase::from_seed(seed))).unwrap();
+    }
+    let Some(ctx) = context() else { return };
+    for seed in 0..30 {
+        let case = parity::PoolCase::from_seed(seed);
+        eprintln!("pool case {case:?}");
+        block_on(parity::pool_case(Some(&ctx), &case)).unwrap();
+    }
+}

@@ -44,5 +44,12 @@ fn workgroup_constants_match_the_rust_side() {
     for source in [shaders::SCORE_TOPK, shaders::MERGE_TOPK] {
         assert!(source.contains(&format!("@workgroup_size({})", shaders::WORKGROUP_SIZE)));
     }
-    assert!(shaders::DENSE.contains(&format!("@workgroup_size({})", shaders::DENSE_WORKGROUP_SIZE)));
+    assert!(
+        shaders::DENSE.contains(&format!("@workgroup_size({})", shaders::DENSE_WORKGROUP_SIZE))
+    );
+    assert!(shaders::POOL.contains(&format!("@workgroup_size({})", shaders::POOL_WORKGROUP_SIZE)));
+    assert!(
+        shaders::POOL
+            .contains(&format!("const POOL_WORKGROUP: u32 = {}u;", shaders::POOL_WORKGROUP_SIZE))
+    );
 }

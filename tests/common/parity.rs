@@ -442,3 +442,96 @@ pub async fn gpu_mlp_case(ctx: &GpuContext, case: &MlpCase) -> Result<(), String
     }
     Ok(())
 }
+
+/// A random pooling case: table, histories (with empty slots and zero weights), mode.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolCase {
+    /// Seed for everything.
+    pub seed: u64,
+    /// Table rows.
+    pub rows: usize,
+    /// Embedding dimension.
+    pub dim: usize,
+    /// Histories.
+    pub batch: usize,
+    /// Slots per history.
+    pub slots: usize,
+    /// Table storage format.
+    pub scheme: QuantScheme,
+    /// Attention (with scale 1/√dim) instead of the weighted mean.
+    pub attention: bool,
+}
+
+impl PoolCase {
+    /// A case drawn entirely from `seed`.
+    pub fn from_seed(seed: u64) -> Self {
+        let mut rng = SmallRng::seed_from_u64(seed ^ 0x9001);
+        Self {
+            seed,
+            rows: rng.random_range(1..=3000),
+            dim: rng.random_range(1..=130),
+            batch: rng.random_range(1..=20),
+            slots: rng.random_range(1..=edgerec::compute::pool::MAX_SLOTS),
+            scheme: SCHEMES[rng.random_range(0..SCHEMES.len())],
+            attention: rng.random_bool(0.5),
+        }
+    }
+
+    /// Table, ids, weights, queries and the pooling mode.
+    pub fn inputs(
+        &self,
+    ) -> (edgerec::bundle::QuantizedMatrix, Vec<u32>, Vec<f32>, Vec<f32>, edgerec::compute::Pooling)
+    {
+        use edgerec::compute::{EMPTY_SLOT, Pooling};
+        let mut rng = SmallRng::seed_from_u64(self.seed);
+        let data: Vec<f32> =
+            (0..self.rows * self.dim).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+        let table = edgerec::bundle::QuantizedMatrix::quantize(&data, self.dim, self.scheme)
+            .expect("valid");
+        let n = self.batch * self.slots;
+        let ids = (0..n)
+            .map(|_| {
+                if rng.random_bool(0.2) {
+                    EMPTY_SLOT
+                } else {
+                    rng.random_range(0..self.rows as u32)
+                }
+            })
+            .collect();
+        let weights = (0..n)
+            .map(|_| if rng.random_bool(0.1) { 0.0 } else { rng.random_range(0.1f32..3.0) })
+            .collect();
+        let queries = (0..self.batch * self.dim).map(|_| rng.random_range(-2.0f32..2.0)).collect();
+        let pooling = if self.attention {
+            Pooling::Attention { scale: 1.0 / (self.dim as f32).sqrt() }
+        } else {
+            Pooling::Mean
+        };
+        (table, ids, weights, queries, pooling)
+    }
+}
+
+/// Pooled vectors agree when `|got − ref| ≤ 1e-4 · (1 + |ref|)`: convex combinations of O(1)
+/// values, with f32 softmax coefficients on the fast paths.
+pub fn check_pooled(reference: &[f32], got: &[f32], what: &str) -> Result<(), String> {
+    check_mlp(reference, got, what)
+}
+
+/// CPU fast and (when given) GPU pooling against the reference.
+pub async fn pool_case(ctx: Option<&GpuContext>, case: &PoolCase) -> Result<(), String> {
+    use edgerec::compute::{PoolRequest, pool_fast, pool_reference};
+    let (table, ids, weights, queries, pooling) = case.inputs();
+    let request =
+        PoolRequest { ids: &ids, weights: &weights, slots: case.slots, queries: Some(&queries) };
+    let reference = pool_reference(&table, &request, pooling).map_err(|e| e.to_string())?;
+    let fast = pool_fast(&table, &request, pooling).map_err(|e| e.to_string())?;
+    check_pooled(&reference, &fast, &format!("{case:?} cpu fast"))?;
+    if let Some(ctx) = ctx {
+        let mut gpu = edgerec::compute::gpu::GpuTable::upload(ctx, &table)
+            .await
+            .map_err(|e| e.to_string())?;
+        let got = gpu.pool(ctx, &request, pooling).await.map_err(|e| format!("{case:?}: {e}"))?;
+        check_pooled(&reference, &got, &format!("{case:?} gpu"))?;
+    }
+    Ok(())
+}

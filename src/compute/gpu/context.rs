@@ -21,6 +21,9 @@ pub struct GpuContext {
     pub(crate) dense_layout: wgpu::BindGroupLayout,
     /// `dense_forward` per weight dtype: [f32, f16, int8].
     pub(crate) dense_pipelines: [wgpu::ComputePipeline; 3],
+    pub(crate) pool_layout: wgpu::BindGroupLayout,
+    /// `pool_histories` per table dtype: [f32, f16, int8].
+    pub(crate) pool_pipelines: [wgpu::ComputePipeline; 3],
     lost: Arc<Mutex<Option<String>>>,
 }
 
@@ -126,6 +129,7 @@ impl GpuContext {
         let score_layout = layout(&device, "edgerec score", &SCORE_BINDINGS);
         let merge_layout = layout(&device, "edgerec merge", &MERGE_BINDINGS);
         let dense_layout = layout(&device, "edgerec dense", &DENSE_BINDINGS);
+        let pool_layout = layout(&device, "edgerec pool", &POOL_BINDINGS);
         let pipeline = |name: &str, source: &str, entry: &str, layout, dtype: Option<f64>| {
             let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
                 label: Some(name),
@@ -159,6 +163,9 @@ impl GpuContext {
         let dense =
             |dtype| pipeline("dense", shaders::DENSE, "dense_forward", &dense_layout, Some(dtype));
         let dense_pipelines = [dense(0.0), dense(1.0), dense(2.0)];
+        let pool =
+            |dtype| pipeline("pool", shaders::POOL, "pool_histories", &pool_layout, Some(dtype));
+        let pool_pipelines = [pool(0.0), pool(1.0), pool(2.0)];
         if let Some(e) = scope.pop().await {
             return Err(Error::Gpu { stage: "pipeline creation", reason: e.to_string() });
         }
@@ -172,6 +179,8 @@ impl GpuContext {
             merge_pipeline,
             dense_layout,
             dense_pipelines,
+            pool_layout,
+            pool_pipelines,
             lost,
         })
     }
@@ -241,6 +250,17 @@ const MERGE_BINDINGS: [Slot; 3] =
 /// `dense_forward`: params, weights, mult, bias, inputs, outputs.
 const DENSE_BINDINGS: [Slot; 6] = [
     Slot::Uniform(super::mlp::DENSE_PARAMS_BYTES),
+    Slot::Read,
+    Slot::Read,
+    Slot::Read,
+    Slot::Read,
+    Slot::ReadWrite,
+];
+
+/// `pool_histories`: params, table, row scales, ids, weights, queries, pooled.
+const POOL_BINDINGS: [Slot; 7] = [
+    Slot::Uniform(super::pool::POOL_PARAMS_BYTES),
+    Slot::Read,
     Slot::Read,
     Slot::Read,
     Slot::Read,

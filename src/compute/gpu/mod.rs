@@ -10,12 +10,14 @@ mod buffers;
 mod context;
 mod index;
 mod mlp;
+mod pool;
 mod readback;
 pub mod shaders;
 
 pub use context::GpuContext;
 pub use index::{GpuIndex, GpuIndexOptions};
 pub use mlp::GpuMlp;
+pub use pool::GpuTable;
 
 /// Maps an order-preserving key (see `score_key` in `topk_common.wgsl`) back to its f32.
 pub(crate) fn key_to_score(key: u32) -> f32 {

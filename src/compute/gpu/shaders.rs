@@ -13,6 +13,12 @@ pub const DENSE: &str = concat!(
     include_str!("../../../shaders/dense.wgsl")
 );
 
+/// History pooling (mean / attention) for the user tower.
+pub const POOL: &str = concat!(
+    include_str!("../../../shaders/unpack.wgsl"),
+    include_str!("../../../shaders/pool.wgsl")
+);
+
 /// Passes 2..n: merge sorted lists until one is left.
 pub const MERGE_TOPK: &str = concat!(
     include_str!("../../../shaders/topk_common.wgsl"),
@@ -21,7 +27,7 @@ pub const MERGE_TOPK: &str = concat!(
 
 /// Every assembled module with a name, for validation tests and tooling.
 pub const ALL: &[(&str, &str)] =
-    &[("score_topk", SCORE_TOPK), ("merge_topk", MERGE_TOPK), ("dense", DENSE)];
+    &[("score_topk", SCORE_TOPK), ("merge_topk", MERGE_TOPK), ("dense", DENSE), ("pool", POOL)];
 
 /// Rows per workgroup tile (`TILE` in `topk_common.wgsl`).
 pub const TILE_ROWS: u32 = 2048;
@@ -31,6 +37,9 @@ pub const WORKGROUP_SIZE: u32 = 256;
 
 /// Invocations per workgroup of `dense_forward`.
 pub const DENSE_WORKGROUP_SIZE: u32 = 64;
+
+/// Invocations per workgroup of `pool_histories`.
+pub const POOL_WORKGROUP_SIZE: u32 = 64;
 
 /// Workgroup memory the top-k kernels use: two `u32` arrays of `TILE_ROWS`.
 pub const WORKGROUP_STORAGE_BYTES: u32 = 2 * TILE_ROWS * 4;
