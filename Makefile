@@ -9,14 +9,14 @@ export WASM_BINDGEN_TEST_TIMEOUT ?= 600
 export CARGO_TERM_COLOR ?= always
 PORT ?= 8080
 
-.PHONY: demo test pkg bench setup lint test-native test-browser test-node test-e2e clean
+.PHONY: demo test pkg bench setup lint test-native test-browser test-node test-e2e fuzz clean
 
 ## demo: build the npm package and serve the demo on http://127.0.0.1:$(PORT)/www/
 demo: pkg
 	node scripts/serve.mjs --port $(PORT)
 
 ## test: every check CI runs
-test: setup lint test-native test-browser pkg test-node test-e2e
+test: setup lint test-native test-browser pkg test-node test-e2e fuzz
 	@echo "make test: all checks passed"
 
 setup:
@@ -51,6 +51,13 @@ test-node:
 test-e2e:
 	scripts/setup.sh browser node
 	node --test tests/e2e/
+
+## fuzz: the bundle parsers under libFuzzer for FUZZ_SECONDS (default 60; longer by hand).
+## A crash or a target that does not build fails; a machine that cannot install the nightly
+## toolchain skips with a warning (exit 3 from the script).
+FUZZ_SECONDS ?= 60
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECONDS) || { rc=$$?; [ $$rc -eq 3 ] && echo "WARNING: fuzzing skipped: no nightly toolchain"; [ $$rc -eq 3 ]; }
 
 ## bench: kernel timings on this machine — native CPU and GPU, then the browser (wasm + WebGPU)
 bench: pkg

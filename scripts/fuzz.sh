@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fuzz the bundle parsers: scripts/fuzz.sh [seconds] (total, split over the targets; default 60).
 # Installs what is missing (nightly toolchain, cargo-fuzz), seeds each corpus from the fixture
-# bundle, and prints libFuzzer's execution count per target. Exits non-zero on a crash; the
-# crashing input is left in fuzz/artifacts/<target>/.
+# bundle, and prints libFuzzer's execution count per target. Exits 1 on a crash (the crashing
+# input is left in fuzz/artifacts/<target>/), 2 when a target does not build, 3 when the
+# nightly toolchain or cargo-fuzz cannot be installed on this machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -13,10 +14,10 @@ per_target=$(( seconds / ${#targets[@]} ))
 (( per_target >= 1 )) || per_target=1
 
 if ! rustup toolchain list | grep -q '^nightly'; then
-  rustup toolchain install nightly --profile minimal
+  rustup toolchain install nightly --profile minimal || { echo "fuzz: cannot install nightly" >&2; exit 3; }
 fi
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
-  cargo +nightly install cargo-fuzz --locked
+  cargo +nightly install cargo-fuzz --locked || { echo "fuzz: cannot install cargo-fuzz" >&2; exit 3; }
 fi
 
 seed() { # seed <target> <file> [prefix byte]
@@ -37,6 +38,11 @@ total=0
 for t in "${targets[@]}"; do
   log="fuzz/${t}.log"
   mkdir -p fuzz
+  if ! cargo +nightly fuzz build "$t" >"$log" 2>&1; then
+    tail -n 40 "$log"
+    echo "fuzz: target $t did not build (see $log)" >&2
+    exit 2
+  fi
   # -rss_limit_mb: the loader must not allocate more than it receives (see MAX_RESERVE_BYTES).
   if ! cargo +nightly fuzz run "$t" -- -max_total_time="$per_target" -rss_limit_mb=2048 \
       -max_len=65536 >"$log" 2>&1; then

@@ -85,7 +85,7 @@ fn pool_histories(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_
     workgroupBarrier();
     // 2. Normalize (serially: at most 256 slots, once per history).
     if (lid == 0u) {
-        var top = -3.4028235e38;
+        var top = bitcast<f32>(0xff7fffffu); // -f32::MAX (a literal would round past it in Tint)
         for (var i = 0u; i < params.slots; i = i + 1u) {
             let id = ids[first + i];
             if (id != EMPTY_SLOT && weights[first + i] > 0.0) {

@@ -281,6 +281,62 @@ pub enum Error {
         /// Indices of the hard rules that excluded at least one remaining candidate there.
         rules: Vec<usize>,
     },
+
+    /// A task probability is NaN or outside `[0, 1]` (ranker heads are sigmoids; anything else
+    /// is a bug upstream, not a score to fuse).
+    #[error("probability of task {task:?} for candidate {candidate} is {value}, not in [0, 1]")]
+    InvalidProbability {
+        /// The task (column) name.
+        task: String,
+        /// The candidate (row).
+        candidate: usize,
+        /// The value received.
+        value: f32,
+    },
+
+    /// A rank configuration names a task the ranker does not have.
+    #[error("unknown task {name:?} (the ranker's tasks are {known:?})")]
+    UnknownTask {
+        /// The name that was not found.
+        name: String,
+        /// The tasks that exist, in column order.
+        known: Vec<String>,
+    },
+
+    /// A fusion or channel weight is NaN, infinite, or negative where that is not allowed.
+    #[error("invalid weight {value} for {name:?}: {reason}")]
+    InvalidWeight {
+        /// The task or channel the weight belongs to.
+        name: String,
+        /// The weight received.
+        value: f32,
+        /// Why it was rejected.
+        reason: String,
+    },
+
+    /// A candidate claims a recall channel that is not configured.
+    #[error(
+        "candidate {candidate} comes from channel {channel}, but only {channels} are configured"
+    )]
+    UnknownChannel {
+        /// The candidate.
+        candidate: usize,
+        /// The channel index it carries.
+        channel: usize,
+        /// The number of configured channels.
+        channels: usize,
+    },
+
+    /// Bandit statistics with more clicks than exposures.
+    #[error("arm {arm} has {clicks} clicks but only {exposures} exposures")]
+    InvalidArmStats {
+        /// The arm (channel or candidate index).
+        arm: usize,
+        /// Clicks received.
+        clicks: u32,
+        /// Exposures received.
+        exposures: u32,
+    },
 }
 
 impl Error {
@@ -313,6 +369,11 @@ impl Error {
             Error::KernelNotPsd { .. } => "KERNEL_NOT_PSD",
             Error::InvalidRule { .. } => "INVALID_RULE",
             Error::RulesInfeasible { .. } => "RULES_INFEASIBLE",
+            Error::InvalidProbability { .. } => "INVALID_PROBABILITY",
+            Error::UnknownTask { .. } => "UNKNOWN_TASK",
+            Error::InvalidWeight { .. } => "INVALID_WEIGHT",
+            Error::UnknownChannel { .. } => "UNKNOWN_CHANNEL",
+            Error::InvalidArmStats { .. } => "INVALID_ARM_STATS",
         }
     }
 }
@@ -350,6 +411,11 @@ mod tests {
             Error::KernelNotPsd { index: 0, value: -1.0 },
             Error::InvalidRule { rule: 0, reason: "x".into() },
             Error::RulesInfeasible { position: 0, rules: vec![0] },
+            Error::InvalidProbability { task: "click".into(), candidate: 0, value: f32::NAN },
+            Error::UnknownTask { name: "x".into(), known: vec!["click".into()] },
+            Error::InvalidWeight { name: "like".into(), value: -1.0, reason: "x".into() },
+            Error::UnknownChannel { candidate: 0, channel: 3, channels: 2 },
+            Error::InvalidArmStats { arm: 0, clicks: 2, exposures: 1 },
         ];
         let mut codes: Vec<_> = all.iter().map(Error::code).collect();
         assert!(codes.iter().all(|c| c.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_')));

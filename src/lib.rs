@@ -16,7 +16,7 @@
 //! // Three items of dimension 2, row-major.
 //! let items = ItemMatrix::new(vec![1.0, 0.0, 0.0, 1.0, 0.7, 0.7], 2)?;
 //! // `Cpu` here keeps the doc test independent of the machine's GPU; `Auto` probes WebGPU.
-//! let mut engine = pollster::block_on(ScoringEngine::new(items, BackendChoice::Cpu))?;
+//! let mut engine = pollster::block_on(ScoringEngine::from_matrix(items, BackendChoice::Cpu))?;
 //! let top = pollster::block_on(engine.top_k(&[1.0, 0.5], 2))?;
 //! assert_eq!(top.ids, vec![2, 0]); // 0.7 + 0.35 = 1.05 beats 1.0
 //! println!("{} chose {}: {}", "auto", engine.report().backend, engine.report().reason);
@@ -28,6 +28,7 @@
 pub mod bundle;
 pub mod compute;
 pub mod error;
+pub mod rank;
 pub mod rerank;
 
 #[cfg(target_arch = "wasm32")]

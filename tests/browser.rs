@@ -138,3 +138,21 @@ fn rerank_matches_the_reference_fixtures() {
         panic!("{e}");
     }
 }
+
+#[path = "common/bundle_checks.rs"]
+mod bundle_checks;
+
+/// The fixture bundle loads in the browser, dequantizes within each scheme's bound, int8 bytes
+/// re-quantized here are bit-identical to the native build's, and every corruption class is
+/// rejected with its own error.
+#[wasm_bindgen_test]
+fn bundle_round_trip_and_corruptions_in_the_browser() {
+    let fixture = bundle_checks::fixture();
+    if let Err(e) = bundle_checks::check_fixture_round_trip(&fixture) {
+        panic!("{e}");
+    }
+    match bundle_checks::check_fixture_corruptions(&fixture) {
+        Ok(codes) => assert!(codes.len() >= 7, "{codes:?}"),
+        Err(e) => panic!("{e}"),
+    }
+}

@@ -3,7 +3,9 @@
 
 mod bench;
 mod bundle;
+mod eval;
 mod rerank;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -24,6 +26,10 @@ enum Command {
     Bundle(bundle::BundleArgs),
     /// Re-rank (DPP, MMR) on .npy inputs: conformance output and timings.
     Rerank(rerank::RerankArgs),
+    /// Train the two-tower model, i2i lists, statistics and ranker; write a bundle.
+    Train(train::TrainArgs),
+    /// Evaluate a bundle against popularity / ItemCF / external baselines; split data.
+    Eval(eval::EvalArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +38,8 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args),
         Command::Bundle(args) => bundle::run(&args),
         Command::Rerank(args) => rerank::run(&args),
+        Command::Train(args) => train::run(&args),
+        Command::Eval(args) => eval::run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,525 @@
+//! `edgerec eval`: offline evaluation of a bundle against baselines, by one code path.
+//!
+//! * The two-tower model is evaluated **as shipped**: the quantized bundle is loaded with the
+//!   SDK's loader, the user tower runs through `edgerec::compute::Mlp` on the stored
+//!   (f16 / int8) weights, and items are ranked by the SDK's `ScoringEngine` over the stored
+//!   int8 item index — the code path the browser runs.
+//! * Baselines by the same metric code on the same split: popularity (train counts) and
+//!   ItemCF (computed from the train file), plus any external recommendation lists given with
+//!   `--recs NAME=FILE` (e.g. `implicit`'s ALS from `bench/als_baseline.py`).
+//! * Items a user has in the train file are excluded from every ranking.
+//!
+//! `--split temporal|leave-last-out --interactions I.csv --items M.csv --split-out DIR` writes
+//! `DIR/train.csv` and `DIR/test.csv` (and evaluates `--bundle` on them when given; the bundle
+//! must have been trained on `DIR/train.csv`).
+
+pub mod metrics;
+
+use crate::train::data::{
+    self, Catalogue, ColumnArgs, Interactions, Item, SplitMode, read_interactions, read_items,
+};
+use crate::train::error::{Result, TrainError};
+use crate::train::i2i;
+use clap::Args;
+use edgerec::bundle::{Bundle, LoadOptions};
+use edgerec::compute::{
+    Activation, BackendChoice, DenseLayer, ItemIndex, Mlp, MlpScratch, RowMask, ScoreRequest,
+    ScoringEngine, Similarity,
+};
+use metrics::{Accumulator, CUTOFFS, ModelMetrics};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+/// Arguments of `edgerec eval`.
+#[derive(Args, Debug, Clone)]
+pub struct EvalArgs {
+    /// The bundle to evaluate (trained on the train file).
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
+    /// Train interactions (their items are "seen" and excluded from rankings).
+    #[arg(long)]
+    pub train: Option<PathBuf>,
+    /// Test interactions (the relevant items).
+    #[arg(long)]
+    pub test: Option<PathBuf>,
+    /// Length of the dumped lists (metrics are always at 10, 20, 50, plus K).
+    #[arg(long, default_value_t = 50)]
+    pub k: usize,
+    /// Write `{"<user>": ["<item>", …]}` with each test user's top-K two-tower ids.
+    #[arg(long)]
+    pub dump_recs: Option<PathBuf>,
+    /// Write the metrics as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// External recommendation lists to score with the same code: NAME=FILE, FILE a JSON
+    /// object `{"<user>": ["<item>", …]}` (repeatable).
+    #[arg(long = "recs")]
+    pub recs: Vec<String>,
+    /// Split mode: split `--interactions` per user and write the split to `--split-out`.
+    #[arg(long, value_enum)]
+    pub split: Option<SplitMode>,
+    /// Interactions to split (with `--split`).
+    #[arg(long)]
+    pub interactions: Option<PathBuf>,
+    /// Items file (with `--split`; resolves ids and drops unknown items).
+    #[arg(long)]
+    pub items: Option<PathBuf>,
+    /// Where `--split` writes train.csv and test.csv.
+    #[arg(long)]
+    pub split_out: Option<PathBuf>,
+    /// History length of the user tower (default: the bundle's train_report.json, else 50).
+    #[arg(long)]
+    pub history: Option<usize>,
+    /// Scoring backend: cpu (default, deterministic), auto or webgpu.
+    #[arg(long, default_value = "cpu")]
+    pub backend: String,
+    /// Neighbours per item of the ItemCF baseline.
+    #[arg(long, default_value_t = 200)]
+    pub itemcf_neighbours: usize,
+    /// Skip the popularity and ItemCF baselines.
+    #[arg(long)]
+    pub no_baselines: bool,
+    /// Column mapping of the CSV files.
+    #[command(flatten)]
+    pub columns: ColumnArgs,
+}
+
+/// The JSON `edgerec eval` writes.
+#[derive(Debug, Serialize)]
+pub struct EvalReport {
+    /// Train / test counts.
+    pub data: DataSummary,
+    /// Metrics per model, by name.
+    pub models: BTreeMap<String, ModelMetrics>,
+    /// The scoring backend and why.
+    pub backend: String,
+}
+
+/// What was evaluated and what was skipped.
+#[derive(Debug, Serialize, Default)]
+pub struct DataSummary {
+    /// Train file counts.
+    pub train: data::LoadReport,
+    /// Test file counts.
+    pub test: data::LoadReport,
+    /// Test users evaluated (with at least one unseen relevant item).
+    pub users: usize,
+    /// Test users without train history (ranked from an empty history).
+    pub cold_users: usize,
+    /// Test rows skipped because the user already has the item in train.
+    pub test_items_seen_in_train: usize,
+    /// Test users skipped because every test item was seen in train.
+    pub users_without_unseen_items: usize,
+}
+
+/// Runs `edgerec eval`.
+///
+/// # Errors
+/// Any [`TrainError`], as a message.
+pub fn run(args: &EvalArgs) -> std::result::Result<(), String> {
+    eval(args).map_err(|e| e.to_string())
+}
+
+fn need<'a, T>(v: &'a Option<T>, name: &'static str, why: &str) -> Result<&'a T> {
+    v.as_ref()
+        .ok_or_else(|| TrainError::InvalidArgument { name, reason: format!("required {why}") })
+}
+
+fn eval(args: &EvalArgs) -> Result<()> {
+    let (train_path, test_path) = if let Some(mode) = args.split {
+        let input = need(&args.interactions, "interactions", "with --split")?;
+        let items = need(&args.items, "items", "with --split")?;
+        let out = need(&args.split_out, "split-out", "with --split")?;
+        let catalogue = read_items(items, &args.columns)?;
+        let all = read_interactions(input, &args.columns, &catalogue, None)?;
+        let (train, test) = data::split(&all, mode);
+        std::fs::create_dir_all(out)
+            .map_err(|e| TrainError::Io { path: out.clone(), reason: e.to_string() })?;
+        let (tp, sp) = (out.join("train.csv"), out.join("test.csv"));
+        data::write_interactions(&tp, &train, &all.users, &catalogue)?;
+        data::write_interactions(&sp, &test, &all.users, &catalogue)?;
+        if let Some(readme) = data::data_readme(input) {
+            let to = out.join("DATA_README.txt");
+            std::fs::copy(&readme, &to)
+                .map_err(|e| TrainError::Io { path: to, reason: e.to_string() })?;
+        }
+        eprintln!(
+            "split {:?}: {} train rows, {} test rows ({} users; skipped {} malformed, {} unknown \
+             items) → {}",
+            mode,
+            train.len(),
+            test.len(),
+            all.users.len(),
+            all.report.malformed,
+            all.report.unknown_items,
+            out.display()
+        );
+        if args.bundle.is_none() {
+            return Ok(());
+        }
+        (tp, sp)
+    } else {
+        (
+            need(&args.train, "train", "(or --split)")?.clone(),
+            need(&args.test, "test", "(or --split)")?.clone(),
+        )
+    };
+    let dir = need(&args.bundle, "bundle", "to evaluate")?;
+    if args.k == 0 || args.k > edgerec::compute::MAX_K {
+        return Err(TrainError::InvalidArgument {
+            name: "k",
+            reason: format!("{} is outside 1..={}", args.k, edgerec::compute::MAX_K),
+        });
+    }
+    let report = evaluate(dir, &train_path, &test_path, args)?;
+    print_table(&report);
+    if let Some(p) = &args.json {
+        let json = serde_json::to_string_pretty(&report)
+            .map_err(|e| TrainError::Io { path: p.clone(), reason: e.to_string() })?;
+        std::fs::write(p, json + "\n")
+            .map_err(|e| TrainError::Io { path: p.clone(), reason: e.to_string() })?;
+    }
+    Ok(())
+}
+
+/// The catalogue of a bundle's item table (rows = bundle rows, tags = categories).
+fn catalogue_of(bundle: &Bundle) -> Catalogue {
+    let mut cat = Catalogue::default();
+    let mut index: HashMap<String, u32> = HashMap::new();
+    for item in bundle.items().iter() {
+        let categories = item
+            .tags()
+            .map(|t| {
+                let next = index.len() as u32;
+                *index.entry(t.to_string()).or_insert_with(|| {
+                    cat.categories.push(t.to_string());
+                    next
+                })
+            })
+            .collect();
+        cat.row_of.insert(item.id().to_string(), item.row() as u32);
+        cat.items.push(Item {
+            id: item.id().to_string(),
+            title: item.title().to_string(),
+            categories,
+            created_at: item.created_at(),
+        });
+    }
+    cat
+}
+
+/// The user tower of a bundle, on the stored weights.
+struct UserTower {
+    history: Vec<f32>,
+    dim: usize,
+    mlp: Mlp,
+    scratch: MlpScratch,
+    n: usize,
+}
+
+impl UserTower {
+    fn load(bundle: &Bundle, dir: &Path, n: usize) -> Result<Self> {
+        let missing = |name: &str| TrainError::Bundle {
+            dir: dir.to_path_buf(),
+            reason: format!("no {name} tensor (not written by edgerec train?)"),
+        };
+        let t = |name: &str| bundle.tensor(name).ok_or_else(|| missing(name));
+        let h = t("user_tower.history_embeddings")?;
+        let layer = |w: &str, b: &str, act| -> Result<DenseLayer> {
+            Ok(DenseLayer::new(t(w)?.to_quantized_matrix()?, t(b)?.dequantize(), act)?)
+        };
+        let mlp = Mlp::new(vec![
+            layer("user_tower.w0", "user_tower.b0", Activation::Relu)?,
+            layer("user_tower.w1", "user_tower.b1", Activation::Identity)?,
+        ])?;
+        Ok(Self { history: h.dequantize(), dim: h.cols(), mlp, scratch: MlpScratch::default(), n })
+    }
+
+    /// Query vector from the last `n` items of `history` (time order). Not normalized: the
+    /// engine's cosine similarity is invariant to the query's norm.
+    fn query(&mut self, history: &[u32]) -> Result<Vec<f32>> {
+        let last = &history[history.len().saturating_sub(self.n)..];
+        let mut pooled = vec![0f32; self.dim];
+        for &i in last {
+            for (p, x) in pooled.iter_mut().zip(&self.history[i as usize * self.dim..][..self.dim])
+            {
+                *p += x / last.len() as f32;
+            }
+        }
+        Ok(self.mlp.forward(&pooled, &mut self.scratch)?)
+    }
+}
+
+fn top_by_score(scores: &[f32], seen: &HashSet<u32>, k: usize) -> Vec<u32> {
+    let mut idx: Vec<u32> = (0..scores.len() as u32).filter(|i| !seen.contains(i)).collect();
+    let k = k.min(idx.len());
+    let cmp = |a: &u32, b: &u32| scores[*b as usize].total_cmp(&scores[*a as usize]).then(a.cmp(b));
+    if k < idx.len() && k > 0 {
+        idx.select_nth_unstable_by(k - 1, cmp);
+    }
+    idx.truncate(k);
+    idx.sort_unstable_by(cmp);
+    idx
+}
+
+fn history_file(path: &Path) -> Option<usize> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v.get("two_tower")?.get("history")?.as_u64().map(|n| n as usize)
+}
+
+fn evaluate(
+    dir: &Path,
+    train_path: &Path,
+    test_path: &Path,
+    args: &EvalArgs,
+) -> Result<EvalReport> {
+    let bundle = Bundle::open(dir, &LoadOptions::default())?;
+    let catalogue = catalogue_of(&bundle);
+    let n_items = catalogue.items.len();
+    let train = read_interactions(train_path, &args.columns, &catalogue, None)?;
+    let test = read_interactions(test_path, &args.columns, &catalogue, None)?;
+    let mut summary = DataSummary {
+        train: train.report.clone(),
+        test: test.report.clone(),
+        ..Default::default()
+    };
+    // Train histories keyed by the external user id.
+    let train_by_user: HashMap<&str, Vec<u32>> = train
+        .by_user()
+        .into_iter()
+        .enumerate()
+        .map(|(u, s)| (train.users[u].as_str(), s.iter().map(|r| r.item).collect()))
+        .collect();
+    let users = test_users(&test, &train_by_user, &mut summary);
+    if users.is_empty() {
+        return Err(TrainError::NotEnoughData(format!(
+            "no test user with an unseen relevant item ({} test rows kept of {}; {} seen in train)",
+            test.report.kept, test.report.rows, summary.test_items_seen_in_train
+        )));
+    }
+    summary.users = users.len();
+    let kmax = CUTOFFS.iter().copied().max().unwrap_or(50).max(args.k);
+    let mut cutoffs = CUTOFFS.to_vec();
+    if !cutoffs.contains(&args.k) {
+        cutoffs.push(args.k);
+        cutoffs.sort_unstable();
+    }
+
+    // Distances for ILD.
+    let emb = bundle.item_embeddings();
+    let dim = emb.cols();
+    let mut unit = emb.dequantize();
+    for row in unit.chunks_exact_mut(dim) {
+        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            row.iter_mut().for_each(|x| *x /= norm);
+        }
+    }
+    let cats: Vec<HashSet<u32>> =
+        catalogue.items.iter().map(|i| i.categories.iter().copied().collect()).collect();
+    let d_cat = |a: u32, b: u32| {
+        let (x, y) = (&cats[a as usize], &cats[b as usize]);
+        let union = x.union(y).count();
+        if union == 0 { 0.0 } else { 1.0 - x.intersection(y).count() as f64 / union as f64 }
+    };
+    let d_emb = |a: u32, b: u32| {
+        let (x, y) = (&unit[a as usize * dim..][..dim], &unit[b as usize * dim..][..dim]);
+        1.0 - f64::from(x.iter().zip(y).map(|(p, q)| p * q).sum::<f32>())
+    };
+    let mut models = BTreeMap::new();
+
+    // Two-tower, through the SDK's engine on the stored index.
+    let history =
+        args.history.or_else(|| history_file(&dir.join("train_report.json"))).unwrap_or(50);
+    let mut tower = UserTower::load(&bundle, dir, history)?;
+    let similarity = match bundle.manifest().similarity {
+        edgerec::bundle::Similarity::Cosine => Similarity::Cosine,
+        edgerec::bundle::Similarity::Dot => Similarity::Dot,
+    };
+    let index = ItemIndex::new(emb.to_quantized_matrix()?, similarity);
+    let choice: BackendChoice = args.backend.parse()?;
+    let mut engine = pollster::block_on(ScoringEngine::new(index, choice))?;
+    let backend = format!("{} ({})", engine.report().backend, engine.report().reason);
+    let mut acc = Accumulator::new(&cutoffs, n_items);
+    let mut dump = BTreeMap::new();
+    for (user, hist, rel) in &users {
+        let q = tower.query(hist)?;
+        let mut mask = RowMask::new(n_items);
+        hist.iter().for_each(|i| mask.exclude(*i as usize));
+        let k = kmax.min(n_items - hist.iter().collect::<HashSet<_>>().len()).max(1);
+        let top =
+            pollster::block_on(engine.score_top_k(&ScoreRequest::new(&q, k).with_mask(&mask)))?;
+        let ranked = top.into_iter().next().map(|t| t.ids).unwrap_or_default();
+        acc.add(&ranked, rel, d_cat, d_emb);
+        if args.dump_recs.is_some() {
+            let ids: Vec<&str> = ranked
+                .iter()
+                .take(args.k)
+                .map(|r| catalogue.items[*r as usize].id.as_str())
+                .collect();
+            dump.insert(user.to_string(), ids);
+        }
+    }
+    models.insert("two_tower".to_string(), acc.finish());
+    if let Some(p) = &args.dump_recs {
+        let json = serde_json::to_string(&dump)
+            .map_err(|e| TrainError::Io { path: p.clone(), reason: e.to_string() })?;
+        std::fs::write(p, json)
+            .map_err(|e| TrainError::Io { path: p.clone(), reason: e.to_string() })?;
+    }
+
+    if !args.no_baselines {
+        // Popularity: train counts.
+        let mut counts = vec![0f32; n_items];
+        for r in &train.rows {
+            counts[r.item as usize] += 1.0;
+        }
+        let mut acc = Accumulator::new(&cutoffs, n_items);
+        for (_, hist, rel) in &users {
+            let seen: HashSet<u32> = hist.iter().copied().collect();
+            acc.add(&top_by_score(&counts, &seen, kmax), rel, d_cat, d_emb);
+        }
+        models.insert("popularity".to_string(), acc.finish());
+        // ItemCF from the train file: score(u, j) = Σ_{i ∈ history(u)} sim(i, j).
+        let sets: Vec<Vec<u32>> = train
+            .by_user()
+            .into_iter()
+            .map(|s| {
+                let mut v: Vec<u32> = s.iter().map(|r| r.item).collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            })
+            .collect();
+        let nb = i2i::item_cf(&sets, n_items, args.itemcf_neighbours, 0.5);
+        let mut acc = Accumulator::new(&cutoffs, n_items);
+        let mut scores = vec![0f32; n_items];
+        for (_, hist, rel) in &users {
+            scores.iter_mut().for_each(|s| *s = 0.0);
+            let seen: HashSet<u32> = hist.iter().copied().collect();
+            for &i in &seen {
+                for (j, s) in nb.of(i as usize) {
+                    scores[j as usize] += s;
+                }
+            }
+            // Ties (e.g. a user with no neighbours) fall back to popularity order.
+            for (s, c) in scores.iter_mut().zip(&counts) {
+                *s += 1e-6 * c / (1.0 + c);
+            }
+            acc.add(&top_by_score(&scores, &seen, kmax), rel, d_cat, d_emb);
+        }
+        models.insert("itemcf".to_string(), acc.finish());
+    }
+
+    for spec in &args.recs {
+        let (name, file) = spec.split_once('=').ok_or_else(|| TrainError::InvalidArgument {
+            name: "recs",
+            reason: format!("{spec:?} is not NAME=FILE"),
+        })?;
+        let path = PathBuf::from(file);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| TrainError::Io { path: path.clone(), reason: e.to_string() })?;
+        let lists: HashMap<String, Vec<String>> = serde_json::from_str(&text).map_err(|e| {
+            TrainError::Csv { file: path.clone(), reason: format!("recs JSON: {e}") }
+        })?;
+        let mut acc = Accumulator::new(&cutoffs, n_items);
+        let mut unknown = 0usize;
+        for (user, hist, rel) in &users {
+            let seen: HashSet<u32> = hist.iter().copied().collect();
+            let ranked: Vec<u32> = lists
+                .get(*user)
+                .map(|l| {
+                    l.iter()
+                        .filter_map(|id| {
+                            let r = catalogue.row_of.get(id).copied();
+                            unknown += usize::from(r.is_none());
+                            r
+                        })
+                        .filter(|r| !seen.contains(r))
+                        .collect()
+                })
+                .unwrap_or_default();
+            acc.add(&ranked, rel, d_cat, d_emb);
+        }
+        if unknown > 0 {
+            eprintln!("{name}: skipped {unknown} recommended ids not in the bundle");
+        }
+        models.insert(name.to_string(), acc.finish());
+    }
+    Ok(EvalReport { data: summary, models, backend })
+}
+
+/// `(user id, train history in time order, unseen relevant test items)` per test user.
+fn test_users<'a>(
+    test: &'a Interactions,
+    train: &HashMap<&str, Vec<u32>>,
+    summary: &mut DataSummary,
+) -> Vec<(&'a str, Vec<u32>, HashSet<u32>)> {
+    let mut out = Vec::new();
+    for (u, seq) in test.by_user().into_iter().enumerate() {
+        if seq.is_empty() {
+            continue;
+        }
+        let id = test.users[u].as_str();
+        let hist = train.get(id).cloned().unwrap_or_default();
+        if hist.is_empty() {
+            summary.cold_users += 1;
+        }
+        let seen: HashSet<u32> = hist.iter().copied().collect();
+        let mut rel = HashSet::new();
+        for r in &seq {
+            if seen.contains(&r.item) {
+                summary.test_items_seen_in_train += 1;
+            } else {
+                rel.insert(r.item);
+            }
+        }
+        if rel.is_empty() {
+            summary.users_without_unseen_items += 1;
+            continue;
+        }
+        out.push((id, hist, rel));
+    }
+    out
+}
+
+fn print_table(report: &EvalReport) {
+    let d = &report.data;
+    println!(
+        "users {} (cold {}; skipped {} with no unseen test item); test rows {} kept of {} \
+         ({} malformed, {} unknown items); {} test rows already in train; backend {}",
+        d.users,
+        d.cold_users,
+        d.users_without_unseen_items,
+        d.test.kept,
+        d.test.rows,
+        d.test.malformed,
+        d.test.unknown_items,
+        d.test_items_seen_in_train,
+        report.backend
+    );
+    let ks: Vec<String> =
+        report.models.values().next().map(|m| m.at.keys().cloned().collect()).unwrap_or_default();
+    let mut ks = ks;
+    ks.sort_by_key(|k| k.trim_start_matches('@').parse::<usize>().unwrap_or(0));
+    print!("{:<12}", "model");
+    for k in &ks {
+        for m in ["Recall", "NDCG", "HR", "MAP", "Prec", "Cov"] {
+            print!(" {:>9}", format!("{m}{k}"));
+        }
+    }
+    println!(" {:>8} {:>8}", "ILDcat", "ILDemb");
+    for (name, m) in &report.models {
+        print!("{name:<12}");
+        for k in &ks {
+            if let Some(a) = m.at.get(k) {
+                for v in [a.recall, a.ndcg, a.hr, a.map, a.precision, a.coverage] {
+                    print!(" {v:>9.4}");
+                }
+            }
+        }
+        println!(" {:>8.4} {:>8.4}", m.ild_category, m.ild_embedding);
+    }
+}

@@ -1,0 +1,436 @@
+//! Reading interactions and items from CSV (with column mapping), splitting them, and writing
+//! splits back — shared by `edgerec train` and `edgerec eval` so both see identical data.
+//!
+//! Bad input never panics: rows with the wrong number of fields, an empty id or an unparsable
+//! rating/timestamp are *malformed* and skipped; interactions whose item is not in the items
+//! file are *unknown items* and skipped; both are counted in [`LoadReport`], which the commands
+//! print. A header without a required column is an error naming the flag that maps it.
+
+use super::error::{Result, TrainError};
+use clap::Args;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Column names of the interactions and items files. Unset flags are auto-detected from the
+/// header: `user`/`userId`/`user_id`, `item`/`movieId`/`itemId`/`item_id`, `rating`,
+/// `timestamp`/`time`/`ts`; items `item`/`movieId`/`id`/`itemId`/`item_id`, `title`,
+/// `categories`/`genres`/`tags`. So MovieLens' `ratings.csv` and `movies.csv` work as they are.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ColumnArgs {
+    /// Interactions: user id column.
+    #[arg(long)]
+    pub user_col: Option<String>,
+    /// Interactions: item id column.
+    #[arg(long)]
+    pub item_col: Option<String>,
+    /// Interactions: rating column (optional; missing = every rating 1).
+    #[arg(long)]
+    pub rating_col: Option<String>,
+    /// Interactions: timestamp column (optional, integer seconds; missing = file order).
+    #[arg(long)]
+    pub time_col: Option<String>,
+    /// Items: id column.
+    #[arg(long)]
+    pub item_id_col: Option<String>,
+    /// Items: title column (optional).
+    #[arg(long)]
+    pub title_col: Option<String>,
+    /// Items: categories column (optional, `|`-separated).
+    #[arg(long)]
+    pub categories_col: Option<String>,
+}
+
+/// One item of the catalogue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    /// External id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Category indices into [`Catalogue::categories`].
+    pub categories: Vec<u32>,
+    /// Creation time (Unix seconds): from an explicit column, else the `(YYYY)` year in the
+    /// title (MovieLens), else 0.
+    pub created_at: i64,
+}
+
+/// The item catalogue, in file order (row `r` of every per-item tensor is item `r`).
+#[derive(Debug, Clone, Default)]
+pub struct Catalogue {
+    /// Items.
+    pub items: Vec<Item>,
+    /// Distinct category names.
+    pub categories: Vec<String>,
+    /// id → row.
+    pub row_of: HashMap<String, u32>,
+    /// Skip counts.
+    pub report: LoadReport,
+}
+
+/// One interaction, with the item resolved to a catalogue row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Interaction {
+    /// User index into [`Interactions::users`].
+    pub user: u32,
+    /// Catalogue row.
+    pub item: u32,
+    /// Rating (1 when the file has none).
+    pub rating: f32,
+    /// Timestamp (row number when the file has none).
+    pub time: i64,
+}
+
+/// Interactions in file order.
+#[derive(Debug, Clone, Default)]
+pub struct Interactions {
+    /// Rows kept.
+    pub rows: Vec<Interaction>,
+    /// User ids, in first-seen order.
+    pub users: Vec<String>,
+    /// Skip counts.
+    pub report: LoadReport,
+}
+
+/// What a loader read and what it skipped.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LoadReport {
+    /// Data rows in the file.
+    pub rows: usize,
+    /// Rows kept.
+    pub kept: usize,
+    /// Malformed rows skipped (wrong field count, empty id, unparsable number).
+    pub malformed: usize,
+    /// Interactions skipped because their item is not in the items file.
+    pub unknown_items: usize,
+    /// Interactions skipped by `--min-rating`.
+    pub below_min_rating: usize,
+    /// Items skipped because their id repeats an earlier row.
+    pub duplicate_items: usize,
+}
+
+fn io(path: &Path, e: impl ToString) -> TrainError {
+    TrainError::Io { path: path.to_path_buf(), reason: e.to_string() }
+}
+
+fn find_col(
+    file: &Path,
+    header: &csv::StringRecord,
+    explicit: Option<&str>,
+    candidates: &[&str],
+    role: &'static str,
+    flag: &'static str,
+    required: bool,
+) -> Result<Option<usize>> {
+    let names: Vec<&str> = match explicit {
+        Some(name) => vec![name],
+        None => candidates.to_vec(),
+    };
+    let found = names.iter().find_map(|n| header.iter().position(|h| h.trim() == *n));
+    if found.is_none() && (required || explicit.is_some()) {
+        return Err(TrainError::MissingColumn {
+            file: file.to_path_buf(),
+            role,
+            looked_for: names.join(", "),
+            header: header.iter().collect::<Vec<_>>().join(","),
+            flag,
+        });
+    }
+    Ok(found)
+}
+
+fn reader(path: &Path) -> Result<(csv::Reader<std::fs::File>, csv::StringRecord)> {
+    let file = std::fs::File::open(path).map_err(|e| io(path, e))?;
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(file);
+    let header = reader
+        .headers()
+        .map_err(|e| TrainError::Csv { file: path.to_path_buf(), reason: format!("header: {e}") })?
+        .clone();
+    Ok((reader, header))
+}
+
+/// The `(YYYY)` at the end of a MovieLens title, as Unix seconds of January 1st.
+fn year_of_title(title: &str) -> Option<i64> {
+    let t = title.trim_end();
+    let open = t.rfind('(')?;
+    let inner = t[open + 1..].strip_suffix(')')?;
+    let year: i64 = inner.get(..4)?.parse().ok()?;
+    if !(1800..=2200).contains(&year) {
+        return None;
+    }
+    // Days from 1970-01-01 to January 1st of `year` (proleptic Gregorian).
+    let y = year - 1;
+    let days =
+        365 * (year - 1970) + (y / 4 - y / 100 + y / 400) - (1969 / 4 - 1969 / 100 + 1969 / 400);
+    Some(days * 86_400)
+}
+
+/// Reads the items file.
+///
+/// # Errors
+/// [`TrainError::Io`], [`TrainError::Csv`], [`TrainError::MissingColumn`],
+/// [`TrainError::NotEnoughData`] for a file with no usable item.
+pub fn read_items(path: &Path, cols: &ColumnArgs) -> Result<Catalogue> {
+    let (mut reader, header) = reader(path)?;
+    let id = find_col(
+        path,
+        &header,
+        cols.item_id_col.as_deref(),
+        &["item", "movieId", "id", "itemId", "item_id"],
+        "item id",
+        "--item-id-col",
+        true,
+    )?
+    .unwrap_or(0);
+    let title = find_col(
+        path,
+        &header,
+        cols.title_col.as_deref(),
+        &["title"],
+        "title",
+        "--title-col",
+        false,
+    )?;
+    let cats = find_col(
+        path,
+        &header,
+        cols.categories_col.as_deref(),
+        &["categories", "genres", "tags"],
+        "categories",
+        "--categories-col",
+        false,
+    )?;
+    let created = header.iter().position(|h| h.trim() == "created_at");
+    let mut cat = Catalogue::default();
+    let mut cat_index: HashMap<String, u32> = HashMap::new();
+    for record in reader.records() {
+        cat.report.rows += 1;
+        let Ok(record) = record else {
+            cat.report.malformed += 1;
+            continue;
+        };
+        let Some(item_id) = record.get(id).map(str::trim).filter(|s| !s.is_empty()) else {
+            cat.report.malformed += 1;
+            continue;
+        };
+        if cat.row_of.contains_key(item_id) {
+            cat.report.duplicate_items += 1;
+            continue;
+        }
+        let title_text = title.and_then(|c| record.get(c)).unwrap_or("").to_string();
+        let mut categories = Vec::new();
+        for c in cats.and_then(|c| record.get(c)).unwrap_or("").split('|') {
+            let c = c.trim();
+            if c.is_empty() {
+                continue;
+            }
+            let next = cat_index.len() as u32;
+            let k = *cat_index.entry(c.to_string()).or_insert_with(|| {
+                cat.categories.push(c.to_string());
+                next
+            });
+            if !categories.contains(&k) {
+                categories.push(k);
+            }
+        }
+        let created_at = created
+            .and_then(|c| record.get(c))
+            .and_then(|v| v.trim().parse().ok())
+            .or_else(|| year_of_title(&title_text))
+            .unwrap_or(0);
+        cat.row_of.insert(item_id.to_string(), cat.items.len() as u32);
+        cat.items.push(Item { id: item_id.to_string(), title: title_text, categories, created_at });
+    }
+    cat.report.kept = cat.items.len();
+    if cat.items.is_empty() {
+        return Err(TrainError::NotEnoughData(format!(
+            "{}: no usable item ({} rows, {} malformed)",
+            path.display(),
+            cat.report.rows,
+            cat.report.malformed
+        )));
+    }
+    Ok(cat)
+}
+
+/// Reads an interactions file, resolving items against `catalogue` and keeping rows with
+/// `rating >= min_rating`.
+///
+/// # Errors
+/// [`TrainError::Io`], [`TrainError::Csv`], [`TrainError::MissingColumn`].
+pub fn read_interactions(
+    path: &Path,
+    cols: &ColumnArgs,
+    catalogue: &Catalogue,
+    min_rating: Option<f32>,
+) -> Result<Interactions> {
+    let (mut reader, header) = reader(path)?;
+    let user = find_col(
+        path,
+        &header,
+        cols.user_col.as_deref(),
+        &["user", "userId", "user_id"],
+        "user",
+        "--user-col",
+        true,
+    )?
+    .unwrap_or(0);
+    let item = find_col(
+        path,
+        &header,
+        cols.item_col.as_deref(),
+        &["item", "movieId", "itemId", "item_id"],
+        "item",
+        "--item-col",
+        true,
+    )?
+    .unwrap_or(0);
+    let rating = find_col(
+        path,
+        &header,
+        cols.rating_col.as_deref(),
+        &["rating"],
+        "rating",
+        "--rating-col",
+        false,
+    )?;
+    let time = find_col(
+        path,
+        &header,
+        cols.time_col.as_deref(),
+        &["timestamp", "time", "ts"],
+        "timestamp",
+        "--time-col",
+        false,
+    )?;
+    let mut out = Interactions::default();
+    let mut user_index: HashMap<String, u32> = HashMap::new();
+    for (n, record) in reader.records().enumerate() {
+        out.report.rows += 1;
+        let Ok(record) = record else {
+            out.report.malformed += 1;
+            continue;
+        };
+        let field = |c: usize| record.get(c).map(str::trim).filter(|s| !s.is_empty());
+        let (Some(u), Some(i)) = (field(user), field(item)) else {
+            out.report.malformed += 1;
+            continue;
+        };
+        let r = match rating.map(|c| field(c).and_then(|v| v.parse::<f32>().ok())) {
+            None => 1.0,
+            Some(Some(r)) if r.is_finite() => r,
+            Some(_) => {
+                out.report.malformed += 1;
+                continue;
+            }
+        };
+        let t = match time.map(|c| field(c).and_then(|v| v.parse::<i64>().ok())) {
+            None => n as i64,
+            Some(Some(t)) => t,
+            Some(None) => {
+                out.report.malformed += 1;
+                continue;
+            }
+        };
+        let Some(&row) = catalogue.row_of.get(i) else {
+            out.report.unknown_items += 1;
+            continue;
+        };
+        if min_rating.is_some_and(|m| r < m) {
+            out.report.below_min_rating += 1;
+            continue;
+        }
+        let next = user_index.len() as u32;
+        let uid = *user_index.entry(u.to_string()).or_insert_with(|| {
+            out.users.push(u.to_string());
+            next
+        });
+        out.rows.push(Interaction { user: uid, item: row, rating: r, time: t });
+    }
+    out.report.kept = out.rows.len();
+    Ok(out)
+}
+
+impl Interactions {
+    /// Each user's interactions sorted by time (stable: file order breaks ties).
+    pub fn by_user(&self) -> Vec<Vec<Interaction>> {
+        let mut per: Vec<Vec<Interaction>> = vec![Vec::new(); self.users.len()];
+        for r in &self.rows {
+            per[r.user as usize].push(*r);
+        }
+        for v in &mut per {
+            v.sort_by_key(|r| r.time);
+        }
+        per
+    }
+}
+
+/// How `edgerec eval` splits one interactions file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SplitMode {
+    /// Per user, the last 20% of interactions by time (at least one, for users with ≥ 2).
+    Temporal,
+    /// Per user, the last interaction (users with ≥ 2).
+    LeaveLastOut,
+}
+
+/// Splits per user: returns `(train, test)` rows. Users with a single interaction stay in
+/// train only.
+pub fn split(data: &Interactions, mode: SplitMode) -> (Vec<Interaction>, Vec<Interaction>) {
+    let (mut train, mut test) = (Vec::new(), Vec::new());
+    for seq in data.by_user() {
+        let n = seq.len();
+        let n_test = match mode {
+            _ if n < 2 => 0,
+            SplitMode::Temporal => ((n as f64 * 0.2).round() as usize).max(1),
+            SplitMode::LeaveLastOut => 1,
+        };
+        train.extend_from_slice(&seq[..n - n_test]);
+        test.extend_from_slice(&seq[n - n_test..]);
+    }
+    (train, test)
+}
+
+/// Writes interactions as `user,item,rating,timestamp` CSV.
+///
+/// # Errors
+/// [`TrainError::Io`].
+pub fn write_interactions(
+    path: &Path,
+    rows: &[Interaction],
+    users: &[String],
+    catalogue: &Catalogue,
+) -> Result<()> {
+    let mut w = csv::Writer::from_path(path).map_err(|e| io(path, e))?;
+    w.write_record(["user", "item", "rating", "timestamp"]).map_err(|e| io(path, e))?;
+    for r in rows {
+        w.write_record([
+            users[r.user as usize].as_str(),
+            catalogue.items[r.item as usize].id.as_str(),
+            &r.rating.to_string(),
+            &r.time.to_string(),
+        ])
+        .map_err(|e| io(path, e))?;
+    }
+    w.flush().map_err(|e| io(path, e))
+}
+
+/// The data README to keep beside anything derived from a data set: `README.txt` or
+/// `README.md` next to the interactions file, if any.
+pub fn data_readme(interactions: &Path) -> Option<PathBuf> {
+    let dir = interactions.parent()?;
+    ["README.txt", "README.md"].iter().map(|n| dir.join(n)).find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn title_years_parse() {
+        assert_eq!(year_of_title("Toy Story (1995)"), Some(788_918_400));
+        assert_eq!(year_of_title("Epoch (1970)"), Some(0));
+        assert_eq!(year_of_title("No year"), None);
+        assert_eq!(year_of_title("Odd (19x5)"), None);
+    }
+}

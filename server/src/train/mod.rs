@@ -1,0 +1,365 @@
+//! `edgerec train`: interactions + items → a bundle the browser runs.
+//!
+//! Trains the two-tower retrieval model ([`two_tower`]), the item-to-item lists ([`i2i`]:
+//! ItemCF and Swing), popularity and freshness statistics ([`stats`]) and the multi-task
+//! ranker ([`ranker`]), then writes everything through the SDK's bundle builder. The tensor
+//! names are documented in `models/README.md` ("Tensors written by `edgerec train`").
+//!
+//! Reproducible: the seed drives initialization, shuffling and sampling, and `created_at`
+//! defaults to the newest interaction's time, so the same inputs and flags give the same
+//! bundle.
+
+pub mod data;
+pub mod error;
+pub mod i2i;
+pub mod ranker;
+pub mod stats;
+pub mod two_tower;
+
+use clap::Args;
+use data::{ColumnArgs, read_interactions, read_items};
+use edgerec::bundle::builder::{self, BuildConfig, QuantRule, SourceData, SourceTensor};
+use edgerec::bundle::items::ItemRecord;
+use edgerec::bundle::{QuantScheme, Similarity};
+use error::{Result, TrainError};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Arguments of `edgerec train`.
+#[derive(Args, Debug, Clone)]
+pub struct TrainArgs {
+    /// Interactions CSV with a header: user, item[, rating][, timestamp] (names mapped with
+    /// the column flags or auto-detected, so MovieLens' ratings.csv works as is).
+    #[arg(long)]
+    pub interactions: PathBuf,
+    /// Items CSV with a header: item, title, categories (`|`-separated); movies.csv works as is.
+    #[arg(long)]
+    pub items: PathBuf,
+    /// Output bundle directory (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Two-tower epochs.
+    #[arg(long, default_value_t = 20)]
+    pub epochs: usize,
+    /// Keep only interactions with rating ≥ R as positives (default: every interaction).
+    #[arg(long)]
+    pub min_rating: Option<f32>,
+    /// Embedding dimension.
+    #[arg(long, default_value_t = 64)]
+    pub dim: usize,
+    /// Softmax temperature.
+    #[arg(long, default_value_t = 0.07)]
+    pub temperature: f32,
+    /// Learning rate of the two-tower model.
+    #[arg(long, default_value_t = 3e-3)]
+    pub lr: f64,
+    /// History length the user tower pools.
+    #[arg(long, default_value_t = 50)]
+    pub history: usize,
+    /// Largest history offset δ of the training pairs (0 = next item only).
+    #[arg(long, default_value_t = 8)]
+    pub horizon: usize,
+    /// Neighbours per item in the i2i lists.
+    #[arg(long, default_value_t = 20)]
+    pub neighbours: usize,
+    /// Ranker epochs (0 skips the ranker).
+    #[arg(long, default_value_t = 3)]
+    pub ranker_epochs: usize,
+    /// Model id written to the manifest.
+    #[arg(long, default_value = "edgerec-two-tower")]
+    pub model_id: String,
+    /// Model version (default: derived from the seed and data size).
+    #[arg(long)]
+    pub model_version: Option<String>,
+    /// Hide the progress bars.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Column mapping.
+    #[command(flatten)]
+    pub columns: ColumnArgs,
+}
+
+/// What `edgerec train` reports (printed as JSON and written to `DIR/train_report.json`).
+#[derive(Debug, Serialize)]
+pub struct TrainReport {
+    /// Items file counts.
+    pub items: data::LoadReport,
+    /// Interactions file counts.
+    pub interactions: data::LoadReport,
+    /// Users with at least one interaction.
+    pub users: usize,
+    /// Users whose single interaction gives no training pair (skipped by the two-tower).
+    pub users_with_one_interaction: usize,
+    /// Two-tower settings.
+    pub two_tower: two_tower::TowerConfig,
+    /// Per-epoch metrics.
+    pub epochs: Vec<two_tower::EpochMetrics>,
+    /// Ranker per-epoch metrics.
+    pub ranker: Vec<ranker::RankerEpoch>,
+    /// Seconds per stage.
+    pub seconds: Vec<(String, f32)>,
+    /// The builder's report.
+    pub bundle: builder::BuildReport,
+}
+
+/// Runs `edgerec train`.
+///
+/// # Errors
+/// Any [`TrainError`], as a message.
+pub fn run(args: &TrainArgs) -> std::result::Result<(), String> {
+    let report = train(args).map_err(|e| e.to_string())?;
+    let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+    println!("{json}");
+    Ok(())
+}
+
+fn check(args: &TrainArgs) -> Result<()> {
+    let bad = |name, reason: &str| Err(TrainError::InvalidArgument { name, reason: reason.into() });
+    if args.epochs == 0 {
+        return bad("epochs", "must be ≥ 1");
+    }
+    if args.dim == 0 || args.dim > 1024 {
+        return bad("dim", "must be in 1..=1024");
+    }
+    if !(args.temperature.is_finite() && args.temperature > 0.0) {
+        return bad("temperature", "must be finite and > 0");
+    }
+    if !(args.lr.is_finite() && args.lr > 0.0) {
+        return bad("lr", "must be finite and > 0");
+    }
+    if args.history == 0 {
+        return bad("history", "must be ≥ 1");
+    }
+    if args.neighbours == 0 {
+        return bad("neighbours", "must be ≥ 1");
+    }
+    Ok(())
+}
+
+/// Trains everything and writes the bundle.
+///
+/// # Errors
+/// [`TrainError`] for unusable input, training failure or a rejected bundle.
+pub fn train(args: &TrainArgs) -> Result<TrainReport> {
+    check(args)?;
+    let mut seconds = Vec::new();
+    let mut clock = Instant::now();
+    let mut lap = |name: &str, seconds: &mut Vec<(String, f32)>| {
+        seconds.push((name.to_string(), clock.elapsed().as_secs_f32()));
+        clock = Instant::now();
+    };
+    let catalogue = read_items(&args.items, &args.columns)?;
+    let data = read_interactions(&args.interactions, &args.columns, &catalogue, args.min_rating)?;
+    let r = &data.report;
+    eprintln!(
+        "read {} items ({} malformed, {} duplicate skipped); {} interactions kept of {} \
+         ({} malformed, {} unknown items, {} below --min-rating skipped), {} users",
+        catalogue.items.len(),
+        catalogue.report.malformed,
+        catalogue.report.duplicate_items,
+        r.kept,
+        r.rows,
+        r.malformed,
+        r.unknown_items,
+        r.below_min_rating,
+        data.users.len()
+    );
+    if data.rows.is_empty() {
+        return Err(TrainError::NotEnoughData(format!(
+            "{}: no usable interaction ({} rows: {} malformed, {} unknown items, {} below \
+             --min-rating)",
+            args.interactions.display(),
+            r.rows,
+            r.malformed,
+            r.unknown_items,
+            r.below_min_rating
+        )));
+    }
+    let n_items = catalogue.items.len();
+    let by_user = data.by_user();
+    let seqs: Vec<Vec<u32>> = by_user.iter().map(|s| s.iter().map(|r| r.item).collect()).collect();
+    let single = seqs.iter().filter(|s| s.len() < 2).count();
+    lap("read", &mut seconds);
+
+    let cfg = two_tower::TowerConfig {
+        dim: args.dim,
+        history: args.history,
+        temperature: args.temperature,
+        lr: args.lr,
+        epochs: args.epochs,
+        horizon: args.horizon,
+        seed: args.seed,
+        ..two_tower::TowerConfig::default()
+    };
+    let item_cats: Vec<Vec<u32>> = catalogue.items.iter().map(|i| i.categories.clone()).collect();
+    let towers =
+        two_tower::train(&cfg, &seqs, n_items, &item_cats, catalogue.categories.len(), args.quiet)?;
+    lap("two_tower", &mut seconds);
+
+    let user_sets: Vec<Vec<u32>> = seqs
+        .iter()
+        .map(|s| {
+            let mut v = s.clone();
+            v.sort_unstable();
+            v.dedup();
+            v
+        })
+        .collect();
+    // Recent-last sequences without repeats, for Swing's "most recent items" cut.
+    let recent: Vec<Vec<u32>> = seqs
+        .iter()
+        .map(|s| {
+            let mut seen = std::collections::HashSet::new();
+            let mut v: Vec<u32> = s.iter().rev().copied().filter(|i| seen.insert(*i)).collect();
+            v.reverse();
+            v
+        })
+        .collect();
+    let cf = i2i::item_cf(&user_sets, n_items, args.neighbours, 0.5);
+    let sw = i2i::swing(&recent, n_items, args.neighbours, 1.0, 64, 100);
+    lap("i2i", &mut seconds);
+    let st = stats::compute(&data.rows, &catalogue);
+    lap("stats", &mut seconds);
+    let (ranker, ranker_epochs) = if args.ranker_epochs > 0 {
+        let (r, e) = ranker::train(
+            &ranker::RankerInputs {
+                by_user: &by_user,
+                towers: &towers,
+                stats: &st,
+                catalogue: &catalogue,
+                history: args.history,
+            },
+            args.ranker_epochs,
+            args.seed,
+            args.quiet,
+        )?;
+        (Some(r), e)
+    } else {
+        (None, Vec::new())
+    };
+    lap("ranker", &mut seconds);
+
+    let tensors = tensors(&towers, &cf, &sw, &st, ranker.as_ref(), &cfg, &catalogue);
+    let items: Vec<ItemRecord> = catalogue
+        .items
+        .iter()
+        .map(|i| ItemRecord {
+            id: i.id.clone(),
+            title: i.title.clone(),
+            tags: i.categories.iter().map(|c| catalogue.categories[*c as usize].clone()).collect(),
+            created_at: i.created_at,
+            ..ItemRecord::default()
+        })
+        .collect();
+    let newest = data.rows.iter().map(|r| r.time).max().unwrap_or(0);
+    let created_at = builder::rfc3339_utc(newest);
+    let version = args
+        .model_version
+        .clone()
+        .unwrap_or_else(|| format!("{}-s{}-e{}", &created_at[..10], args.seed, args.epochs));
+    let rules = [
+        QuantRule { pattern: "user_tower.history_embeddings", scheme: QuantScheme::I8_PER_ROW },
+        QuantRule { pattern: "user_tower.*", scheme: QuantScheme::F16 },
+        QuantRule { pattern: "ranker.b*", scheme: QuantScheme::F32 },
+        QuantRule { pattern: "ranker.*", scheme: QuantScheme::I8_PER_ROW },
+        QuantRule { pattern: "i2i.scores", scheme: QuantScheme::F16 },
+        QuantRule { pattern: "swing.scores", scheme: QuantScheme::F16 },
+        QuantRule { pattern: "item_tower.*", scheme: QuantScheme::F16 },
+        QuantRule { pattern: "stats.*", scheme: QuantScheme::F16 },
+    ];
+    let config = BuildConfig {
+        model_id: &args.model_id,
+        model_version: &version,
+        created_at: &created_at,
+        similarity: Similarity::Cosine,
+        temperature: args.temperature,
+        rules: &rules,
+        signing_key: None,
+        eval_queries: 500,
+        seed: args.seed,
+    };
+    let built = builder::build(&tensors, &items, &config)?;
+    built.write_to(&args.out)?;
+    if let Some(readme) = data::data_readme(&args.interactions) {
+        let to = args.out.join("DATA_README.txt");
+        std::fs::copy(&readme, &to)
+            .map_err(|e| TrainError::Io { path: to, reason: e.to_string() })?;
+    }
+    lap("export", &mut seconds);
+    let report = TrainReport {
+        items: catalogue.report.clone(),
+        interactions: data.report.clone(),
+        users: data.users.len(),
+        users_with_one_interaction: single,
+        two_tower: cfg,
+        epochs: towers.epochs.clone(),
+        ranker: ranker_epochs,
+        seconds,
+        bundle: built.report,
+    };
+    write_json(&args.out.join("train_report.json"), &report)?;
+    Ok(report)
+}
+
+fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    let json = serde_json::to_string_pretty(value)
+        .map_err(|e| TrainError::Io { path: path.into(), reason: e.to_string() })?;
+    std::fs::write(path, json + "\n")
+        .map_err(|e| TrainError::Io { path: path.into(), reason: e.to_string() })
+}
+
+fn f32_tensor(name: &str, shape: &[usize], data: Vec<f32>) -> SourceTensor {
+    SourceTensor { name: name.into(), shape: shape.to_vec(), data: SourceData::F32(data) }
+}
+
+fn tensors(
+    t: &two_tower::TrainedTowers,
+    cf: &i2i::Neighbours,
+    sw: &i2i::Neighbours,
+    st: &stats::Stats,
+    ranker: Option<&ranker::Ranker>,
+    cfg: &two_tower::TowerConfig,
+    catalogue: &data::Catalogue,
+) -> Vec<SourceTensor> {
+    let n = catalogue.items.len();
+    let (d, h) = (cfg.dim, cfg.hidden);
+    let mut out = vec![
+        f32_tensor("item_embeddings", &[n, d], t.item_embeddings.clone()),
+        f32_tensor("user_tower.history_embeddings", &[n, d], t.history_embeddings.clone()),
+        f32_tensor("user_tower.w0", &[h, d], t.w0.clone()),
+        f32_tensor("user_tower.b0", &[h], t.b0.clone()),
+        f32_tensor("user_tower.w1", &[d, h], t.w1.clone()),
+        f32_tensor("user_tower.b1", &[d], t.b1.clone()),
+        SourceTensor {
+            name: "i2i.ids".into(),
+            shape: vec![n, cf.k],
+            data: SourceData::U32(cf.ids.clone()),
+        },
+        f32_tensor("i2i.scores", &[n, cf.k], cf.scores.clone()),
+        SourceTensor {
+            name: "swing.ids".into(),
+            shape: vec![n, sw.k],
+            data: SourceData::U32(sw.ids.clone()),
+        },
+        f32_tensor("swing.scores", &[n, sw.k], sw.scores.clone()),
+        f32_tensor("stats.popularity", &[n], st.popularity.clone()),
+        f32_tensor("stats.popularity_recent", &[n], st.popularity_recent.clone()),
+        f32_tensor("stats.freshness", &[n], st.freshness.clone()),
+    ];
+    let cats = catalogue.categories.len();
+    if cats > 0 {
+        out.push(f32_tensor(
+            "item_tower.category_embeddings",
+            &[cats, d],
+            t.category_embeddings[..cats * d].to_vec(),
+        ));
+    }
+    if let Some(r) = ranker {
+        out.extend(r.tensors());
+    }
+    out
+}

@@ -1,0 +1,433 @@
+//! Two-tower retrieval trained with candle (CPU autodiff).
+//!
+//! * **User tower** — the browser recomputes it from its own clicks, so it sees only the last
+//!   `N` item ids: `q = normalize(W1 · relu(W0 · mean_{last N} H[item] + b0) + b1)`, where `H`
+//!   is a history embedding table (`user_tower.history_embeddings`). Pooling is a plain mean
+//!   (YouTube DNN, Covington et al. RecSys 2016), so a brand-new user with one click has a
+//!   query vector too.
+//! * **Item tower** — `v = normalize(E[item] + mean_{c ∈ categories(item)} C[c])`: an id
+//!   embedding plus the mean of its category embeddings. Its output for every item is the
+//!   recall index (`item_embeddings`).
+//! * **Loss** — sampled softmax over `B` in-batch targets plus `M` shared negatives drawn
+//!   ∝ popularity^0.75 (mixed negative sampling, Yang et al. WWW 2020), with the logQ
+//!   sampling-bias correction of Yi et al. (RecSys 2019): every logit `s(u, j)/τ` is reduced
+//!   by `log E[count of j among the candidates] = log(B·p_target(j) + M·p_neg(j))`. Yi et al.
+//!   estimate `p_target` with a streaming frequency sketch because their data never stops;
+//!   here the whole training set is known, so the exact frequencies are used. Accidental hits
+//!   (the row's own target appearing as another column) are masked out.
+//!
+//! Training samples are (history, next item) pairs from each user's time-ordered sequence:
+//! the target is the item at position `t`, the history the `N` items before `t − δ`, with
+//! `δ` drawn in `0..=horizon` each epoch, so the model learns to predict the *near future*
+//! rather than only the very next click (the temporal split scores a window of future items).
+
+use super::error::{Result, TrainError};
+use candle_core::{D, DType, Device, Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::rngs::SmallRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+
+/// Hyper-parameters of the two-tower model.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TowerConfig {
+    /// Embedding dimension.
+    pub dim: usize,
+    /// Hidden units of the user tower.
+    pub hidden: usize,
+    /// History length `N` the user tower pools.
+    pub history: usize,
+    /// Batch size `B` (in-batch negatives).
+    pub batch: usize,
+    /// Extra negatives `M` per batch, sampled ∝ popularity^`neg_power`.
+    pub negatives: usize,
+    /// Exponent of the negative sampler (word2vec's 0.75, Mikolov et al. 2013).
+    pub neg_power: f64,
+    /// Softmax temperature τ.
+    pub temperature: f32,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Decoupled weight decay (Loshchilov & Hutter, ICLR 2019).
+    pub weight_decay: f64,
+    /// Epochs.
+    pub epochs: usize,
+    /// Largest history offset δ (0 = next-item only).
+    pub horizon: usize,
+    /// Seed of initialization, shuffling and sampling.
+    pub seed: u64,
+}
+
+impl Default for TowerConfig {
+    fn default() -> Self {
+        Self {
+            dim: 64,
+            hidden: 128,
+            history: 50,
+            batch: 512,
+            negatives: 512,
+            neg_power: 0.75,
+            temperature: 0.07,
+            lr: 3e-3,
+            weight_decay: 1e-4,
+            epochs: 20,
+            horizon: 8,
+            seed: 42,
+        }
+    }
+}
+
+/// Metrics of one epoch.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EpochMetrics {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Mean training loss.
+    pub loss: f32,
+    /// Fraction of rows whose target has the top logit among the batch's candidates.
+    pub batch_accuracy: f32,
+    /// Next-item hit rate @20 over the full catalogue on a fixed sample of training pairs
+    /// (a fit check, not a held-out metric: `edgerec eval` is the held-out one).
+    pub train_hr_at_20: f32,
+    /// Seconds this epoch took.
+    pub seconds: f32,
+}
+
+/// The trained towers, as plain f32 arrays ready for export (row-major, rows = outputs).
+#[derive(Debug, Clone)]
+pub struct TrainedTowers {
+    /// Normalized item-tower output `[items, dim]`.
+    pub item_embeddings: Vec<f32>,
+    /// History table `H` `[items, dim]`.
+    pub history_embeddings: Vec<f32>,
+    /// Category embeddings `C` `[categories, dim]` (for cold-start items).
+    pub category_embeddings: Vec<f32>,
+    /// `W0` `[hidden, dim]`.
+    pub w0: Vec<f32>,
+    /// `b0` `[hidden]`.
+    pub b0: Vec<f32>,
+    /// `W1` `[dim, hidden]`.
+    pub w1: Vec<f32>,
+    /// `b1` `[dim]`.
+    pub b1: Vec<f32>,
+    /// Per-epoch metrics.
+    pub epochs: Vec<EpochMetrics>,
+}
+
+struct Model {
+    id_emb: Var,
+    cat_emb: Var,
+    hist_emb: Var,
+    w0: Var,
+    b0: Var,
+    w1: Var,
+    b1: Var,
+    /// `[items, categories]` row-normalized multi-hot (constant).
+    cat_matrix: Tensor,
+}
+
+fn uniform(rng: &mut SmallRng, n: usize, a: f32) -> Vec<f32> {
+    (0..n).map(|_| rng.random_range(-a..a)).collect()
+}
+
+fn var(data: Vec<f32>, shape: &[usize]) -> Result<Var> {
+    Ok(Var::from_tensor(&Tensor::from_vec(data, shape, &Device::Cpu)?)?)
+}
+
+fn l2_normalize(x: &Tensor) -> Result<Tensor> {
+    let norm = x.sqr()?.sum_keepdim(D::Minus1)?.affine(1.0, 1e-12)?.sqrt()?;
+    Ok(x.broadcast_div(&norm)?)
+}
+
+impl Model {
+    fn new(
+        cfg: &TowerConfig,
+        n_items: usize,
+        item_categories: &[Vec<u32>],
+        n_cats: usize,
+        rng: &mut SmallRng,
+    ) -> Result<Self> {
+        let (d, h) = (cfg.dim, cfg.hidden);
+        let n_cats = n_cats.max(1);
+        let mut cm = vec![0f32; n_items * n_cats];
+        for (r, cats) in item_categories.iter().enumerate() {
+            for c in cats {
+                cm[r * n_cats + *c as usize] = 1.0 / cats.len() as f32;
+            }
+        }
+        // Glorot/Xavier uniform for the dense layers (Glorot & Bengio, AISTATS 2010); small
+        // uniform embeddings.
+        let xavier = |i: usize, o: usize| (6.0 / (i + o) as f32).sqrt();
+        Ok(Self {
+            id_emb: var(uniform(rng, n_items * d, 0.1), &[n_items, d])?,
+            cat_emb: var(uniform(rng, n_cats * d, 0.1), &[n_cats, d])?,
+            hist_emb: var(uniform(rng, n_items * d, 0.1), &[n_items, d])?,
+            w0: var(uniform(rng, h * d, xavier(d, h)), &[h, d])?,
+            b0: var(vec![0.0; h], &[h])?,
+            w1: var(uniform(rng, d * h, xavier(h, d)), &[d, h])?,
+            b1: var(vec![0.0; d], &[d])?,
+            cat_matrix: Tensor::from_vec(cm, &[n_items, n_cats], &Device::Cpu)?,
+        })
+    }
+
+    fn vars(&self) -> Vec<Var> {
+        [&self.id_emb, &self.cat_emb, &self.hist_emb, &self.w0, &self.b0, &self.w1, &self.b1]
+            .into_iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Item tower for `items` → `[len, dim]`, L2-normalized.
+    fn items(&self, items: &Tensor) -> Result<Tensor> {
+        let id = self.id_emb.as_tensor().index_select(items, 0)?;
+        let cats = self.cat_matrix.index_select(items, 0)?.matmul(self.cat_emb.as_tensor())?;
+        l2_normalize(&(id + cats)?)
+    }
+
+    /// User tower: `hist` `[B·N]` ids, `weights` `[B, N, 1]` (rows sum to 1, or 0 when empty).
+    fn users(&self, hist: &Tensor, weights: &Tensor, b: usize, n: usize) -> Result<Tensor> {
+        let d = self.b1.as_tensor().dims1()?;
+        let e = self.hist_emb.as_tensor().index_select(hist, 0)?.reshape((b, n, d))?;
+        let pooled = e.broadcast_mul(weights)?.sum(1)?;
+        let h = pooled.matmul(&self.w0.as_tensor().t()?)?.broadcast_add(self.b0.as_tensor())?;
+        let u = h.relu()?.matmul(&self.w1.as_tensor().t()?)?.broadcast_add(self.b1.as_tensor())?;
+        l2_normalize(&u)
+    }
+}
+
+/// Cumulative distribution ∝ `count^power` for sampling with a binary search.
+fn cumulative(counts: &[f64], power: f64) -> Vec<f64> {
+    let mut acc = 0.0;
+    counts
+        .iter()
+        .map(|c| {
+            acc += c.powf(power);
+            acc
+        })
+        .collect()
+}
+
+fn sample(cdf: &[f64], rng: &mut SmallRng) -> u32 {
+    let total = *cdf.last().unwrap_or(&1.0);
+    let x = rng.random_range(0.0..total);
+    cdf.partition_point(|c| *c <= x).min(cdf.len().saturating_sub(1)) as u32
+}
+
+/// Builds the padded history ids and pooling weights of one batch.
+fn histories(seqs: &[Vec<u32>], pairs: &[(u32, u32, u32)], n: usize) -> (Vec<u32>, Vec<f32>) {
+    let mut ids = vec![0u32; pairs.len() * n];
+    let mut w = vec![0f32; pairs.len() * n];
+    for (b, (u, _t, end)) in pairs.iter().enumerate() {
+        let seq = &seqs[*u as usize];
+        let end = *end as usize;
+        let start = end.saturating_sub(n);
+        let len = end - start;
+        for (j, item) in seq[start..end].iter().enumerate() {
+            ids[b * n + j] = *item;
+            w[b * n + j] = 1.0 / len as f32;
+        }
+    }
+    (ids, w)
+}
+
+/// Trains the towers on per-user, time-ordered item sequences (catalogue rows).
+///
+/// # Errors
+/// [`TrainError::NotEnoughData`] when no user has two interactions, [`TrainError::Diverged`],
+/// [`TrainError::Candle`].
+pub fn train(
+    cfg: &TowerConfig,
+    seqs: &[Vec<u32>],
+    n_items: usize,
+    item_categories: &[Vec<u32>],
+    n_cats: usize,
+    quiet: bool,
+) -> Result<TrainedTowers> {
+    let mut rng = SmallRng::seed_from_u64(cfg.seed);
+    // (user, target position) for every position with at least one earlier item.
+    let positions: Vec<(u32, u32)> = seqs
+        .iter()
+        .enumerate()
+        .flat_map(|(u, s)| (1..s.len()).map(move |t| (u as u32, t as u32)))
+        .collect();
+    if positions.len() < 2 {
+        return Err(TrainError::NotEnoughData(format!(
+            "the two-tower model needs at least 2 (history, next item) pairs, found {} \
+             (users need 2+ interactions)",
+            positions.len()
+        )));
+    }
+    let mut counts = vec![0f64; n_items];
+    for &(u, t) in &positions {
+        counts[seqs[u as usize][t as usize] as usize] += 1.0;
+    }
+    let total: f64 = counts.iter().sum();
+    let neg_weights: Vec<f64> = counts.iter().map(|c| c.powf(cfg.neg_power)).collect();
+    let neg_total: f64 = neg_weights.iter().sum();
+    let cdf = cumulative(&counts, cfg.neg_power);
+    let batch = cfg.batch.min(positions.len()).max(2);
+    let model = Model::new(cfg, n_items, item_categories, n_cats, &mut rng)?;
+    let mut opt = AdamW::new(
+        model.vars(),
+        ParamsAdamW { lr: cfg.lr, weight_decay: cfg.weight_decay, ..ParamsAdamW::default() },
+    )?;
+    // Fixed fit-check sample.
+    let mut probe: Vec<(u32, u32)> = positions.clone();
+    probe.shuffle(&mut rng);
+    probe.truncate(512);
+
+    let steps = positions.len().div_ceil(batch);
+    let bar =
+        if quiet { ProgressBar::hidden() } else { ProgressBar::new((steps * cfg.epochs) as u64) };
+    bar.set_style(
+        ProgressStyle::with_template("two-tower {bar:30} {pos}/{len} steps, {elapsed} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut order = positions.clone();
+    let mut epochs = Vec::new();
+    for epoch in 1..=cfg.epochs {
+        let started = std::time::Instant::now();
+        order.shuffle(&mut rng);
+        let (mut loss_sum, mut acc_sum, mut rows) = (0f64, 0f64, 0usize);
+        for chunk in order.chunks(batch) {
+            if chunk.len() < 2 {
+                continue;
+            }
+            let b = chunk.len();
+            let pairs: Vec<(u32, u32, u32)> = chunk
+                .iter()
+                .map(|&(u, t)| {
+                    let delta = rng.random_range(0..=cfg.horizon.min(t as usize - 1)) as u32;
+                    (u, t, t - delta)
+                })
+                .collect();
+            let targets: Vec<u32> =
+                pairs.iter().map(|&(u, t, _)| seqs[u as usize][t as usize]).collect();
+            let mut cands = targets.clone();
+            cands.extend((0..cfg.negatives).map(|_| sample(&cdf, &mut rng)));
+            let m = cands.len();
+            // logQ correction + accidental-hit mask, on the host.
+            let mut bias = vec![0f32; b * m];
+            let log_q: Vec<f32> = cands
+                .iter()
+                .map(|&j| {
+                    let j = j as usize;
+                    let q = b as f64 * counts[j] / total
+                        + cfg.negatives as f64 * neg_weights[j] / neg_total;
+                    q.max(1e-12).ln() as f32
+                })
+                .collect();
+            for r in 0..b {
+                for (c, &j) in cands.iter().enumerate() {
+                    bias[r * m + c] = if c != r && j == targets[r] { -1e4 } else { -log_q[c] };
+                }
+            }
+            let (hist, w) = histories(seqs, &pairs, cfg.history);
+            let dev = Device::Cpu;
+            let hist = Tensor::from_vec(hist, b * cfg.history, &dev)?;
+            let w = Tensor::from_vec(w, (b, cfg.history, 1), &dev)?;
+            let u = model.users(&hist, &w, b, cfg.history)?;
+            let v = model.items(&Tensor::from_vec(cands, m, &dev)?)?;
+            let logits = (u.matmul(&v.t()?)? / f64::from(cfg.temperature))?;
+            let logits = (logits + Tensor::from_vec(bias, (b, m), &dev)?)?;
+            let labels = Tensor::arange(0u32, b as u32, &dev)?;
+            let loss = candle_nn::loss::cross_entropy(&logits, &labels)?;
+            opt.backward_step(&loss)?;
+            let l = loss.to_scalar::<f32>()?;
+            if !l.is_finite() {
+                return Err(TrainError::Diverged { epoch, loss: l });
+            }
+            let argmax = logits.argmax(D::Minus1)?.to_vec1::<u32>()?;
+            acc_sum += argmax.iter().enumerate().filter(|(i, a)| **a as usize == *i).count() as f64;
+            loss_sum += f64::from(l) * b as f64;
+            rows += b;
+            bar.inc(1);
+        }
+        let hr = probe_hit_rate(&model, cfg, seqs, &probe)?;
+        let m = EpochMetrics {
+            epoch,
+            loss: (loss_sum / rows.max(1) as f64) as f32,
+            batch_accuracy: (acc_sum / rows.max(1) as f64) as f32,
+            train_hr_at_20: hr,
+            seconds: started.elapsed().as_secs_f32(),
+        };
+        bar.println(format!(
+            "epoch {:>2}: loss {:.4}  batch acc {:.3}  train HR@20 {:.3}  ({:.1}s)",
+            m.epoch, m.loss, m.batch_accuracy, m.train_hr_at_20, m.seconds
+        ));
+        epochs.push(m);
+    }
+    bar.finish_and_clear();
+    export(&model, n_items, epochs)
+}
+
+/// Next-item HR@20 of the probe pairs over the whole catalogue.
+fn probe_hit_rate(
+    model: &Model,
+    cfg: &TowerConfig,
+    seqs: &[Vec<u32>],
+    probe: &[(u32, u32)],
+) -> Result<f32> {
+    let dev = Device::Cpu;
+    let n_items = model.id_emb.as_tensor().dims2()?.0;
+    let all = model.items(&Tensor::arange(0u32, n_items as u32, &dev)?)?;
+    let pairs: Vec<(u32, u32, u32)> = probe.iter().map(|&(u, t)| (u, t, t)).collect();
+    let (hist, w) = histories(seqs, &pairs, cfg.history);
+    let b = pairs.len();
+    let u = model.users(
+        &Tensor::from_vec(hist, b * cfg.history, &dev)?,
+        &Tensor::from_vec(w, (b, cfg.history, 1), &dev)?,
+        b,
+        cfg.history,
+    )?;
+    let scores = u.matmul(&all.t()?)?.to_vec2::<f32>()?;
+    let mut hits = 0usize;
+    for (row, &(uu, t, _)) in scores.iter().zip(&pairs) {
+        let target = seqs[uu as usize][t as usize] as usize;
+        let s = row[target];
+        let better = row.iter().filter(|x| **x > s).count();
+        hits += usize::from(better < 20);
+    }
+    Ok(hits as f32 / b.max(1) as f32)
+}
+
+fn export(model: &Model, n_items: usize, epochs: Vec<EpochMetrics>) -> Result<TrainedTowers> {
+    let flat =
+        |t: &Tensor| -> Result<Vec<f32>> { Ok(t.flatten_all()?.to_dtype(DType::F32)?.to_vec1()?) };
+    let all = model.items(&Tensor::arange(0u32, n_items as u32, &Device::Cpu)?)?;
+    Ok(TrainedTowers {
+        item_embeddings: flat(&all)?,
+        history_embeddings: flat(model.hist_emb.as_tensor())?,
+        category_embeddings: flat(model.cat_emb.as_tensor())?,
+        w0: flat(model.w0.as_tensor())?,
+        b0: flat(model.b0.as_tensor())?,
+        w1: flat(model.w1.as_tensor())?,
+        b1: flat(model.b1.as_tensor())?,
+        epochs,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sampler_follows_the_weights() {
+        let cdf = cumulative(&[0.0, 1.0, 0.0, 3.0], 1.0);
+        let mut rng = SmallRng::seed_from_u64(1);
+        let mut seen = [0usize; 4];
+        for _ in 0..4000 {
+            seen[sample(&cdf, &mut rng) as usize] += 1;
+        }
+        assert_eq!((seen[0], seen[2]), (0, 0));
+        assert!(seen[3] > 2 * seen[1], "{seen:?}");
+    }
+
+    #[test]
+    fn histories_pad_and_average() {
+        let seqs = vec![vec![5, 6, 7]];
+        let (ids, w) = histories(&seqs, &[(0, 2, 2)], 4);
+        assert_eq!(ids, [5, 6, 0, 0]);
+        assert_eq!(w, [0.5, 0.5, 0.0, 0.0]);
+    }
+}
