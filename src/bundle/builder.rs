@@ -16,7 +16,7 @@ use super::manifest::{
     FORMAT_VERSION, FileEntry, GranularityWire, ITEM_EMBEDDINGS, ItemsRef, MANIFEST_FILE, Manifest,
     ModelInfo, NO_NEIGHBOR, SCALES_SUFFIX, Similarity, TensorDType, TensorEntry,
 };
-use super::quant::{DType, Granularity, QuantScheme, QuantizedMatrix, ScaleDType};
+use super::quant::{DType, QuantScheme, QuantizedMatrix, ScaleDType};
 use crate::error::{Error, Result};
 use half::f16;
 use serde::Serialize;
@@ -68,42 +68,7 @@ impl QuantRule<'_> {
     }
 }
 
-/// Parses a scheme name: `f32`, `f16`, `i8` (per row, f32 scales), `i8-f16` (per row, f16
-/// scales), `i8-tensor` (one f32 scale), `i8-tensor-f16`.
-///
-/// # Errors
-/// [`Error::InvalidArgument`] for any other name.
-pub fn parse_scheme(name: &str) -> Result<QuantScheme> {
-    let i8 = |granularity, scale| QuantScheme { dtype: DType::I8, granularity, scale };
-    Ok(match name {
-        "f32" => QuantScheme::F32,
-        "f16" => QuantScheme::F16,
-        "i8" => i8(Granularity::PerRow, ScaleDType::F32),
-        "i8-f16" => i8(Granularity::PerRow, ScaleDType::F16),
-        "i8-tensor" => i8(Granularity::PerTensor, ScaleDType::F32),
-        "i8-tensor-f16" => i8(Granularity::PerTensor, ScaleDType::F16),
-        other => {
-            return Err(Error::InvalidArgument {
-                name: "quant",
-                reason: format!(
-                    "unknown scheme {other:?} (f32, f16, i8, i8-f16, i8-tensor, i8-tensor-f16)"
-                ),
-            });
-        }
-    })
-}
-
-/// The name [`parse_scheme`] reads back.
-pub fn scheme_name(s: QuantScheme) -> &'static str {
-    match (s.dtype, s.granularity, s.scale) {
-        (DType::F32, ..) => "f32",
-        (DType::F16, ..) => "f16",
-        (DType::I8, Granularity::PerRow, ScaleDType::F32) => "i8",
-        (DType::I8, Granularity::PerRow, ScaleDType::F16) => "i8-f16",
-        (DType::I8, Granularity::PerTensor, ScaleDType::F32) => "i8-tensor",
-        (DType::I8, Granularity::PerTensor, ScaleDType::F16) => "i8-tensor-f16",
-    }
-}
+pub use super::quant::{parse_scheme, scheme_name};
 
 /// Everything about a build that is not in the input files.
 #[derive(Debug, Clone, PartialEq)]

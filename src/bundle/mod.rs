@@ -41,7 +41,9 @@ pub use loader::{Bundle, BundleLoader, LoadOptions, Neighbors, Progress, Progres
 pub use manifest::{
     CheckedManifest, FORMAT_VERSION, Manifest, Similarity, TensorDType, TensorEntry, parse_manifest,
 };
-pub use quant::{DType, Granularity, QuantScheme, QuantizedMatrix, ScaleDType};
+pub use quant::{
+    DType, Granularity, QuantScheme, QuantizedMatrix, ScaleDType, parse_scheme, scheme_name,
+};
 pub use view::TensorView;
 
 /// Parser entry points for fuzzing: each takes arbitrary bytes and must never panic.

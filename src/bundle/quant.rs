@@ -293,6 +293,43 @@ impl QuantizedMatrix {
     }
 }
 
+/// Parses a scheme name: `f32`, `f16`, `i8` (alias `int8`; per row, f32 scales), `i8-f16` (per
+/// row, f16 scales), `i8-tensor` (one f32 scale), `i8-tensor-f16`. Case-insensitive.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] for any other name.
+pub fn parse_scheme(name: &str) -> Result<QuantScheme> {
+    let i8 = |granularity, scale| QuantScheme { dtype: DType::I8, granularity, scale };
+    Ok(match name.to_ascii_lowercase().as_str() {
+        "f32" => QuantScheme::F32,
+        "f16" => QuantScheme::F16,
+        "i8" | "int8" => i8(Granularity::PerRow, ScaleDType::F32),
+        "i8-f16" => i8(Granularity::PerRow, ScaleDType::F16),
+        "i8-tensor" => i8(Granularity::PerTensor, ScaleDType::F32),
+        "i8-tensor-f16" => i8(Granularity::PerTensor, ScaleDType::F16),
+        other => {
+            return Err(Error::InvalidArgument {
+                name: "quant",
+                reason: format!(
+                    "unknown scheme {other:?} (f32, f16, i8, i8-f16, i8-tensor, i8-tensor-f16)"
+                ),
+            });
+        }
+    })
+}
+
+/// The name [`parse_scheme`] reads back.
+pub fn scheme_name(s: QuantScheme) -> &'static str {
+    match (s.dtype, s.granularity, s.scale) {
+        (DType::F32, ..) => "f32",
+        (DType::F16, ..) => "f16",
+        (DType::I8, Granularity::PerRow, ScaleDType::F32) => "i8",
+        (DType::I8, Granularity::PerRow, ScaleDType::F16) => "i8-f16",
+        (DType::I8, Granularity::PerTensor, ScaleDType::F32) => "i8-tensor",
+        (DType::I8, Granularity::PerTensor, ScaleDType::F16) => "i8-tensor-f16",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

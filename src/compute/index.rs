@@ -32,22 +32,6 @@ impl std::str::FromStr for Similarity {
     }
 }
 
-/// Parses a storage format name: `"f32"`, `"f16"`, `"int8"` (per-row f32 scales).
-///
-/// # Errors
-/// [`Error::InvalidArgument`] for any other name.
-pub fn parse_scheme(name: &str) -> Result<QuantScheme> {
-    match name.to_ascii_lowercase().as_str() {
-        "f32" => Ok(QuantScheme::F32),
-        "f16" => Ok(QuantScheme::F16),
-        "int8" | "i8" => Ok(QuantScheme::I8_PER_ROW),
-        other => Err(Error::InvalidArgument {
-            name: "dtype",
-            reason: format!("{other:?} is not one of \"f32\", \"f16\", \"int8\""),
-        }),
-    }
-}
-
 /// Items to leave out of a top-k (already shown, consumed, blocked): a bitset over rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowMask {

@@ -16,9 +16,10 @@ mod matrix;
 pub mod pool;
 mod topk;
 
+pub use crate::bundle::parse_scheme;
 pub use dense::{Activation, DenseLayer, Mlp, MlpScratch};
 pub use engine::{BackendChoice, BackendReport, ScoringEngine, TrialTimings};
-pub use index::{ItemIndex, RowMask, ScoreRequest, Similarity, parse_scheme};
+pub use index::{ItemIndex, RowMask, ScoreRequest, Similarity};
 pub use matrix::ItemMatrix;
 pub use pool::{EMPTY_SLOT, PoolRequest, Pooling, pool_fast, pool_reference};
 pub use topk::{MAX_K, TopK, validate_query};
