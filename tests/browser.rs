@@ -72,6 +72,16 @@ async fn webgpu_pooling_matches_reference() {
 }
 
 #[wasm_bindgen_test]
+async fn webgpu_user_update_gradient_matches_reference() {
+    let ctx = context().await;
+    for seed in 0..10u64 {
+        if let Err(e) = parity::gradient_case(Some(&ctx), seed).await {
+            panic!("{e}");
+        }
+    }
+}
+
+#[wasm_bindgen_test]
 fn wasm_cpu_path_matches_reference() {
     for seed in 100..160u64 {
         let case = Case::from_seed(seed, 20_000);

@@ -303,3 +303,11 @@ fn history_pooling_matches_reference_on_gpu_and_cpu() {
         block_on(parity::pool_case(Some(&ctx), &case)).unwrap();
     }
 }
+
+#[test]
+fn user_update_gradient_matches_reference_on_gpu_and_cpu() {
+    let ctx = context();
+    for seed in 0..30 {
+        block_on(parity::gradient_case(ctx.as_ref(), seed)).unwrap();
+    }
+}

@@ -10,6 +10,7 @@
 pub mod cpu;
 pub mod dense;
 mod engine;
+pub mod gradient;
 pub mod gpu;
 mod index;
 mod matrix;

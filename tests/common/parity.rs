@@ -535,3 +535,54 @@ pub async fn pool_case(ctx: Option<&GpuContext>, case: &PoolCase) -> Result<(), 
     }
     Ok(())
 }
+
+/// The user-update gradient (sampled softmax with logQ correction) on the CPU fast path and,
+/// when given, the GPU, against the reference; tolerance `1e-4 · (1 + |ref|)` per component.
+pub async fn gradient_case(ctx: Option<&GpuContext>, seed: u64) -> Result<(), String> {
+    use edgerec::compute::PoolRequest;
+    use edgerec::compute::gradient::{
+        SoftmaxExample, softmax_gradient, softmax_gradient_from_expectation,
+        softmax_gradient_reference, softmax_pool_request,
+    };
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let (rows, dim) = (rng.random_range(2..2000), rng.random_range(1..100));
+    let scheme = SCHEMES[rng.random_range(0..SCHEMES.len())];
+    let data: Vec<f32> = (0..rows * dim).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+    let table = edgerec::bundle::QuantizedMatrix::quantize(&data, dim, scheme).expect("valid");
+    let mut candidates: Vec<u32> = (0..rows as u32).collect();
+    candidates.shuffle(&mut rng);
+    candidates.truncate(rng.random_range(1..=rows.min(200)));
+    let probs: Vec<f32> = candidates.iter().map(|_| rng.random_range(1e-4f32..1.0)).collect();
+    let user: Vec<f32> = (0..dim).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+    let example = SoftmaxExample {
+        user: &user,
+        positive: candidates[rng.random_range(0..candidates.len())],
+        candidates: &candidates,
+        sample_prob: &probs,
+        temperature: rng.random_range(0.05f32..1.0),
+    };
+    let what =
+        format!("gradient seed {seed} ({rows}×{dim} {scheme:?}, {} candidates)", candidates.len());
+    let reference = softmax_gradient_reference(&table, &example).map_err(|e| e.to_string())?;
+    let fast = softmax_gradient(&table, &example).map_err(|e| e.to_string())?;
+    check_mlp(&reference, &fast, &format!("{what} cpu fast"))?;
+    if let Some(ctx) = ctx {
+        let (weights, pooling) =
+            softmax_pool_request(&table, &example).map_err(|e| e.to_string())?;
+        let request = PoolRequest {
+            ids: &candidates,
+            weights: &weights,
+            slots: candidates.len(),
+            queries: Some(&user),
+        };
+        let mut gpu = edgerec::compute::gpu::GpuTable::upload(ctx, &table)
+            .await
+            .map_err(|e| e.to_string())?;
+        let expectation =
+            gpu.pool(ctx, &request, pooling).await.map_err(|e| format!("{what}: {e}"))?;
+        let got = softmax_gradient_from_expectation(&table, &example, &expectation)
+            .map_err(|e| e.to_string())?;
+        check_mlp(&reference, &got, &format!("{what} gpu"))?;
+    }
+    Ok(())
+}
