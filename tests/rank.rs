@@ -34,7 +34,9 @@ fn fusion(form: FusionForm, tasks: usize, weights: &[f32]) -> Fusion {
 /// A random probability matrix: (tasks, n, values).
 fn matrix() -> impl Strategy<Value = (usize, usize, Vec<f32>)> {
     (1usize..=4, 0usize..40).prop_flat_map(|(tasks, n)| {
-        (Just(tasks), Just(n), prop::collection::vec(0.0f32..=1.0, n * tasks))
+        // Coarse values too, so that ties (broken by the lower index) actually occur.
+        let value = prop_oneof![0.0f32..=1.0, (0u8..=4).prop_map(|q| f32::from(q) / 4.0)];
+        (Just(tasks), Just(n), prop::collection::vec(value, n * tasks))
     })
 }
 
@@ -90,6 +92,20 @@ fn fusion_forms_match_hand_computed_values() {
     // 0.5 · (1 + 1.125) = 1.0625; 0.1 · 1.25 = 0.125
     assert_eq!(mul[0], 1.0625);
     assert!((mul[1] - 0.125).abs() < 1e-8);
+}
+
+#[test]
+fn ties_go_to_the_lower_index() {
+    // 300 candidates on three score levels, interleaved: each level lists its indices ascending.
+    let p: Vec<f32> = (0..300).map(|i| [0.25f32, 0.75, 0.5][(i * 7) % 3]).collect();
+    let ranked = RankPolicy::new(fusion(FusionForm::WeightedSum, 1, &[0.0]))
+        .rank(&RankInput::new(&p))
+        .unwrap();
+    let scores = &p;
+    let level = |x: f32| (0..300).filter(move |&i| scores[i] == x);
+    let want: Vec<usize> = level(0.75).chain(level(0.5)).chain(level(0.25)).collect();
+    assert_eq!(ranked.order, want);
+    assert_eq!(truncate_by_prior(&p, 150).unwrap(), want[..150]);
 }
 
 #[test]
@@ -245,9 +261,9 @@ fn the_boost_is_off_by_default_and_traced_when_on() {
 
 #[test]
 fn thompson_and_ucb_converge_to_the_best_arm() {
-    // Click rates 0.1 / 0.3 / 0.5 (gaps of 0.2), 3000 rounds, several seeds: in the second half
-    // the best arm takes ≥ 80% of the pulls (observed ≥ 95% for Thompson, ≥ 88% for UCB1 over
-    // seeds 0..20), and every arm is tried.
+    // Click rates 0.1 / 0.3 / 0.5 (gaps of 0.2), 3000 rounds, three seeds: in the second half
+    // the best arm takes ≥ 80% of the pulls (measured over seeds 0..200: ≥ 96% for Thompson,
+    // ≥ 89% for UCB1), it has the most pulls overall, and every arm is tried.
     let ctr = [0.1, 0.3, 0.5];
     for policy in [ExplorePolicy::THOMPSON, ExplorePolicy::UCB1] {
         for seed in [1u64, 7, 42] {
@@ -255,7 +271,7 @@ fn thompson_and_ucb_converge_to_the_best_arm() {
             let share = f64::from(late[2]) / 1500.0;
             assert!(share >= 0.8, "{policy:?} seed {seed}: best-arm share {share}, {pulls:?}");
             assert!(pulls.iter().all(|&n| n > 0), "{policy:?} seed {seed}: {pulls:?}");
-            assert!(pulls[0] <= pulls[1] && pulls[1] <= pulls[2], "{policy:?}: {pulls:?}");
+            assert!(pulls[2] > pulls[0] + pulls[1], "{policy:?} seed {seed}: {pulls:?}");
         }
     }
 }
@@ -285,8 +301,9 @@ fn under_exposed_arms_are_explored_more() {
 #[test]
 fn exploration_through_the_pipeline_converges_to_the_best_channel() {
     // One exploration slot (position 0) per request over three channels whose items are clicked
-    // at 0.05 / 0.15 / 0.4 in that slot; the ranker prefers channel 0's items. After the warm-up
-    // the slot mostly goes to channel 2.
+    // at 0.05 / 0.15 / 0.4 in that slot; the ranker prefers channel 0's items. In the second
+    // 1000 requests the slot goes to channel 2 at least 800 times (measured over 100 world seeds:
+    // ≥ 988 for Thompson, ≥ 912 for UCB1).
     let ctr = [0.05, 0.15, 0.4];
     let p = [0.9f32, 0.8, 0.7, 0.6, 0.5, 0.4];
     let sets: Vec<ChannelSet> =

@@ -347,7 +347,7 @@ fn scan<D: IntDot>(
         DType::I8 if dim <= MAX_I16_DIM => {
             let bytes: &[i8] = bytemuck::cast_slice(words);
             let stored = |r: usize| &bytes[r * per_row * 4..r * per_row * 4 + dim];
-            let mut offer_raw = |r: usize, b: usize, heap: &mut BinaryHeap<Candidate>, raw: i32| {
+            let offer_raw = |r: usize, b: usize, heap: &mut BinaryHeap<Candidate>, raw: i32| {
                 let score = raw as f32 * query_i16_scale[b] * mult[r] * query_scale[b];
                 offer(heap, request.k, Candidate(score, r as u32));
             };
