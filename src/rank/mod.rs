@@ -46,6 +46,7 @@
 pub mod boost;
 pub mod explore;
 pub mod fusion;
+pub mod ranker;
 pub mod trace;
 
 pub use boost::{BoostMode, NewItemBoost};
@@ -53,6 +54,7 @@ pub use explore::{ArmKind, ArmStats, Exploration, ExplorePolicy, ExploreRng, Slo
 pub use fusion::{
     ChannelCombine, ChannelSet, ChannelWeights, Fusion, FusionForm, MAX_CHANNELS, truncate_by_prior,
 };
+pub use ranker::{RANKER_TASKS, Ranker, RankerScratch};
 pub use trace::{CandidateTrace, ExploreArm, ExploreStep, RankTrace};
 
 use crate::error::{Error, Result};
