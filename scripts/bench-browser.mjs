@@ -35,6 +35,15 @@ try {
     else console.log(`| ${r.rows} | ${r.dtype} | ${r.backend} | ${r.medianMs.toFixed(3)} | ${r.gbPerS.toFixed(2)} | ${r.adapter} |`);
   }
   for (const r of bench.results) console.log(JSON.stringify({ bench: 'browser_score', ...r }));
+  if (bench.rerank) {
+    const { n, k, checks, results } = bench.rerank;
+    console.log(`re-rank in wasm, N = ${n}, k = ${k} (selections identical to the fixtures: ${JSON.stringify(checks)})`);
+    console.log('| algorithm | ms per call |');
+    console.log('|---|---:|');
+    for (const r of results) console.log(`| ${r.algorithm} | ${r.ms.toFixed(3)} |`);
+    for (const r of results) console.log(JSON.stringify({ bench: 'browser_rerank', n, k, ...r }));
+    if (!Object.values(checks).every(Boolean)) throw new Error('re-rank selections differ from the fixtures');
+  }
 } finally {
   await browser.close();
   server.kill();

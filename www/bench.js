@@ -1,6 +1,7 @@
 // Scoring benchmark page: the same measurement as `edgerec bench score`, in the browser, through
 // the npm package. Results land in `window.edgerecBench` for scripts/bench-browser.mjs.
 import { ScoringEngine, memorySumBandwidth } from '../pkg/dist/index.js';
+import { benchRerank } from './bench-rerank.js';
 
 const url = new URL(location.href);
 const list = (name, fallback) => (url.searchParams.get(name) ?? fallback).split(',').filter(Boolean);
@@ -10,6 +11,7 @@ const k = Number(url.searchParams.get('k') ?? 100);
 const iters = Number(url.searchParams.get('iters') ?? 10);
 const dtypes = list('dtypes', 'f32,f16,int8');
 const backends = list('backends', 'cpu,webgpu');
+const withRerank = (url.searchParams.get('rerank') ?? '1') !== '0';
 const summary = document.querySelector('#summary');
 const tbody = document.querySelector('#results tbody');
 
@@ -74,7 +76,8 @@ async function main() {
       }
     }
   }
-  window.edgerecBench = { status: 'done', memorySumGbPerS: bandwidth, results, userAgent: navigator.userAgent };
+  const rerank = withRerank ? await benchRerank() : null;
+  window.edgerecBench = { status: 'done', memorySumGbPerS: bandwidth, results, rerank, userAgent: navigator.userAgent };
   summary.textContent = `Done. WebAssembly single-core memory-sum bandwidth: ${bandwidth.toFixed(2)} GB/s`;
   document.body.dataset.status = 'done';
 }

@@ -17,6 +17,8 @@ import init, {
   ScoringEngine as WasmScoringEngine,
   referenceTopK as wasmReferenceTopK,
   memorySumBandwidth as wasmMemorySumBandwidth,
+  dppSelect as wasmDppSelect,
+  mmrSelect as wasmMmrSelect,
   type TopKResult,
 } from '../wasm/edgerec.js';
 
@@ -31,18 +33,42 @@ export interface TopK {
   scores: Float32Array;
 }
 
-/** Stable error codes carried by every error the engine throws (`error.code`). */
+/**
+ * Stable error codes carried by every error the engine throws (`error.code`); one per variant of
+ * the Rust `Error` enum (`src/error.rs`, checked by `tests/node/pkg.test.mjs`).
+ */
 export type ErrorCode =
-  | 'DIMENSION_MISMATCH'
-  | 'INVALID_K'
-  | 'EMPTY_INDEX'
-  | 'SHAPE_MISMATCH'
-  | 'NON_FINITE'
-  | 'INVALID_ARGUMENT'
   | 'BACKEND_UNAVAILABLE'
+  | 'BAD_SIGNATURE'
   | 'BUFFER_TOO_LARGE'
+  | 'BUNDLE_CORRUPT'
+  | 'BUNDLE_NON_FINITE'
+  | 'BUNDLE_SHAPE_MISMATCH'
+  | 'BUNDLE_TRUNCATED'
   | 'DEVICE_LOST'
-  | 'GPU_ERROR';
+  | 'DIMENSION_MISMATCH'
+  | 'DUPLICATE_ID'
+  | 'EMPTY_INDEX'
+  | 'GPU_ERROR'
+  | 'HASH_MISMATCH'
+  | 'INVALID_ARGUMENT'
+  | 'INVALID_ARM_STATS'
+  | 'INVALID_K'
+  | 'INVALID_PROBABILITY'
+  | 'INVALID_RULE'
+  | 'INVALID_WEIGHT'
+  | 'IO_ERROR'
+  | 'KERNEL_NOT_PSD'
+  | 'KERNEL_NOT_SQUARE'
+  | 'KERNEL_NOT_SYMMETRIC'
+  | 'LENGTH_MISMATCH'
+  | 'NON_FINITE'
+  | 'NO_CANDIDATES'
+  | 'RULES_INFEASIBLE'
+  | 'SHAPE_MISMATCH'
+  | 'UNKNOWN_CHANNEL'
+  | 'UNKNOWN_TASK'
+  | 'UNSUPPORTED_VERSION';
 
 /** The errors edgerec throws: a JS `Error` with `name === 'EdgerecError'` and a `code`. */
 export interface EdgerecError extends Error {
@@ -206,4 +232,38 @@ export async function memorySumBandwidth(megabytes = 256): Promise<number> {
 export async function referenceTopK(items: Float32Array, dim: number, query: Float32Array, k: number): Promise<TopK> {
   await initEdgerec();
   return takeTopK(wasmReferenceTopK(items, dim, query, k));
+}
+
+/** Options for {@link dppSelect}. */
+export interface DppOptions {
+  /** Sliding window: only the last `window` picks count for diversity. */
+  window?: number;
+  /** Stop when the best marginal gain falls below this (default 1e-10). */
+  epsilon?: number;
+}
+
+/**
+ * DPP fast greedy MAP inference (Chen, Zhang & Zhou, NeurIPS 2018) over an `n × n` kernel
+ * (row-major): up to `k` indices in selection order — identical to the authors' implementation.
+ */
+export async function dppSelect(kernel: Float64Array | Float32Array | number[], n: number, k: number, options: DppOptions = {}): Promise<Uint32Array> {
+  await initEdgerec();
+  return wasmDppSelect(Float64Array.from(kernel), n, k, options.window, options.epsilon);
+}
+
+/**
+ * Maximal Marginal Relevance (Carbonell & Goldstein 1998) over item vectors (`rows × dim`):
+ * relevance is cosine(query, item), redundancy the max cosine to the selected items (the last
+ * `window` when given); `lambda` 1 is pure relevance. Up to `k` indices in selection order.
+ */
+export async function mmrSelect(
+  items: Float64Array | Float32Array | number[],
+  dim: number,
+  query: Float64Array | Float32Array | number[],
+  k: number,
+  lambda: number,
+  options: { window?: number } = {},
+): Promise<Uint32Array> {
+  await initEdgerec();
+  return wasmMmrSelect(Float64Array.from(items), dim, Float64Array.from(query), k, lambda, options.window);
 }

@@ -7,6 +7,8 @@
 mod bundle;
 mod engine;
 mod error;
+mod rerank;
 
 pub use bundle::{WasmBundle, WasmBundleLoader};
 pub use engine::{TopKResult, WasmScoringEngine, reference_top_k};
+pub use rerank::{dpp_select, mmr_select};

@@ -2,7 +2,7 @@
 // CPU path (never throw), and bad input must reject with typed EdgerecErrors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ScoringEngine, referenceTopK, isEdgerecError } from '../../pkg/dist/index.js';
+import { ScoringEngine, referenceTopK, isEdgerecError, dppSelect, mmrSelect } from '../../pkg/dist/index.js';
 
 function matrix(rows, dim, seed = 1) {
   let s = seed;
@@ -109,4 +109,38 @@ test('search: batches, exclusions, candidates, dtypes and cosine', async () => {
   await rejectsWith(engine.search(query, 5, { candidates: [1, 2] }), 'INVALID_K');
   await rejectsWith(engine.search(new Float32Array(dim + 1), 1), 'DIMENSION_MISMATCH');
   engine.free();
+});
+
+test('dppSelect and mmrSelect reproduce the reference fixtures', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const { parseNpy } = await import('../../www/npy.js');
+  const fx = (name) => new URL(`../fixtures/${name}`, import.meta.url);
+  const npy = async (name) => { const b = await readFile(fx(name)); return parseNpy(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)); };
+  const kernel = await npy('dpp_kernel_n1000_d64_seed42.npy');
+  const dppRef = JSON.parse(await readFile(fx('dpp_n1000_d64_k50_seed42.json'), 'utf8'));
+  assert.deepEqual(Array.from(await dppSelect(kernel.data, 1000, 50)), dppRef.selected);
+  assert.deepEqual(Array.from(await dppSelect(kernel.data, 1000, 50, { window: 10 })), dppRef.selected_sw_window10);
+  const E = await npy('mmr_E_n1000_d64_seed2024.npy');
+  const q = await npy('mmr_q_d64_seed2024.npy');
+  const mmrRef = JSON.parse(await readFile(fx('mmr_n1000_d64_k50_seed2024.json'), 'utf8'));
+  let lambdas = 0;
+  for (const [key, v] of Object.entries(mmrRef)) {
+    if (!key.startsWith('lambda=')) continue;
+    lambdas++;
+    assert.deepEqual(Array.from(await mmrSelect(E.data, 64, q.data, 50, Number(key.slice(7)))), v.selected, key);
+  }
+  assert.equal(lambdas, 3);
+  await rejectsWith(dppSelect([1, 2, 3, 4], 2, 1), 'KERNEL_NOT_SYMMETRIC');
+  await rejectsWith(dppSelect([1, 0, 0, 1], 2, 3), 'INVALID_K');
+  await rejectsWith(mmrSelect([1, 0, 0, 1], 2, [1, 0], 1, 1.5), 'INVALID_ARGUMENT');
+});
+
+test('the TypeScript ErrorCode union lists every code the engine can throw', async () => {
+  const { readFile } = await import('node:fs/promises');
+  const rust = await readFile(new URL('../../src/error.rs', import.meta.url), 'utf8');
+  const ts = await readFile(new URL('../../pkg/dist/index.d.ts', import.meta.url), 'utf8');
+  const codes = [...new Set([...rust.matchAll(/=> "([A-Z_]+)"/g)].map((m) => m[1]))];
+  assert.ok(codes.length >= 20, `found only ${codes.length} codes`);
+  const union = ts.slice(ts.indexOf('export type ErrorCode'), ts.indexOf(';', ts.indexOf('export type ErrorCode')));
+  for (const code of codes) assert.ok(union.includes(`'${code}'`) || union.includes(`"${code}"`), `ErrorCode lacks ${code}`);
 });
