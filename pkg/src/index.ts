@@ -19,6 +19,8 @@ import init, {
   memorySumBandwidth as wasmMemorySumBandwidth,
   dppSelect as wasmDppSelect,
   mmrSelect as wasmMmrSelect,
+  DppKernel as WasmDppKernel,
+  MmrIndex as WasmMmrIndex,
   type TopKResult,
 } from '../wasm/edgerec.js';
 
@@ -266,4 +268,46 @@ export async function mmrSelect(
 ): Promise<Uint32Array> {
   await initEdgerec();
   return wasmMmrSelect(Float64Array.from(items), dim, Float64Array.from(query), k, lambda, options.window);
+}
+
+/** A DPP kernel validated once and kept in WebAssembly memory, for repeated selections. */
+export class DppKernel {
+  private constructor(private inner: WasmDppKernel) {}
+
+  /** Validates and keeps an `n × n` kernel (row-major). */
+  static async create(kernel: Float64Array | Float32Array | number[], n: number): Promise<DppKernel> {
+    await initEdgerec();
+    return new DppKernel(new WasmDppKernel(Float64Array.from(kernel), n));
+  }
+
+  /** Up to `k` indices in selection order (see {@link dppSelect}). */
+  select(k: number, options: DppOptions = {}): Uint32Array {
+    return this.inner.select(k, options.window, options.epsilon);
+  }
+
+  /** Releases the wasm memory now. */
+  free(): void {
+    this.inner.free();
+  }
+}
+
+/** Item vectors kept in WebAssembly memory for repeated MMR selections. */
+export class MmrIndex {
+  private constructor(private inner: WasmMmrIndex) {}
+
+  /** Keeps `rows × dim` item vectors. */
+  static async create(items: Float64Array | Float32Array | number[], dim: number): Promise<MmrIndex> {
+    await initEdgerec();
+    return new MmrIndex(new WasmMmrIndex(Float64Array.from(items), dim));
+  }
+
+  /** Up to `k` indices in selection order for `query` (see {@link mmrSelect}). */
+  select(query: Float64Array | Float32Array | number[], k: number, lambda: number, options: { window?: number } = {}): Uint32Array {
+    return this.inner.select(Float64Array.from(query), k, lambda, options.window);
+  }
+
+  /** Releases the wasm memory now. */
+  free(): void {
+    this.inner.free();
+  }
 }

@@ -11,4 +11,4 @@ mod rerank;
 
 pub use bundle::{WasmBundle, WasmBundleLoader};
 pub use engine::{TopKResult, WasmScoringEngine, reference_top_k};
-pub use rerank::{dpp_select, mmr_select};
+pub use rerank::{WasmDppKernel, WasmMmrIndex, dpp_select, mmr_select};

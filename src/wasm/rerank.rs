@@ -41,3 +41,59 @@ pub fn mmr_select(
     let similarity = crate::rerank::Similarity::cosine(embeddings);
     Ok(to_u32(mmr(&relevance, &similarity, k, MmrParams { lambda, window })?))
 }
+
+/// A DPP kernel validated and held in WebAssembly memory, for repeated selections without
+/// copying the `n × n` matrix across the JS boundary each time.
+#[wasm_bindgen(js_name = DppKernel)]
+pub struct WasmDppKernel {
+    kernel: Kernel,
+}
+
+#[wasm_bindgen(js_class = DppKernel)]
+impl WasmDppKernel {
+    /// Validates (square, finite, symmetric, non-negative diagonal) and keeps an `n × n` kernel.
+    #[wasm_bindgen(constructor)]
+    pub fn new(kernel: Vec<f64>, n: usize) -> Result<WasmDppKernel, JsValue> {
+        Ok(Self { kernel: Kernel::new(kernel, n, n)? })
+    }
+
+    /// Up to `k` indices in selection order (see `dppSelect`).
+    pub fn select(
+        &self,
+        k: usize,
+        window: Option<usize>,
+        epsilon: Option<f64>,
+    ) -> Result<Vec<u32>, JsValue> {
+        let params = DppParams { window, epsilon: epsilon.unwrap_or(DEFAULT_EPSILON) };
+        Ok(to_u32(dpp_greedy(&self.kernel, k, params)?))
+    }
+}
+
+/// Item vectors held in WebAssembly memory for repeated MMR selections.
+#[wasm_bindgen(js_name = MmrIndex)]
+pub struct WasmMmrIndex {
+    similarity: crate::rerank::Similarity,
+    embeddings: Embeddings,
+}
+
+#[wasm_bindgen(js_class = MmrIndex)]
+impl WasmMmrIndex {
+    /// Keeps `rows × dim` item vectors.
+    #[wasm_bindgen(constructor)]
+    pub fn new(items: Vec<f64>, dim: usize) -> Result<WasmMmrIndex, JsValue> {
+        let embeddings = Embeddings::new(items, dim)?;
+        Ok(Self { similarity: crate::rerank::Similarity::cosine(embeddings.clone()), embeddings })
+    }
+
+    /// Up to `k` indices in selection order for `query` (see `mmrSelect`).
+    pub fn select(
+        &self,
+        query: Vec<f64>,
+        k: usize,
+        lambda: f64,
+        window: Option<usize>,
+    ) -> Result<Vec<u32>, JsValue> {
+        let relevance = self.embeddings.cosine_to(&query)?;
+        Ok(to_u32(mmr(&relevance, &self.similarity, k, MmrParams { lambda, window })?))
+    }
+}
