@@ -10,8 +10,8 @@
 pub mod cpu;
 pub mod dense;
 mod engine;
-pub mod gradient;
 pub mod gpu;
+pub mod gradient;
 mod index;
 mod matrix;
 pub mod pool;
