@@ -20,6 +20,8 @@ import init, {
   dppSelect as wasmDppSelect,
   mmrSelect as wasmMmrSelect,
   DppKernel as WasmDppKernel,
+  BundleLoader as WasmBundleLoader,
+  Bundle as WasmBundle,
   MmrIndex as WasmMmrIndex,
   type TopKResult,
 } from '../wasm/edgerec.js';
@@ -155,6 +157,15 @@ export interface TrialTimings {
 /** An item index (row-major `Float32Array`, `rows × dim`) resident on the chosen backend. */
 export class ScoringEngine {
   private constructor(private inner: WasmScoringEngine | undefined) {}
+
+  /**
+   * An engine over a loaded bundle's item index, in the format and with the similarity it was
+   * exported with (nothing is copied through JavaScript).
+   */
+  static async fromBundle(bundle: ModelBundle, options: { backend?: BackendChoice } = {}): Promise<ScoringEngine> {
+    await initEdgerec();
+    return new ScoringEngine(await WasmScoringEngine.fromBundle(bundle.raw, options.backend));
+  }
 
   /** Validates and uploads `items`; throws an {@link EdgerecError} on bad shapes or values. */
   static async create(items: Float32Array, dim: number, options: ScoringEngineOptions = {}): Promise<ScoringEngine> {
@@ -309,5 +320,90 @@ export class MmrIndex {
   /** Releases the wasm memory now. */
   free(): void {
     this.inner.free();
+  }
+}
+
+/** Download progress of {@link loadBundle}: bytes received so far of all files, and the total. */
+export interface BundleProgress {
+  loaded: number;
+  total: number;
+  file: string;
+}
+
+/** Options for {@link loadBundle}. */
+export interface LoadBundleOptions {
+  /** Ed25519 public key (64 hex digits): when given, the manifest must carry a valid signature. */
+  publicKey?: string;
+  /** Called after every received chunk. */
+  onProgress?: (progress: BundleProgress) => void;
+  /** `fetch` to use (default: the global one), e.g. to add headers or a cache. */
+  fetch?: typeof fetch;
+  /** Passed to every request, e.g. `{ cache: 'force-cache' }` (files are content-addressed). */
+  requestInit?: RequestInit;
+}
+
+/** A loaded, fully validated model bundle (hashes, shapes, ids, values, signature when keyed). */
+export class ModelBundle {
+  /** @internal */
+  constructor(readonly raw: WasmBundle) {}
+  get modelId(): string { return this.raw.modelId; }
+  get modelVersion(): string { return this.raw.modelVersion; }
+  get itemCount(): number { return this.raw.itemCount; }
+  get embeddingDim(): number { return this.raw.embeddingDim; }
+  get signatureVerified(): boolean { return this.raw.signatureVerified; }
+  /** SHA-256 of the manifest: identifies the exact model version for caches and sync. */
+  get manifestSha256(): string { return this.raw.manifestSha256; }
+  /** Row of an item id, or undefined. O(1). */
+  rowOf(id: string): number | undefined { return this.raw.rowOf(id) ?? undefined; }
+  /** Item id of a row, or undefined. */
+  itemId(row: number): string | undefined { return this.raw.itemId(row) ?? undefined; }
+  /** The item embeddings, dequantized (`itemCount × embeddingDim`). */
+  itemEmbeddings(): Float32Array { return this.raw.itemEmbeddings(); }
+  /** Releases the wasm memory now. */
+  free(): void { this.raw.free(); }
+}
+
+function httpError(url: string, status: number): Error {
+  return Object.assign(new Error(`GET ${url} failed with HTTP ${status}`), { name: 'EdgerecError', code: 'IO_ERROR' });
+}
+
+/**
+ * Downloads and validates a bundle: one manifest fetch, then every listed file streamed chunk by
+ * chunk into the engine (hashed as it arrives), with progress. Rejects with an
+ * {@link EdgerecError} naming the file and the reason on any mismatch; nothing partial is
+ * returned.
+ *
+ * @param manifestUrl URL of `manifest.json`; the files are fetched relative to it.
+ */
+export async function loadBundle(manifestUrl: string | URL, options: LoadBundleOptions = {}): Promise<ModelBundle> {
+  await initEdgerec();
+  const get = options.fetch ?? fetch;
+  const base = new URL(manifestUrl, typeof location === 'undefined' ? undefined : location.href);
+  const manifestResponse = await get(base, options.requestInit);
+  if (!manifestResponse.ok) throw httpError(base.href, manifestResponse.status);
+  const loader = new WasmBundleLoader(new Uint8Array(await manifestResponse.arrayBuffer()), options.publicKey);
+  try {
+    if (options.onProgress) {
+      const report = options.onProgress;
+      loader.onProgress((loaded: number, total: number, file: string) => report({ loaded, total, file }));
+    }
+    for (const name of loader.fileNames) {
+      const url = new URL(name, base);
+      const response = await get(url, options.requestInit);
+      if (!response.ok) throw httpError(url.href, response.status);
+      if (response.body) {
+        const reader = response.body.getReader();
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          loader.push(name, value);
+        }
+      } else {
+        loader.push(name, new Uint8Array(await response.arrayBuffer()));
+      }
+    }
+    return new ModelBundle(loader.finish());
+  } finally {
+    loader.free();
   }
 }

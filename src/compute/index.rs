@@ -32,6 +32,21 @@ impl std::str::FromStr for Similarity {
     }
 }
 
+impl ItemIndex {
+    /// The item index of a loaded bundle: its `item_embeddings` tensor (in the stored format,
+    /// no re-quantization) with the manifest's similarity.
+    ///
+    /// # Errors
+    /// As [`crate::bundle::TensorView::to_quantized_matrix`].
+    pub fn from_bundle(bundle: &crate::bundle::Bundle) -> Result<Self> {
+        let similarity = match bundle.manifest().similarity {
+            crate::bundle::manifest::Similarity::Dot => Similarity::Dot,
+            crate::bundle::manifest::Similarity::Cosine => Similarity::Cosine,
+        };
+        Ok(Self::new(bundle.item_embeddings().to_quantized_matrix()?, similarity))
+    }
+}
+
 /// Items to leave out of a top-k (already shown, consumed, blocked): a bitset over rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowMask {

@@ -66,6 +66,28 @@ impl WasmScoringEngine {
         let scheme = parse_scheme(dtype.as_deref().unwrap_or("f32"))?;
         let similarity = similarity.as_deref().unwrap_or("dot").parse::<Similarity>()?;
         let index = ItemIndex::quantize(&ItemMatrix::new(items, dim)?, scheme, similarity)?;
+        Self::with_index(index, choice).await
+    }
+
+    /// Builds the engine over a loaded bundle's item index (stored format and similarity as
+    /// exported; nothing is copied through JavaScript).
+    #[wasm_bindgen(js_name = fromBundle)]
+    pub async fn from_bundle(
+        bundle: &super::bundle::WasmBundle,
+        backend: Option<String>,
+    ) -> Result<WasmScoringEngine, JsValue> {
+        let choice = match backend {
+            Some(name) => name.parse::<BackendChoice>()?,
+            None => BackendChoice::Auto,
+        };
+        let index = ItemIndex::from_bundle(bundle.inner())?;
+        Self::with_index(index, choice).await
+    }
+
+    async fn with_index(
+        index: ItemIndex,
+        choice: BackendChoice,
+    ) -> Result<WasmScoringEngine, JsValue> {
         let rows = index.rows();
         let engine = ScoringEngine::new(index, choice).await?;
         let report = engine.report().clone();
