@@ -2,23 +2,15 @@
 // Runs www/bench.html in headless Chromium (WebGPU enabled: SwiftShader here, a real GPU on a
 // desktop) and prints the results as a table and JSON lines.
 // Usage: node scripts/bench-browser.mjs [query string, e.g. "rows=100000&iters=5"]
-import { spawn } from 'node:child_process';
 import { chromium } from 'playwright-core';
+import { startDemoServer, CHROMIUM_ARGS } from './demo-server.mjs';
 
 const query = process.argv[2] ?? 'rows=100000,1000000&dim=64&k=100&iters=10';
-const server = spawn(process.execPath, ['scripts/serve.mjs', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-const base = await new Promise((resolve, reject) => {
-  let out = '';
-  server.stdout.on('data', (c) => {
-    out += c;
-    const m = out.match(/edgerec demo: (\S+)/);
-    if (m) resolve(m[1]);
-  });
-  server.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
-});
+const server = await startDemoServer();
+const base = server.url;
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run', '--disable-dev-shm-usage'],
+  args: ['--enable-unsafe-webgpu', ...CHROMIUM_ARGS],
 });
 try {
   const page = await browser.newPage();
@@ -46,5 +38,5 @@ try {
   }
 } finally {
   await browser.close();
-  server.kill();
+  server.stop();
 }

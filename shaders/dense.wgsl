@@ -40,20 +40,11 @@ fn dense_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
     let base = o * params.row_vec4s;
     let x0 = b * params.in_stride;
     var acc = vec4<f32>(0.0);
+    let parts = word_parts();
     for (var c = 0u; c < params.row_vec4s; c = c + 1u) {
         let w = weights[base + c];
-        if (DTYPE == 0u) {
-            acc = fma(bitcast<vec4<f32>>(w), inputs[x0 + c], acc);
-        } else if (DTYPE == 1u) {
-            let x = x0 + 2u * c;
-            acc = fma(vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y)), inputs[x], acc);
-            acc = fma(vec4<f32>(unpack2x16float(w.z), unpack2x16float(w.w)), inputs[x + 1u], acc);
-        } else {
-            let x = x0 + 4u * c;
-            acc = fma(unpack_i8x4(w.x), inputs[x], acc);
-            acc = fma(unpack_i8x4(w.y), inputs[x + 1u], acc);
-            acc = fma(unpack_i8x4(w.z), inputs[x + 2u], acc);
-            acc = fma(unpack_i8x4(w.w), inputs[x + 3u], acc);
+        for (var p = 0u; p < parts; p = p + 1u) {
+            acc = fma(widen(w, p), inputs[x0 + c * parts + p], acc);
         }
     }
     var z = ((acc.x + acc.y) + (acc.z + acc.w)) * mult[o] + bias[o];

@@ -30,37 +30,22 @@ struct PoolParams {
 
 var<workgroup> coef: array<f32, 256>;
 
-// Element j of table row `row`, dequantized.
+// Element j of table row `row`, dequantized (row_scale is 1 for f32 and f16 tables).
 fn element(row: u32, j: u32) -> f32 {
-    let per_vec4 = select(select(4u, 8u, DTYPE == 1u), 16u, DTYPE == 2u);
-    let w = table[row * params.row_vec4s + j / per_vec4];
+    let per_vec4 = 4u * word_parts();
     let lane = j % per_vec4;
-    if (DTYPE == 0u) {
-        return bitcast<f32>(w[lane]);
-    } else if (DTYPE == 1u) {
-        return unpack2x16float(w[lane / 2u])[lane % 2u];
-    }
-    return unpack_i8x4(w[lane / 4u])[lane % 4u] * row_scale[row];
+    return widen(table[row * params.row_vec4s + j / per_vec4], lane / 4u)[lane % 4u] * row_scale[row];
 }
 
 // q · row, dequantized, with vec4 loads (the query is padded to the row's value count).
 fn dot_query(row: u32, q0: u32) -> f32 {
     let base = row * params.row_vec4s;
     var acc = vec4<f32>(0.0);
+    let parts = word_parts();
     for (var c = 0u; c < params.row_vec4s; c = c + 1u) {
         let w = table[base + c];
-        if (DTYPE == 0u) {
-            acc = fma(bitcast<vec4<f32>>(w), queries[q0 + c], acc);
-        } else if (DTYPE == 1u) {
-            let q = q0 + 2u * c;
-            acc = fma(vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y)), queries[q], acc);
-            acc = fma(vec4<f32>(unpack2x16float(w.z), unpack2x16float(w.w)), queries[q + 1u], acc);
-        } else {
-            let q = q0 + 4u * c;
-            acc = fma(unpack_i8x4(w.x), queries[q], acc);
-            acc = fma(unpack_i8x4(w.y), queries[q + 1u], acc);
-            acc = fma(unpack_i8x4(w.z), queries[q + 2u], acc);
-            acc = fma(unpack_i8x4(w.w), queries[q + 3u], acc);
+        for (var p = 0u; p < parts; p = p + 1u) {
+            acc = fma(widen(w, p), queries[q0 + c * parts + p], acc);
         }
     }
     return ((acc.x + acc.y) + (acc.z + acc.w)) * row_scale[row];

@@ -36,20 +36,11 @@ struct ScoreParams {
 fn dot_row(local_row: u32, q0: u32) -> f32 {
     let base = local_row * params.row_vec4s;
     var acc = vec4<f32>(0.0);
+    let parts = word_parts();
     for (var c = 0u; c < params.row_vec4s; c = c + 1u) {
         let w = items[base + c];
-        if (DTYPE == 0u) {
-            acc = fma(bitcast<vec4<f32>>(w), queries[q0 + c], acc);
-        } else if (DTYPE == 1u) {
-            let q = q0 + 2u * c;
-            acc = fma(vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y)), queries[q], acc);
-            acc = fma(vec4<f32>(unpack2x16float(w.z), unpack2x16float(w.w)), queries[q + 1u], acc);
-        } else {
-            let q = q0 + 4u * c;
-            acc = fma(unpack_i8x4(w.x), queries[q], acc);
-            acc = fma(unpack_i8x4(w.y), queries[q + 1u], acc);
-            acc = fma(unpack_i8x4(w.z), queries[q + 2u], acc);
-            acc = fma(unpack_i8x4(w.w), queries[q + 3u], acc);
+        for (var p = 0u; p < parts; p = p + 1u) {
+            acc = fma(widen(w, p), queries[q0 + c * parts + p], acc);
         }
     }
     return (acc.x + acc.y) + (acc.z + acc.w);

@@ -2,26 +2,17 @@
 // with an engine built from it; a corrupted file in transit is rejected with its own error code.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chromium } from 'playwright-core';
+import { startDemoServer, CHROMIUM_ARGS as ARGS } from '../../scripts/demo-server.mjs';
 
-const ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run', '--disable-dev-shm-usage'];
 let server;
 let baseUrl;
 
 before(async () => {
-  server = spawn(process.execPath, ['scripts/serve.mjs', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  baseUrl = await new Promise((resolve, reject) => {
-    let out = '';
-    server.stdout.on('data', (c) => {
-      out += c;
-      const m = out.match(/edgerec demo: (\S+)/);
-      if (m) resolve(m[1]);
-    });
-    server.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
+  server = await startDemoServer();
+  baseUrl = server.url;
 });
-after(() => server?.kill());
+after(() => server?.stop());
 
 async function open(query, route) {
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ARGS });

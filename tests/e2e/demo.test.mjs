@@ -3,37 +3,20 @@
 // (--enable-unsafe-webgpu: SwiftShader) and once with WebGPU off (auto must fall back).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chromium } from 'playwright-core';
+import { startDemoServer, CHROMIUM_ARGS as BASE_ARGS } from '../../scripts/demo-server.mjs';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const BASE_ARGS = [
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-dev-shm-usage',
-];
 
 let server;
 let baseUrl;
 
 before(async () => {
-  server = spawn(process.execPath, ['scripts/serve.mjs', '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  baseUrl = await new Promise((resolve, reject) => {
-    let out = '';
-    server.stdout.on('data', (chunk) => {
-      out += chunk;
-      const m = out.match(/edgerec demo: (\S+)/);
-      if (m) resolve(m[1]);
-    });
-    server.on('exit', (code) => reject(new Error(`demo server exited with ${code}`)));
-  });
+  server = await startDemoServer();
+  baseUrl = server.url;
 });
 
-after(() => server?.kill());
+after(() => server?.stop());
 
 async function runDemo({ webgpu, query }) {
   const browser = await chromium.launch({

@@ -416,10 +416,10 @@ pub fn write_interactions(
 }
 
 /// The data README to keep beside anything derived from a data set: `README.txt` or
-/// `README.md` next to the interactions file, if any.
+/// `README.md` (or a split's `DATA_README.txt`) next to the interactions file, if any.
 pub fn data_readme(interactions: &Path) -> Option<PathBuf> {
     let dir = interactions.parent()?;
-    ["README.txt", "README.md"].iter().map(|n| dir.join(n)).find(|p| p.is_file())
+    ["README.txt", "README.md", "DATA_README.txt"].iter().map(|n| dir.join(n)).find(|p| p.is_file())
 }
 
 #[cfg(test)]

@@ -43,7 +43,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Two-tower epochs.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 10)]
     pub epochs: usize,
     /// Keep only interactions with rating ≥ R as positives (default: every interaction).
     #[arg(long)]
@@ -57,6 +57,10 @@ pub struct TrainArgs {
     /// Learning rate of the two-tower model.
     #[arg(long, default_value_t = 3e-3)]
     pub lr: f64,
+    /// Batch size (in-batch negatives) of the two-tower model; as many extra negatives are
+    /// sampled per batch.
+    #[arg(long, default_value_t = 512)]
+    pub batch: usize,
     /// History length the user tower pools.
     #[arg(long, default_value_t = 50)]
     pub history: usize,
@@ -131,6 +135,9 @@ fn check(args: &TrainArgs) -> Result<()> {
     if !(args.lr.is_finite() && args.lr > 0.0) {
         return bad("lr", "must be finite and > 0");
     }
+    if args.batch < 2 {
+        return bad("batch", "must be ≥ 2");
+    }
     if args.history == 0 {
         return bad("history", "must be ≥ 1");
     }
@@ -188,6 +195,8 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
     let cfg = two_tower::TowerConfig {
         dim: args.dim,
         history: args.history,
+        batch: args.batch,
+        negatives: args.batch,
         temperature: args.temperature,
         lr: args.lr,
         epochs: args.epochs,

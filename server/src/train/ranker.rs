@@ -182,7 +182,7 @@ pub fn train(
     seed: u64,
     quiet: bool,
 ) -> Result<(Ranker, Vec<RankerEpoch>)> {
-    let mut rng = SmallRng::seed_from_u64(seed ^ 0x5eed_0f_4a4e_4b52);
+    let mut rng = SmallRng::seed_from_u64(seed ^ 0x005e_ed0f_4a4e_4b52);
     let dim = inputs.towers.b1.len();
     let n_items = inputs.catalogue.items.len();
     // Positives: (user, position) with at least one earlier item.
@@ -294,7 +294,7 @@ pub fn train(
             watch_auc: auc(&col(&zs, 0), &col(&ls, 0)),
             like_auc: auc(&col(&zs, 1), &col(&ls, 1)),
         };
-        bar.println(format!(
+        bar.suspend(|| eprintln!(
             "ranker epoch {}: loss {:.4}  holdout watch BCE {:.4} AUC {:.3}  like BCE {:.4} AUC {:.3}",
             e.epoch, e.train_loss, e.watch_bce, e.watch_auc, e.like_bce, e.like_auc
         ));

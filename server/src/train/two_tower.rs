@@ -70,7 +70,7 @@ impl Default for TowerConfig {
             temperature: 0.07,
             lr: 3e-3,
             weight_decay: 1e-4,
-            epochs: 20,
+            epochs: 10,
             horizon: 8,
             seed: 42,
         }
@@ -351,10 +351,12 @@ pub fn train(
             train_hr_at_20: hr,
             seconds: started.elapsed().as_secs_f32(),
         };
-        bar.println(format!(
-            "epoch {:>2}: loss {:.4}  batch acc {:.3}  train HR@20 {:.3}  ({:.1}s)",
-            m.epoch, m.loss, m.batch_accuracy, m.train_hr_at_20, m.seconds
-        ));
+        bar.suspend(|| {
+            eprintln!(
+                "epoch {:>2}: loss {:.4}  batch acc {:.3}  train HR@20 {:.3}  ({:.1}s)",
+                m.epoch, m.loss, m.batch_accuracy, m.train_hr_at_20, m.seconds
+            )
+        });
         epochs.push(m);
     }
     bar.finish_and_clear();
