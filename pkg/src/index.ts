@@ -357,6 +357,10 @@ export class ModelBundle {
   rowOf(id: string): number | undefined { return this.raw.rowOf(id) ?? undefined; }
   /** Item id of a row, or undefined. */
   itemId(row: number): string | undefined { return this.raw.itemId(row) ?? undefined; }
+  /** Item title of a row, or undefined. */
+  itemTitle(row: number): string | undefined { return this.raw.itemTitle(row) ?? undefined; }
+  /** Categories / tags of a row. */
+  itemTags(row: number): string[] { return this.raw.itemTags(row); }
   /** The item embeddings, dequantized (`itemCount × embeddingDim`). */
   itemEmbeddings(): Float32Array { return this.raw.itemEmbeddings(); }
   /** Releases the wasm memory now. */

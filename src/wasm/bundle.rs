@@ -155,6 +155,22 @@ impl WasmBundle {
         self.inner.items().get(row).map(|i| i.id().to_string())
     }
 
+    /// The title of the item at `row`, or `undefined`.
+    #[wasm_bindgen(js_name = itemTitle)]
+    pub fn item_title(&self, row: usize) -> Option<String> {
+        self.inner.items().get(row).map(|i| i.title().to_string())
+    }
+
+    /// The categories / tags of the item at `row` (empty for an unknown row).
+    #[wasm_bindgen(js_name = itemTags)]
+    pub fn item_tags(&self, row: usize) -> Vec<String> {
+        self.inner
+            .items()
+            .get(row)
+            .map(|i| i.tags().map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+
     /// The item index dequantized to f32, row-major (`itemCount × embeddingDim`).
     #[wasm_bindgen(js_name = itemEmbeddings)]
     pub fn item_embeddings(&self) -> Vec<f32> {

@@ -28,7 +28,7 @@ async function open(query, route) {
 }
 
 test('the fixture bundle streams with progress, validates and scores', async () => {
-  const r = await open('backend=cpu');
+  const r = await open('manifest=../models/fixture/manifest.json&backend=cpu');
   assert.equal(r.status, 'done', r.message);
   assert.equal(r.itemCount, 48);
   assert.ok(r.progress.length >= 2, 'progress reported per chunk');
@@ -41,7 +41,7 @@ test('the fixture bundle streams with progress, validates and scores', async () 
 });
 
 test('a file corrupted in transit is rejected with HASH_MISMATCH', async () => {
-  const r = await open('backend=cpu', {
+  const r = await open('manifest=../models/fixture/manifest.json&backend=cpu', {
     pattern: '**/tensors.bin',
     handler: async (route) => {
       const response = await route.fetch();
@@ -56,8 +56,19 @@ test('a file corrupted in transit is rejected with HASH_MISMATCH', async () => {
 });
 
 test('a missing file is an IO_ERROR naming the URL', async () => {
-  const r = await open('backend=cpu', { pattern: '**/items.bin', handler: (route) => route.fulfill({ status: 404, body: 'gone' }) });
+  const r = await open('manifest=../models/fixture/manifest.json&backend=cpu', { pattern: '**/items.bin', handler: (route) => route.fulfill({ status: 404, body: 'gone' }) });
   assert.equal(r.status, 'error');
   assert.equal(r.code, 'IO_ERROR');
   assert.match(r.message, /items\.bin/);
+});
+
+test('the shipped MovieLens model loads in the browser and finds similar movies', async () => {
+  const r = await open('backend=cpu');
+  assert.equal(r.status, 'done', r.message);
+  assert.ok(r.itemCount > 9000, `${r.itemCount} items`);
+  assert.equal(r.top[0].id, r.firstItem, 'an item is most similar to itself');
+  assert.ok(r.top.every((t) => typeof t.title === 'string' && t.title.length > 0));
+  // Toy Story's neighbours share a category with it (the model learned something).
+  const shared = r.top.slice(1).filter((t) => t.tags.some((tag) => r.top[0].tags.includes(tag)));
+  assert.ok(shared.length >= 5, JSON.stringify(r.top));
 });
