@@ -50,6 +50,14 @@ async fn webgpu_gets_the_edge_cases_right() {
 }
 
 #[wasm_bindgen_test]
+async fn webgpu_reads_quantized_bytes_exactly() {
+    let ctx = context().await;
+    if let Err(e) = parity::gpu_reads_stored_values_exactly(&ctx).await {
+        panic!("{e}");
+    }
+}
+
+#[wasm_bindgen_test]
 async fn webgpu_mlp_matches_reference() {
     let ctx = context().await;
     for seed in 0..16u64 {
