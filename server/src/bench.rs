@@ -66,8 +66,12 @@ fn median(mut samples: Vec<Duration>) -> Duration {
     samples[samples.len() / 2]
 }
 
-/// Times `iters` calls of `f` after one warm-up; returns the median.
-fn time<T, F: FnMut() -> Result<T, String>>(iters: usize, mut f: F) -> Result<Duration, String> {
+/// Times `iters` calls of `f` after one warm-up; returns the median (shared by every
+/// benchmark command).
+pub(crate) fn time<T, F: FnMut() -> Result<T, String>>(
+    iters: usize,
+    mut f: F,
+) -> Result<Duration, String> {
     f()?;
     let mut samples = Vec::with_capacity(iters);
     for _ in 0..iters {

@@ -2,12 +2,13 @@
 //! reference implementations (`dpp`, `mmr`: print `{"selected": [...]}`) and for timing them
 //! (`bench`).
 
+use crate::bench::time;
 use clap::{Args, Subcommand};
 use edgerec::rerank::{
     DEFAULT_EPSILON, DppParams, Embeddings, Kernel, MmrParams, Similarity, dpp_greedy, mmr,
 };
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Arguments of `edgerec rerank`.
 #[derive(Args)]
@@ -152,26 +153,6 @@ fn load_mmr(items: &Path, query: &Path) -> Result<(Vec<f64>, Similarity), String
         Embeddings::new(values, dim).map_err(|e| format!("{}: {e}", items.display()))?;
     let relevance = embeddings.cosine_to(&q).map_err(|e| format!("{}: {e}", query.display()))?;
     Ok((relevance, Similarity::cosine(embeddings)))
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort_unstable();
-    samples[samples.len() / 2]
-}
-
-/// Median of `iters` timed runs after one warm-up.
-fn time<F: FnMut() -> Result<Vec<usize>, String>>(
-    iters: usize,
-    mut f: F,
-) -> Result<Duration, String> {
-    f()?;
-    let mut samples = Vec::with_capacity(iters);
-    for _ in 0..iters {
-        let start = Instant::now();
-        std::hint::black_box(f()?);
-        samples.push(start.elapsed());
-    }
-    Ok(median(samples))
 }
 
 fn bench(kernel: &Path, items: &Path, query: &Path, k: usize, iters: usize) -> Result<(), String> {
