@@ -108,12 +108,6 @@ pub fn dot_i8_i16(x: &[i8], q: &[i16]) -> i32 {
 /// x86-64 CPUs that have it, hand-written AVX2.
 trait IntDot {
     fn dot(x: &[i8], q: &[i16]) -> i32;
-
-    /// Four rows against one query; implementations may share the query loads.
-    #[inline(always)]
-    fn dot4(x: [&[i8]; 4], q: &[i16]) -> [i32; 4] {
-        x.map(|row| Self::dot(row, q))
-    }
 }
 
 struct PortableDot;
@@ -133,46 +127,6 @@ impl IntDot for Avx2Dot {
         // SAFETY: `Avx2Dot` is only used by `scan_avx2`, which runs after run-time detection.
         unsafe { dot_i8_i16_avx2(x, q) }
     }
-
-    #[inline(always)]
-    fn dot4(x: [&[i8]; 4], q: &[i16]) -> [i32; 4] {
-        // SAFETY: as above.
-        unsafe { dot4_i8_i16_avx2(x, q) }
-    }
-}
-
-/// Four int8 rows against one int16 query: each query vector is loaded once for all four rows,
-/// and the four horizontal sums share one `vphaddd` tree.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn dot4_i8_i16_avx2(x: [&[i8]; 4], q: &[i16]) -> [i32; 4] {
-    use core::arch::x86_64::*;
-    let n = x.iter().map(|r| r.len()).min().unwrap_or(0).min(q.len());
-    let mut j = 0;
-    // SAFETY: every load reads [j, j + 16) with j + 16 <= n, in bounds of all five slices.
-    let mut sums = unsafe {
-        let mut acc = [_mm256_setzero_si256(); 4];
-        while j + 16 <= n {
-            let qs = _mm256_loadu_si256(q.as_ptr().add(j).cast());
-            for (a, row) in acc.iter_mut().zip(&x) {
-                let xs = _mm256_cvtepi8_epi16(_mm_loadu_si128(row.as_ptr().add(j).cast()));
-                *a = _mm256_add_epi32(*a, _mm256_madd_epi16(xs, qs));
-            }
-            j += 16;
-        }
-        let h =
-            _mm256_hadd_epi32(_mm256_hadd_epi32(acc[0], acc[1]), _mm256_hadd_epi32(acc[2], acc[3]));
-        let four = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256::<1>(h));
-        let mut out = [0i32; 4];
-        _mm_storeu_si128(out.as_mut_ptr().cast(), four);
-        out
-    };
-    for (sum, row) in sums.iter_mut().zip(&x) {
-        for k in j..n {
-            *sum += i32::from(row[k]) * i32::from(q[k]);
-        }
-    }
-    sums
 }
 
 /// `vpmovsxbw` widens 16 int8 to int16, `vpmaddwd` multiplies by the int16 query and adds
@@ -352,20 +306,7 @@ fn scan<D: IntDot>(
                 offer(heap, request.k, Candidate(score, r as u32));
             };
             let excluded = |r: usize| request.mask.is_some_and(|m| m.is_excluded(r));
-            let blocks = count / 4;
-            for block in 0..blocks {
-                let r = [0, 1, 2, 3].map(|o| row_id(block * 4 + o));
-                let rows = r.map(stored);
-                for (b, heap) in heaps.iter_mut().enumerate() {
-                    let raw = D::dot4(rows, &query_i16[b * dim..(b + 1) * dim]);
-                    for lane in 0..4 {
-                        if !excluded(r[lane]) {
-                            offer_raw(r[lane], b, heap, raw[lane]);
-                        }
-                    }
-                }
-            }
-            for i in blocks * 4..count {
+            for i in 0..count {
                 let r = row_id(i);
                 if excluded(r) {
                     continue;
@@ -512,16 +453,6 @@ mod tests {
                 // SAFETY: AVX2 detected just above.
                 let avx2 = unsafe { dot_i8_i16_avx2(&ints, &q16) };
                 assert_eq!(i64::from(avx2), exact, "avx2 i8·i16 len {len}");
-                let reversed: Vec<i8> = ints.iter().rev().copied().collect();
-                let negated: Vec<i8> = ints.iter().map(|v| v.saturating_neg()).collect();
-                let rows = [&ints[..], &reversed[..], &negated[..], &ints[..]];
-                // SAFETY: AVX2 detected above.
-                let four = unsafe { dot4_i8_i16_avx2(rows, &q16) };
-                for (lane, row) in rows.iter().enumerate() {
-                    let want: i64 =
-                        row.iter().zip(&q16).map(|(a, b)| i64::from(*a) * i64::from(*b)).sum();
-                    assert_eq!(i64::from(four[lane]), want, "avx2 dot4 lane {lane} len {len}");
-                }
             }
         }
     }
