@@ -1,12 +1,11 @@
 //! `edgerec bundle build | inspect | verify`: the documented fixture command reproduces the
 //! committed fixture byte for byte, and `verify` fails with a non-zero exit on any mismatch.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn edgerec(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_edgerec")).args(args).output().expect("edgerec runs")
-}
+use common::edgerec;
+use std::path::{Path, PathBuf};
+use std::process::Output;
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/fixture")

@@ -1,10 +1,8 @@
 //! The `edgerec` binary's command-line contract.
 
-use std::process::Command;
+mod common;
 
-fn edgerec(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_edgerec")).args(args).output().expect("edgerec runs")
-}
+use common::edgerec;
 
 #[test]
 fn help_lists_the_subcommands() {

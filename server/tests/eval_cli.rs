@@ -1,28 +1,9 @@
 //! `edgerec eval`: split mode, metrics JSON, dumped recommendations, bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn edgerec(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_edgerec")).args(args).output().expect("edgerec runs")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("edgerec-eval-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.display().to_string()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{edgerec, scratch, stderr, write};
+use std::path::Path;
 
 const ITEMS: &str = "item,title,categories\n1,A,x|y\n2,B,y\n3,C,x\n4,D,z\n5,E,z|x\n6,F,y\n";
 

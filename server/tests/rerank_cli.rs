@@ -1,9 +1,12 @@
 //! `edgerec rerank dpp|mmr|bench` against the reference fixtures in `tests/fixtures/`: the
 //! binary's output must equal the reference selections exactly.
 
+mod common;
+
+use common::edgerec;
+
 use serde_json::{Value, json};
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
 fn fixture(name: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures").join(name);
@@ -13,10 +16,6 @@ fn fixture(name: &str) -> String {
 fn expected(name: &str) -> Value {
     let text = std::fs::read_to_string(fixture(name)).expect("fixture JSON readable");
     serde_json::from_str(&text).expect("fixture JSON parses")
-}
-
-fn edgerec(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_edgerec")).args(args).output().expect("edgerec runs")
 }
 
 /// Runs the command, requires success, and parses the single JSON line it prints.

@@ -1,22 +1,10 @@
 //! `edgerec train`: the committed sample bundle, reproducibility, and bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn edgerec(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_edgerec")).args(args).output().expect("edgerec runs")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("edgerec-train-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use common::{edgerec, repo, scratch, stderr, write};
+use std::path::Path;
+use std::process::Output;
 
 const ITEMS: &str = "movieId,title,genres\n1,A (1995),Action|Comedy\n2,B (1996),Drama\n\
 3,C (1997),Comedy\n4,D (1998),Action\n5,E (1999),Drama|Romance\n6,F (2000),Romance\n";
@@ -35,12 +23,6 @@ fn interactions() -> String {
     s
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.display().to_string()
-}
-
 fn train(dir: &Path, inter: &str, items: &str, out: &str, extra: &[&str]) -> Output {
     let out = dir.join(out).display().to_string();
     let mut args = vec!["train", "--interactions", inter, "--items", items, "--out", &out];
@@ -53,10 +35,6 @@ fn train(dir: &Path, inter: &str, items: &str, out: &str, extra: &[&str]) -> Out
     args.push("--quiet");
     args.extend_from_slice(extra);
     edgerec(&args)
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]
