@@ -337,6 +337,50 @@ pub enum Error {
         /// Exposures received.
         exposures: u32,
     },
+
+    /// An interaction or filter names an item id the loaded bundle does not have.
+    #[error("unknown item id {id:?}: not in the loaded bundle")]
+    UnknownItem {
+        /// The id received.
+        id: String,
+    },
+
+    /// An interaction that cannot be recorded (timestamp far in the future, bad dwell time, …).
+    /// Nothing is changed when it is returned.
+    #[error("invalid interaction with item {item:?}: {reason}")]
+    InvalidInteraction {
+        /// The item id of the interaction.
+        item: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+
+    /// Local storage cannot be used (IndexedDB missing or blocked, e.g. private browsing).
+    /// The SDK keeps working in memory; state is not persisted until storage is available.
+    #[error("storage unavailable: {reason}")]
+    StorageUnavailable {
+        /// What the platform reported.
+        reason: String,
+    },
+
+    /// Local storage refused a write because its quota is exhausted. The previous stored value
+    /// is left intact and the in-memory state is kept.
+    #[error("storage quota exceeded writing {key:?} ({bytes} bytes)")]
+    StorageQuotaExceeded {
+        /// The key being written.
+        key: String,
+        /// The size of the rejected value.
+        bytes: usize,
+    },
+
+    /// Stored state could not be read back (corrupt bytes, or a schema newer than this SDK).
+    #[error("stored state {key:?} is unreadable: {reason}")]
+    StorageCorrupt {
+        /// The key read.
+        key: String,
+        /// Why it could not be decoded.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -374,6 +418,11 @@ impl Error {
             Error::InvalidWeight { .. } => "INVALID_WEIGHT",
             Error::UnknownChannel { .. } => "UNKNOWN_CHANNEL",
             Error::InvalidArmStats { .. } => "INVALID_ARM_STATS",
+            Error::UnknownItem { .. } => "UNKNOWN_ITEM",
+            Error::InvalidInteraction { .. } => "INVALID_INTERACTION",
+            Error::StorageUnavailable { .. } => "STORAGE_UNAVAILABLE",
+            Error::StorageQuotaExceeded { .. } => "STORAGE_QUOTA_EXCEEDED",
+            Error::StorageCorrupt { .. } => "STORAGE_CORRUPT",
         }
     }
 }

@@ -29,7 +29,10 @@ pub mod bundle;
 pub mod compute;
 pub mod error;
 pub mod rank;
+pub mod recall;
 pub mod rerank;
+pub mod rng;
+pub mod user;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
