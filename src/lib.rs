@@ -30,6 +30,7 @@ pub mod compute;
 pub mod error;
 pub mod rank;
 pub mod recall;
+pub mod recommender;
 pub mod rerank;
 pub mod rng;
 pub mod user;

@@ -23,8 +23,12 @@ import init, {
   BundleLoader as WasmBundleLoader,
   Bundle as WasmBundle,
   MmrIndex as WasmMmrIndex,
+  Recommender as WasmRecommender,
   type TopKResult,
 } from '../wasm/edgerec.js';
+import { IndexedDbStore, MemoryStore, type KeyValueStore } from './storage.js';
+
+export { IndexedDbStore, MemoryStore, type KeyValueStore } from './storage.js';
 
 /** What the caller asks for: `auto` probes WebGPU and keeps the CPU path when it is better. */
 export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
@@ -414,5 +418,198 @@ export async function loadBundle(manifestUrl: string | URL, options: LoadBundleO
     return new ModelBundle(loader.finish());
   } finally {
     loader.free();
+  }
+}
+
+/** Kinds of interaction the user model learns from (weights: click 1, like 2, dwell by time). */
+export type InteractionKind = 'click' | 'like' | 'dwell';
+
+/** Options for {@link Recommender.record}. */
+export interface RecordOptions {
+  /** `click` (default), `like` or `dwell`. */
+  kind?: InteractionKind;
+  /** When it happened (ms since the epoch); default now. Far-future times are rejected. */
+  timestampMs?: number;
+  /** Dwell time for `kind: 'dwell'`. */
+  dwellMs?: number;
+}
+
+/** The outcome of saving state: `persisted: false` keeps the state in memory (nothing lost). */
+export interface SaveOutcome {
+  persisted: boolean;
+  code?: ErrorCode;
+  message?: string;
+}
+
+/** One recommended item. */
+export interface Recommendation {
+  row: number;
+  id: string;
+  title: string;
+  score: number;
+  /** Recall channels that produced it (`vector`, `itemcf`, `swing`, `popular`, …). */
+  channels: string[];
+}
+
+/** Per recall channel: how many items it produced, lost to filters, and kept. */
+export interface ChannelTrace {
+  name: string;
+  produced: number;
+  filtered: number;
+  kept: number;
+  micros: number;
+}
+
+/** What one {@link Recommender.recommend} did. */
+export interface RecommendTrace {
+  recall: ChannelTrace[];
+  candidates: number;
+  ordered_by: 'ranker' | 'recall';
+  cold: boolean;
+  user_ms: number;
+  recall_ms: number;
+  rank_ms: number;
+}
+
+/** The result of {@link Recommender.recommend}. */
+export interface RecommendResult {
+  items: Recommendation[];
+  trace: RecommendTrace;
+}
+
+/** A stored interaction. */
+export interface HistoryEntry {
+  item: string;
+  kind: unknown;
+  timestamp_ms: number;
+}
+
+/** Options for {@link Recommender.create}. */
+export interface RecommenderOptions {
+  /**
+   * Where the user state is kept: a {@link KeyValueStore}, `'indexeddb'` (default in browsers;
+   * database `edgerec`) or `'memory'` (default where IndexedDB is missing). When IndexedDB
+   * cannot be opened (private browsing) the recommender works in memory and
+   * `restoreReport.storage` is `'memory'` with the reason.
+   */
+  store?: KeyValueStore | 'indexeddb' | 'memory';
+  /** `auto` (default), `webgpu` or `cpu`. */
+  backend?: BackendChoice;
+  /** Overrides of the engine's `RecommenderConfig` (snake_case, as in the Rust docs). */
+  config?: Record<string, unknown>;
+}
+
+/**
+ * The whole funnel on the device: the user's clicks update their embedding locally, recall runs
+ * over several channels (vector, item-to-item, popular, fresh, category) with an exposure filter,
+ * and the bundle's ranker orders the candidates. State persists across reloads.
+ *
+ * @example
+ * ```ts
+ * const bundle = await loadBundle('/models/movielens-small/manifest.json');
+ * const rec = await Recommender.create(bundle);            // restores earlier state
+ * await rec.record('1');                                    // a click on item "1"
+ * const { items } = await rec.recommend(20);
+ * await rec.forget();                                       // erase everything local
+ * ```
+ */
+export class Recommender {
+  private constructor(private inner: WasmRecommender | undefined) {}
+
+  /** Builds the funnel over `bundle` and restores the state found in the store. */
+  static async create(bundle: ModelBundle, options: RecommenderOptions = {}): Promise<Recommender> {
+    await initEdgerec();
+    let store: KeyValueStore | undefined;
+    let openError: unknown;
+    const wanted = options.store ?? ('indexedDB' in globalThis ? 'indexeddb' : 'memory');
+    if (wanted === 'indexeddb') {
+      try {
+        store = await IndexedDbStore.open('edgerec');
+      } catch (e) {
+        openError = e;
+        store = new MemoryStore();
+      }
+    } else if (wanted === 'memory') {
+      store = new MemoryStore();
+    } else {
+      store = wanted;
+    }
+    const config = options.config ? JSON.stringify(options.config) : undefined;
+    const rec = new Recommender(await WasmRecommender.create(bundle.raw, store, config, options.backend));
+    if (openError) rec.openError = openError;
+    return rec;
+  }
+
+  private openError: unknown;
+
+  private get rec(): WasmRecommender {
+    if (!this.inner) {
+      throw Object.assign(new Error('this Recommender was freed'), { name: 'EdgerecError', code: 'INVALID_ARGUMENT' });
+    }
+    return this.inner;
+  }
+
+  /** The backend scoring runs on. */
+  get backend(): Backend {
+    return this.rec.backend as Backend;
+  }
+
+  /** Why that backend was chosen. */
+  get backendReason(): string {
+    return this.rec.backendReason;
+  }
+
+  /** What was restored at creation, and where state is kept. */
+  get restoreReport(): Record<string, unknown> {
+    const report = JSON.parse(this.rec.restoreReport) as Record<string, unknown>;
+    if (this.openError) {
+      const e = this.openError as { code?: string; message?: string };
+      return { ...report, storage: 'memory', code: e.code ?? 'STORAGE_UNAVAILABLE', message: e.message };
+    }
+    return report;
+  }
+
+  /**
+   * Records an interaction with item `id` and updates the embedding on the device, then saves.
+   * Throws an {@link EdgerecError} for bad input (unknown id, far-future time): nothing changes.
+   */
+  async record(id: string, options: RecordOptions = {}): Promise<SaveOutcome> {
+    return JSON.parse(await this.rec.record(id, options.kind, options.timestampMs, options.dwellMs)) as SaveOutcome;
+  }
+
+  /** The best `k` items now; marks them as shown unless `markShown: false`. */
+  async recommend(k: number, options: { markShown?: boolean } = {}): Promise<RecommendResult> {
+    return JSON.parse(await this.rec.recommend(k, options.markShown)) as RecommendResult;
+  }
+
+  /** The stored history, oldest first. */
+  async history(): Promise<HistoryEntry[]> {
+    return JSON.parse(await this.rec.history()) as HistoryEntry[];
+  }
+
+  /** Never recommends item `id` again in this session. */
+  async blockItem(id: string): Promise<void> {
+    await this.rec.blockItem(id);
+  }
+
+  /** Never recommends items with attribute `key` = `value` (`'tag'` matches categories). */
+  async blockAttribute(key: string, value: string): Promise<void> {
+    await this.rec.blockAttribute(key, value);
+  }
+
+  /** Saves now. */
+  async save(): Promise<SaveOutcome> {
+    return JSON.parse(await this.rec.save()) as SaveOutcome;
+  }
+
+  /** Erases everything this SDK stored about the user, in memory and in the store. */
+  async forget(): Promise<void> {
+    await this.rec.forget();
+  }
+
+  /** Releases wasm memory and GPU buffers now. */
+  free(): void {
+    this.inner?.free();
+    this.inner = undefined;
   }
 }

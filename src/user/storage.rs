@@ -115,9 +115,8 @@ impl FileStorage {
     /// [`Error::StorageUnavailable`] when the directory cannot be created.
     pub fn open(dir: impl Into<std::path::PathBuf>) -> Result<Self> {
         let dir = dir.into();
-        std::fs::create_dir_all(&dir).map_err(|e| Error::StorageUnavailable {
-            reason: format!("{}: {e}", dir.display()),
-        })?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::StorageUnavailable { reason: format!("{}: {e}", dir.display()) })?;
         Ok(Self { dir })
     }
 
@@ -149,12 +148,10 @@ impl Storage for FileStorage {
     async fn put(&self, key: &str, value: &[u8]) -> Result<()> {
         let path = self.path(key);
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, value)
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|e| {
-                let _ = std::fs::remove_file(&tmp);
-                self.failed(key, value.len(), &e)
-            })
+        std::fs::write(&tmp, value).and_then(|()| std::fs::rename(&tmp, &path)).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            self.failed(key, value.len(), &e)
+        })
     }
 
     async fn delete(&self, key: &str) -> Result<()> {

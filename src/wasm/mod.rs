@@ -7,8 +7,12 @@
 mod bundle;
 mod engine;
 mod error;
+mod recommender;
 mod rerank;
+mod storage;
 
 pub use bundle::{WasmBundle, WasmBundleLoader};
 pub use engine::{TopKResult, WasmScoringEngine, reference_top_k};
+pub use recommender::WasmRecommender;
+pub use storage::JsStorage;
 pub use rerank::{WasmDppKernel, WasmMmrIndex, dpp_select, mmr_select};

@@ -14,6 +14,7 @@
 //! must have been trained on `DIR/train.csv`).
 
 pub mod metrics;
+pub mod replay;
 
 use crate::train::data::{
     self, Catalogue, ColumnArgs, Interactions, Item, SplitMode, read_interactions, read_items,
@@ -80,6 +81,19 @@ pub struct EvalArgs {
     /// Skip the popularity and ItemCF baselines.
     #[arg(long)]
     pub no_baselines: bool,
+    /// Session replay instead of the static evaluation: feed each test user's interactions in
+    /// time order through the SDK's `Recommender` and report next-item HR@10 / NDCG@10 for
+    /// popularity, a cold user with on-device updates, the user tower, and tower + local
+    /// fine-tuning, plus latency per click.
+    #[arg(long)]
+    pub replay: bool,
+    /// Replay only the first N test users (by id).
+    #[arg(long)]
+    pub replay_users: Option<usize>,
+    /// A JSON `RecommenderConfig` for the replay (omitted fields take their defaults), e.g.
+    /// `{"user": {"fine_tune": {"learning_rate": 0.1}}}`.
+    #[arg(long)]
+    pub replay_config: Option<String>,
     /// Column mapping of the CSV files.
     #[command(flatten)]
     pub columns: ColumnArgs,
@@ -172,10 +186,33 @@ fn eval(args: &EvalArgs) -> Result<()> {
             reason: format!("{} is outside 1..={}", args.k, edgerec::compute::MAX_K),
         });
     }
+    if args.replay {
+        let config: edgerec::recommender::RecommenderConfig = match &args.replay_config {
+            Some(text) => serde_json::from_str(text).map_err(|e| TrainError::InvalidArgument {
+                name: "replay-config",
+                reason: e.to_string(),
+            })?,
+            None => Default::default(),
+        };
+        let report = replay::replay(
+            dir,
+            &train_path,
+            &test_path,
+            &args.columns,
+            args.replay_users,
+            &config,
+        )?;
+        replay::print(&report);
+        return write_json(args, &report);
+    }
     let report = evaluate(dir, &train_path, &test_path, args)?;
     print_table(&report);
+    write_json(args, &report)
+}
+
+fn write_json(args: &EvalArgs, report: &impl Serialize) -> Result<()> {
     if let Some(p) = &args.json {
-        let json = serde_json::to_string_pretty(&report)
+        let json = serde_json::to_string_pretty(report)
             .map_err(|e| TrainError::Io { path: p.clone(), reason: e.to_string() })?;
         std::fs::write(p, json + "\n")
             .map_err(|e| TrainError::Io { path: p.clone(), reason: e.to_string() })?;
@@ -184,7 +221,7 @@ fn eval(args: &EvalArgs) -> Result<()> {
 }
 
 /// The catalogue of a bundle's item table (rows = bundle rows, tags = categories).
-fn catalogue_of(bundle: &Bundle) -> Catalogue {
+pub(crate) fn catalogue_of(bundle: &Bundle) -> Catalogue {
     let mut cat = Catalogue::default();
     let mut index: HashMap<String, u32> = HashMap::new();
     for item in bundle.items().iter() {

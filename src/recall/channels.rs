@@ -1,0 +1,669 @@
+//! Recall channels: their configuration, and the per-bundle tables the non-vector channels
+//! read (built once by [`crate::recall::Recall::from_bundle`], never per request).
+//!
+//! | channel | source | order |
+//! |---|---|---|
+//! | [`ChannelKind::Vector`] | the item index, through the [`crate::compute::ScoringEngine`] | similarity to the user vector |
+//! | [`ChannelKind::ItemToItem`] | `i2i.*` (ItemCF) or `swing.*` (Swing) neighbour lists | `Σ_seeds seed.weight × sim(seed, j)` (U2I2I) |
+//! | [`ChannelKind::Popular`] | `stats.popularity` or `stats.popularity_recent` | popularity |
+//! | [`ChannelKind::Fresh`] | the item table's `created_at` | newest first, ties by popularity |
+//! | [`ChannelKind::Category`] | the item table's tags | per interest category, newest or most popular |
+//!
+//! Every channel skips filtered rows *while* it fills its quota (the vector channel passes the
+//! filter mask to the kernel), so filtering never costs a channel its quota when enough
+//! unfiltered items exist. Ties are broken by the lower row everywhere.
+
+use crate::bundle::Bundle;
+use crate::bundle::manifest::{NEIGHBOR_IDS, NEIGHBOR_SCORES, NO_NEIGHBOR, POPULARITY};
+use crate::compute::{MAX_K, RowMask};
+use crate::error::{Error, Result};
+use crate::recall::Seed;
+use crate::recall::filter::Filters;
+use std::collections::BTreeMap;
+
+/// Name of the recent-popularity tensor (`[items]`, `edgerec train`: last 90 days).
+pub const POPULARITY_RECENT: &str = "stats.popularity_recent";
+/// Swing neighbour ids, `u32 [items, K]`, padded like [`NEIGHBOR_IDS`].
+pub const SWING_IDS: &str = "swing.ids";
+/// Swing neighbour scores, aligned with [`SWING_IDS`].
+pub const SWING_SCORES: &str = "swing.scores";
+/// The most channels a configuration may have: a candidate's sources are a `u64` bitmask.
+pub const MAX_CHANNELS: usize = 64;
+
+/// Which item-to-item neighbour lists an [`ChannelKind::ItemToItem`] channel reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NeighbourSource {
+    /// ItemCF: IUF-weighted, cosine-normalized co-occurrence (`i2i.ids`, `i2i.scores`).
+    ItemCf,
+    /// Swing (Yang et al. 2020, "Large scale product graph construction for recommendation in
+    /// e-commerce"): co-occurrence discounted by user-pair overlap, robust to popular items
+    /// (`swing.ids`, `swing.scores`).
+    Swing,
+}
+
+impl NeighbourSource {
+    /// The `(ids, scores)` tensor names.
+    pub fn tensors(self) -> (&'static str, &'static str) {
+        match self {
+            NeighbourSource::ItemCf => (NEIGHBOR_IDS, NEIGHBOR_SCORES),
+            NeighbourSource::Swing => (SWING_IDS, SWING_SCORES),
+        }
+    }
+}
+
+/// The order of a [`ChannelKind::Category`] channel's items within a category.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CategoryOrder {
+    /// Newest `created_at` first (ties: more popular first when `stats.popularity` exists,
+    /// then the lower row).
+    Newest,
+    /// Most popular first (`stats.popularity`, required).
+    Popular,
+}
+
+/// What a channel recalls.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ChannelKind {
+    /// The `k` items nearest to the user vector over the item index, through the
+    /// [`crate::compute::ScoringEngine`] with the filter mask (excluded rows are never scored).
+    /// Yields nothing for a cold user (no vector). `k` is in `1..=MAX_K`; the channel asks
+    /// for `min(k, quota)` items.
+    Vector {
+        /// Items requested from the index.
+        k: usize,
+    },
+    /// U2I2I: `score(j) = Σ_seeds seed.weight × sim(seed, j)` over the first `max_seeds` seeds
+    /// (most recent first) and their neighbour lists. Only items with a positive total are
+    /// produced (a negative seed weight, e.g. a dislike, pushes its neighbours down). Seeds are
+    /// not removed unless the filters exclude them (the caller passes them as consumed).
+    ItemToItem {
+        /// Which neighbour lists.
+        source: NeighbourSource,
+        /// How many of the most recent seeds to expand.
+        max_seeds: usize,
+    },
+    /// The most popular items, descending (`stats.popularity`, or `stats.popularity_recent`
+    /// when `recent`). The same for every user: a safety net and the cold-start fallback.
+    Popular {
+        /// Read `stats.popularity_recent` instead of `stats.popularity`.
+        recent: bool,
+    },
+    /// Items created within `[now − window_s, now]`, newest first (ties: more popular first,
+    /// then the lower row). Items dated after `now` are not fresh, they are not out yet.
+    Fresh {
+        /// Window length in seconds (`≥ 0`).
+        window_s: i64,
+    },
+    /// For each interest category of the context (best first), its best `per_category` items
+    /// in `order`; an item is scored `category weight × K / (K + rank in category)` (the merge's
+    /// rank score, [`crate::recall::merge::rank_score`]) so categories interleave by weight.
+    /// A category no item has is ignored — interest profiles outlive bundles, and a renamed or
+    /// retired category must not fail the request. An item in two interest categories counts
+    /// once, for the first.
+    Category {
+        /// Items per category.
+        per_category: usize,
+        /// Order within a category.
+        order: CategoryOrder,
+    },
+}
+
+impl ChannelKind {
+    /// A short description for errors and traces (`"vector"`, `"item-to-item (swing)"`, …).
+    pub fn label(&self) -> &'static str {
+        match self {
+            ChannelKind::Vector { .. } => "vector",
+            ChannelKind::ItemToItem { source: NeighbourSource::ItemCf, .. } => {
+                "item-to-item (itemcf)"
+            }
+            ChannelKind::ItemToItem { source: NeighbourSource::Swing, .. } => {
+                "item-to-item (swing)"
+            }
+            ChannelKind::Popular { recent: false } => "popular",
+            ChannelKind::Popular { recent: true } => "popular (recent)",
+            ChannelKind::Fresh { .. } => "fresh",
+            ChannelKind::Category { .. } => "category",
+        }
+    }
+}
+
+/// One channel of a [`RecallConfig`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    /// A unique, non-empty name (traces, channel weights downstream).
+    pub name: String,
+    /// What it recalls.
+    pub kind: ChannelKind,
+    /// The most unfiltered items it contributes to the merge (0 disables it while keeping the
+    /// other channels' indices, so `sources` bits stay stable).
+    pub quota: usize,
+    /// Its weight in the merge: finite and `≥ 0`.
+    pub weight: f32,
+}
+
+impl ChannelConfig {
+    /// A channel configuration.
+    pub fn new(name: impl Into<String>, kind: ChannelKind, quota: usize, weight: f32) -> Self {
+        Self { name: name.into(), kind, quota, weight }
+    }
+}
+
+/// The recall channels and the merge's total cap.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecallConfig {
+    /// The channels; channel `c` is bit `c` of a candidate's `sources`. At most
+    /// [`MAX_CHANNELS`].
+    pub channels: Vec<ChannelConfig>,
+    /// The most candidates the merge returns (`≥ 1`). Quotas are guarantees only when `total`
+    /// is at least the sum of the quotas; otherwise the lowest merged scores are cut.
+    pub total: usize,
+}
+
+impl Default for RecallConfig {
+    /// [`RecallConfig::default_channels`].
+    fn default() -> Self {
+        Self::default_channels()
+    }
+}
+
+impl RecallConfig {
+    /// No channels yet, a cap of `total`.
+    pub fn new(total: usize) -> Self {
+        Self { channels: Vec::new(), total }
+    }
+
+    /// Adds a channel.
+    pub fn with_channel(mut self, channel: ChannelConfig) -> Self {
+        self.channels.push(channel);
+        self
+    }
+
+    /// The default funnel entrance, 500 candidates in total (quotas sum to 580; channels
+    /// overlap, and the excess is cut by merged score):
+    ///
+    /// | # | name | kind | quota | weight | why |
+    /// |---|---|---|---|---|---|
+    /// | 0 | `vector` | `Vector { k: 200 }` | 200 | 1.0 | the personalised backbone: the two-tower model's nearest items |
+    /// | 1 | `i2i` | `ItemToItem { ItemCf, max_seeds: 10 }` | 100 | 0.9 | "more like what you just did": reacts within the session |
+    /// | 2 | `swing` | `ItemToItem { Swing, max_seeds: 10 }` | 100 | 0.9 | the same with Swing, which resists popular-item noise |
+    /// | 3 | `popular` | `Popular { recent: false }` | 50 | 0.3 | a safety net, and all a cold user has |
+    /// | 4 | `popular_recent` | `Popular { recent: true }` | 50 | 0.4 | what is trending now |
+    /// | 5 | `fresh` | `Fresh { window_s: 7 days }` | 30 | 0.3 | gives new items a chance before they have interactions |
+    /// | 6 | `category` | `Category { per_category: 20, Popular }` | 50 | 0.5 | breadth across the user's top interests |
+    ///
+    /// It needs every tensor `edgerec train` writes (`models/README.md`); for a bundle without
+    /// some, build a config with only the channels it supports.
+    pub fn default_channels() -> Self {
+        use ChannelKind::*;
+        const WEEK_S: i64 = 7 * 86_400;
+        Self::new(500)
+            .with_channel(ChannelConfig::new("vector", Vector { k: 200 }, 200, 1.0))
+            .with_channel(ChannelConfig::new(
+                "i2i",
+                ItemToItem { source: NeighbourSource::ItemCf, max_seeds: 10 },
+                100,
+                0.9,
+            ))
+            .with_channel(ChannelConfig::new(
+                "swing",
+                ItemToItem { source: NeighbourSource::Swing, max_seeds: 10 },
+                100,
+                0.9,
+            ))
+            .with_channel(ChannelConfig::new("popular", Popular { recent: false }, 50, 0.3))
+            .with_channel(ChannelConfig::new("popular_recent", Popular { recent: true }, 50, 0.4))
+            .with_channel(ChannelConfig::new("fresh", Fresh { window_s: WEEK_S }, 30, 0.3))
+            .with_channel(ChannelConfig::new(
+                "category",
+                Category { per_category: 20, order: CategoryOrder::Popular },
+                50,
+                0.5,
+            ))
+    }
+
+    /// The index of the channel called `name` (its bit in `sources`).
+    pub fn channel_index(&self, name: &str) -> Option<usize> {
+        self.channels.iter().position(|c| c.name == name)
+    }
+
+    /// Checks the configuration without a bundle.
+    ///
+    /// # Errors
+    /// [`Error::InvalidWeight`] for a NaN, infinite or negative channel weight;
+    /// [`Error::InvalidArgument`] for no channels, more than [`MAX_CHANNELS`], an empty or
+    /// repeated name, `total = 0`, a vector `k` outside `1..=MAX_K`, a negative fresh window.
+    pub fn validate(&self) -> Result<()> {
+        let invalid = |reason: String| Error::InvalidArgument { name: "recall.channels", reason };
+        if self.channels.is_empty() {
+            return Err(invalid("no channels configured".into()));
+        }
+        if self.channels.len() > MAX_CHANNELS {
+            return Err(invalid(format!(
+                "{} channels, at most {MAX_CHANNELS} are supported (sources is a 64-bit mask)",
+                self.channels.len()
+            )));
+        }
+        if self.total == 0 {
+            return Err(Error::InvalidArgument {
+                name: "recall.total",
+                reason: "must be at least 1".into(),
+            });
+        }
+        for (i, c) in self.channels.iter().enumerate() {
+            if c.name.is_empty() {
+                return Err(invalid(format!("channel {i} has an empty name")));
+            }
+            if self.channels[..i].iter().any(|o| o.name == c.name) {
+                return Err(invalid(format!("channel name {:?} is used twice", c.name)));
+            }
+            if !(c.weight.is_finite() && c.weight >= 0.0) {
+                return Err(Error::InvalidWeight {
+                    name: c.name.clone(),
+                    value: c.weight,
+                    reason: "a channel weight must be finite and non-negative".into(),
+                });
+            }
+            match c.kind {
+                ChannelKind::Vector { k } if k == 0 || k > MAX_K => {
+                    return Err(invalid(format!(
+                        "channel {:?}: vector k = {k} is outside 1..={MAX_K}",
+                        c.name
+                    )));
+                }
+                ChannelKind::Fresh { window_s } if window_s < 0 => {
+                    return Err(invalid(format!(
+                        "channel {:?}: fresh window {window_s} s is negative",
+                        c.name
+                    )));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One channel's kept rows (best first, at most its quota) and its counts for the trace.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ChannelOutput {
+    pub rows: Vec<u32>,
+    pub produced: usize,
+    pub filtered: usize,
+}
+
+/// Neighbour lists, dequantized once: row `r`'s neighbours are `ids[r·k..(r+1)·k]`.
+#[derive(Debug, Clone)]
+struct Neighbours {
+    k: usize,
+    ids: Vec<u32>,
+    scores: Vec<f32>,
+}
+
+/// Everything the non-vector channels read, built once per bundle for the configured channels.
+#[derive(Debug, Clone)]
+pub(crate) struct ChannelTables {
+    rows: usize,
+    itemcf: Option<Neighbours>,
+    swing: Option<Neighbours>,
+    /// Rows by `stats.popularity` descending.
+    popular: Option<Vec<u32>>,
+    /// Rows by `stats.popularity_recent` descending.
+    popular_recent: Option<Vec<u32>>,
+    /// Rows by `created_at` descending (ties: popularity descending, row), and their times.
+    fresh: Option<(Vec<u32>, Vec<i64>)>,
+    /// Per tag: rows newest first.
+    category_newest: Option<BTreeMap<String, Vec<u32>>>,
+    /// Per tag: rows most popular first.
+    category_popular: Option<BTreeMap<String, Vec<u32>>>,
+}
+
+fn missing(channel: &ChannelConfig, tensor: &str) -> Error {
+    Error::InvalidArgument {
+        name: "recall.channels",
+        reason: format!(
+            "channel {:?} ({}) needs tensor {tensor:?}, which this bundle does not have",
+            channel.name,
+            channel.kind.label()
+        ),
+    }
+}
+
+/// A per-item float tensor (`[items]`, or `[items, 1]`), dequantized.
+fn per_item(bundle: &Bundle, name: &str, rows: usize) -> Result<Option<Vec<f32>>> {
+    let Some(t) = bundle.tensor(name) else { return Ok(None) };
+    if t.scheme().is_none() {
+        return Err(Error::BundleShapeMismatch {
+            file: t.file().into(),
+            tensor: name.into(),
+            reason: "a per-item statistic must be a float tensor, not u32".into(),
+        });
+    }
+    let values = t.dequantize();
+    if values.len() != rows {
+        return Err(Error::BundleShapeMismatch {
+            file: t.file().into(),
+            tensor: name.into(),
+            reason: format!("{} values for {rows} items", values.len()),
+        });
+    }
+    Ok(Some(values))
+}
+
+fn neighbours(bundle: &Bundle, source: NeighbourSource, rows: usize) -> Result<Neighbours> {
+    let (ids_name, scores_name) = source.tensors();
+    let (Some(ids), Some(scores)) = (bundle.tensor(ids_name), bundle.tensor(scores_name)) else {
+        // Checked by the caller.
+        return Err(Error::InvalidArgument {
+            name: "recall.channels",
+            reason: format!("bundle has no {ids_name:?} / {scores_name:?}"),
+        });
+    };
+    let shape_error = |tensor: &str, file: &str, reason: String| Error::BundleShapeMismatch {
+        file: file.into(),
+        tensor: tensor.into(),
+        reason,
+    };
+    let k = ids.cols();
+    let id_words = ids.as_u32().ok_or_else(|| {
+        shape_error(ids_name, ids.file(), "neighbour ids must be a u32 tensor".into())
+    })?;
+    if ids.rows() != rows || id_words.len() != rows * k {
+        return Err(shape_error(
+            ids_name,
+            ids.file(),
+            format!("{} × {k} neighbour ids for {rows} items", ids.rows()),
+        ));
+    }
+    if scores.scheme().is_none() || scores.rows() != rows || scores.cols() != k {
+        return Err(shape_error(
+            scores_name,
+            scores.file(),
+            format!(
+                "scores must be a float [{rows}, {k}] tensor aligned with {ids_name}, found \
+                 [{}, {}]",
+                scores.rows(),
+                scores.cols()
+            ),
+        ));
+    }
+    // `i2i.ids` is range-checked at load; other neighbour tensors are checked here.
+    if let Some(pos) = id_words.iter().position(|&id| id != NO_NEIGHBOR && id as usize >= rows) {
+        return Err(Error::BundleCorrupt {
+            file: ids.file().into(),
+            reason: format!(
+                "tensor {ids_name}: row {} holds neighbour id {} ≥ {rows} items",
+                pos / k.max(1),
+                id_words[pos]
+            ),
+        });
+    }
+    Ok(Neighbours { k, ids: id_words.to_vec(), scores: scores.dequantize() })
+}
+
+/// Rows sorted by `key` descending, ties to the lower row.
+fn order_by(values: &[f32]) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..values.len() as u32).collect();
+    order.sort_by(|&a, &b| values[b as usize].total_cmp(&values[a as usize]).then(a.cmp(&b)));
+    order
+}
+
+/// Keeps the first `quota` rows of `order` that the filters allow.
+fn fill(order: impl Iterator<Item = u32>, filters: &Filters, quota: usize) -> ChannelOutput {
+    let mut out = ChannelOutput::default();
+    if quota == 0 {
+        return out;
+    }
+    for row in order {
+        out.produced += 1;
+        if !filters.allows(row) {
+            out.filtered += 1;
+            continue;
+        }
+        out.rows.push(row);
+        if out.rows.len() == quota {
+            break;
+        }
+    }
+    out
+}
+
+impl ChannelTables {
+    /// Builds the tables `config`'s channels need from `bundle`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming the channel and tensor when a configured channel's
+    /// tensor is missing; [`Error::BundleShapeMismatch`] / [`Error::BundleCorrupt`] when one
+    /// does not fit the item table.
+    pub(crate) fn build(bundle: &Bundle, config: &RecallConfig) -> Result<Self> {
+        let items = bundle.items();
+        let rows = items.len();
+        let popularity = per_item(bundle, POPULARITY, rows)?;
+        let mut tables = Self {
+            rows,
+            itemcf: None,
+            swing: None,
+            popular: None,
+            popular_recent: None,
+            fresh: None,
+            category_newest: None,
+            category_popular: None,
+        };
+        let created: Vec<i64> = items.iter().map(|i| i.created_at()).collect();
+        // Newest first; ties by popularity (when known), then row.
+        let newest_first = |a: &u32, b: &u32| {
+            let (a, b) = (*a as usize, *b as usize);
+            created[b]
+                .cmp(&created[a])
+                .then_with(|| match &popularity {
+                    Some(p) => p[b].total_cmp(&p[a]),
+                    None => std::cmp::Ordering::Equal,
+                })
+                .then(a.cmp(&b))
+        };
+        for channel in &config.channels {
+            match channel.kind {
+                ChannelKind::Vector { .. } => {}
+                ChannelKind::ItemToItem { source, .. } => {
+                    let (ids_name, scores_name) = source.tensors();
+                    for name in [ids_name, scores_name] {
+                        if bundle.tensor(name).is_none() {
+                            return Err(missing(channel, name));
+                        }
+                    }
+                    let slot = match source {
+                        NeighbourSource::ItemCf => &mut tables.itemcf,
+                        NeighbourSource::Swing => &mut tables.swing,
+                    };
+                    if slot.is_none() {
+                        *slot = Some(neighbours(bundle, source, rows)?);
+                    }
+                }
+                ChannelKind::Popular { recent: false } => {
+                    let p = popularity.as_ref().ok_or_else(|| missing(channel, POPULARITY))?;
+                    tables.popular.get_or_insert_with(|| order_by(p));
+                }
+                ChannelKind::Popular { recent: true } => {
+                    if tables.popular_recent.is_none() {
+                        let p = per_item(bundle, POPULARITY_RECENT, rows)?
+                            .ok_or_else(|| missing(channel, POPULARITY_RECENT))?;
+                        tables.popular_recent = Some(order_by(&p));
+                    }
+                }
+                ChannelKind::Fresh { .. } => {
+                    tables.fresh.get_or_insert_with(|| {
+                        let mut order: Vec<u32> = (0..rows as u32).collect();
+                        order.sort_by(newest_first);
+                        let times = order.iter().map(|&r| created[r as usize]).collect();
+                        (order, times)
+                    });
+                }
+                ChannelKind::Category { order, .. } => {
+                    if order == CategoryOrder::Popular && popularity.is_none() {
+                        return Err(missing(channel, POPULARITY));
+                    }
+                    let slot = match order {
+                        CategoryOrder::Newest => &mut tables.category_newest,
+                        CategoryOrder::Popular => &mut tables.category_popular,
+                    };
+                    if slot.is_some() {
+                        continue;
+                    }
+                    let mut map: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+                    for item in items.iter() {
+                        for tag in item.tags() {
+                            let list = map.entry(tag.to_string()).or_default();
+                            // An item listing a tag twice is in its category once.
+                            if list.last() != Some(&(item.row() as u32)) {
+                                list.push(item.row() as u32);
+                            }
+                        }
+                    }
+                    for list in map.values_mut() {
+                        match (order, &popularity) {
+                            (CategoryOrder::Popular, Some(p)) => list.sort_by(|&a, &b| {
+                                p[b as usize].total_cmp(&p[a as usize]).then(a.cmp(&b))
+                            }),
+                            _ => list.sort_by(newest_first),
+                        }
+                    }
+                    *slot = Some(map);
+                }
+            }
+        }
+        Ok(tables)
+    }
+
+    /// Number of items.
+    pub(crate) fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// U2I2I over the first `max_seeds` seeds (validated by the caller: rows in range, finite
+    /// weights).
+    pub(crate) fn item_to_item(
+        &self,
+        source: NeighbourSource,
+        max_seeds: usize,
+        seeds: &[Seed],
+        filters: &Filters,
+        quota: usize,
+    ) -> ChannelOutput {
+        let lists = match source {
+            NeighbourSource::ItemCf => &self.itemcf,
+            NeighbourSource::Swing => &self.swing,
+        };
+        let Some(n) = lists else { return ChannelOutput::default() };
+        if quota == 0 {
+            return ChannelOutput::default();
+        }
+        let mut contributions: Vec<(u32, f32)> = Vec::new();
+        for seed in seeds.iter().take(max_seeds) {
+            let base = seed.row as usize * n.k;
+            let (Some(ids), Some(sims)) =
+                (n.ids.get(base..base + n.k), n.scores.get(base..base + n.k))
+            else {
+                continue;
+            };
+            for (&id, &sim) in ids.iter().zip(sims) {
+                if id != NO_NEIGHBOR {
+                    contributions.push((id, seed.weight * sim));
+                }
+            }
+        }
+        // Stable sort by row keeps seed order within a row: the sum is deterministic.
+        contributions.sort_by_key(|c| c.0);
+        let mut summed: Vec<(u32, f32)> = Vec::with_capacity(contributions.len());
+        for (row, s) in contributions {
+            match summed.last_mut() {
+                Some(last) if last.0 == row => last.1 += s,
+                _ => summed.push((row, s)),
+            }
+        }
+        let mut out = ChannelOutput { produced: summed.len(), ..Default::default() };
+        summed.retain(|&(row, s)| {
+            let allowed = filters.allows(row);
+            out.filtered += usize::from(!allowed);
+            allowed && s > 0.0
+        });
+        summed.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        out.rows = summed.into_iter().take(quota).map(|(row, _)| row).collect();
+        out
+    }
+
+    /// The most popular unfiltered items.
+    pub(crate) fn popular(&self, recent: bool, filters: &Filters, quota: usize) -> ChannelOutput {
+        let order = if recent { &self.popular_recent } else { &self.popular };
+        match order {
+            Some(order) => fill(order.iter().copied(), filters, quota),
+            None => ChannelOutput::default(),
+        }
+    }
+
+    /// Unfiltered items created within `[now − window_s, now]`, newest first.
+    pub(crate) fn fresh(
+        &self,
+        window_s: i64,
+        now_s: i64,
+        filters: &Filters,
+        quota: usize,
+    ) -> ChannelOutput {
+        let Some((order, times)) = &self.fresh else { return ChannelOutput::default() };
+        let oldest = now_s.saturating_sub(window_s);
+        // `times` is descending: skip the items dated after now.
+        let start = times.partition_point(|&t| t > now_s);
+        let end = start + times[start..].partition_point(|&t| t >= oldest);
+        fill(order[start..end].iter().copied(), filters, quota)
+    }
+
+    /// Per interest category, its best unfiltered items (see [`ChannelKind::Category`]).
+    /// Category weights are validated by the caller (finite, `≥ 0`).
+    pub(crate) fn category(
+        &self,
+        per_category: usize,
+        order: CategoryOrder,
+        categories: &[(String, f32)],
+        filters: &Filters,
+        quota: usize,
+    ) -> ChannelOutput {
+        let map = match order {
+            CategoryOrder::Newest => &self.category_newest,
+            CategoryOrder::Popular => &self.category_popular,
+        };
+        let Some(map) = map else { return ChannelOutput::default() };
+        let mut out = ChannelOutput::default();
+        if quota == 0 || per_category == 0 {
+            return out;
+        }
+        let mut taken: Vec<(u32, f32)> = Vec::new();
+        let mut seen = RowMask::new(self.rows);
+        for (category, weight) in categories {
+            // Unknown categories are ignored (see `ChannelKind::Category`).
+            let Some(list) = map.get(category.as_str()) else { continue };
+            let mut rank = 0;
+            for &row in list {
+                if rank == per_category {
+                    break;
+                }
+                if seen.is_excluded(row as usize) {
+                    continue;
+                }
+                seen.exclude(row as usize);
+                out.produced += 1;
+                if !filters.allows(row) {
+                    out.filtered += 1;
+                    continue;
+                }
+                taken.push((row, weight * crate::recall::merge::rank_score(rank)));
+                rank += 1;
+            }
+        }
+        taken.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        out.rows = taken.into_iter().take(quota).map(|(row, _)| row).collect();
+        out
+    }
+}

@@ -1,0 +1,270 @@
+//! `Recommender` for JavaScript: the on-device funnel with its state persisted in a JS
+//! `KeyValueStore` (IndexedDB in the browser, see `pkg/src/storage.ts`).
+//!
+//! Storage failures never lose a click: the interaction is applied in memory first, then saved;
+//! a failed save is reported in the resolved value (`persisted: false` plus the error code) and
+//! the next successful save writes everything.
+
+use super::storage::JsStorage;
+use crate::compute::BackendChoice;
+use crate::error::Error;
+use crate::recommender::{Recommender, RecommenderConfig};
+use crate::user::{Interaction, InteractionKind, MemoryStorage, Storage};
+use futures_util::lock::Mutex;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+
+/// Where state is kept: the caller's store, or memory when none was given.
+enum Store {
+    Js(JsStorage),
+    Memory(MemoryStorage),
+}
+
+impl Store {
+    async fn save(&self, rec: &Recommender) -> crate::Result<()> {
+        match self {
+            Store::Js(s) => rec.save(s).await,
+            Store::Memory(s) => rec.save(s).await,
+        }
+    }
+
+    async fn restore(&self, rec: &mut Recommender) -> crate::Result<String> {
+        let report = match self {
+            Store::Js(s) => rec.restore(s).await?,
+            Store::Memory(s) => rec.restore(s).await?,
+        };
+        Ok(serde_json::to_string(&report).unwrap_or_default())
+    }
+
+    async fn forget(&self, rec: &mut Recommender) -> crate::Result<()> {
+        match self {
+            Store::Js(s) => rec.forget(s).await,
+            Store::Memory(s) => rec.forget(s).await,
+        }
+    }
+
+    async fn probe(&self) -> crate::Result<()> {
+        match self {
+            Store::Js(s) => s.get("edgerec/probe").await.map(drop),
+            Store::Memory(_) => Ok(()),
+        }
+    }
+}
+
+struct Inner {
+    rec: Recommender,
+    store: Store,
+}
+
+/// The on-device recommender. Create with `Recommender.create(bundle, store?, configJson?,
+/// backend?)`.
+#[wasm_bindgen(js_name = Recommender)]
+pub struct WasmRecommender {
+    inner: Rc<Mutex<Inner>>,
+    backend: String,
+    backend_reason: String,
+    restore_report: String,
+}
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    let text = serde_json::to_string(value).map_err(|e| Error::InvalidArgument {
+        name: "result",
+        reason: format!("could not encode: {e}"),
+    })?;
+    Ok(JsValue::from_str(&text))
+}
+
+fn parse_kind(kind: Option<String>, dwell_ms: Option<u32>) -> Result<InteractionKind, Error> {
+    match kind.as_deref().unwrap_or("click") {
+        "click" => Ok(InteractionKind::Click),
+        "like" => Ok(InteractionKind::Like),
+        "dwell" => Ok(InteractionKind::Dwell { ms: dwell_ms.unwrap_or(0) }),
+        other => Err(Error::InvalidArgument {
+            name: "kind",
+            reason: format!("{other:?} is not click, like or dwell"),
+        }),
+    }
+}
+
+/// `{"persisted": true}` or `{"persisted": false, "code": …, "message": …}`.
+fn save_outcome(result: crate::Result<()>) -> JsValue {
+    let text = match result {
+        Ok(()) => r#"{"persisted":true}"#.to_string(),
+        Err(e) => serde_json::json!({"persisted": false, "code": e.code(), "message": e.to_string()})
+            .to_string(),
+    };
+    JsValue::from_str(&text)
+}
+
+#[wasm_bindgen(js_class = Recommender)]
+impl WasmRecommender {
+    /// Builds the funnel over `bundle`, restores the state found in `store` (a
+    /// `KeyValueStore`; memory when omitted). `config_json` is a JSON `RecommenderConfig`
+    /// (fields omitted take their defaults). If the store cannot be read the recommender works
+    /// in memory and `restoreReport` says why.
+    pub async fn create(
+        bundle: &super::bundle::WasmBundle,
+        store: JsValue,
+        config_json: Option<String>,
+        backend: Option<String>,
+    ) -> Result<WasmRecommender, JsValue> {
+        let config: RecommenderConfig = match config_json.as_deref() {
+            Some(text) if !text.trim().is_empty() => serde_json::from_str(text).map_err(|e| {
+                Error::InvalidArgument { name: "config", reason: e.to_string() }
+            })?,
+            _ => RecommenderConfig::default(),
+        };
+        let choice = match backend {
+            Some(name) => name.parse::<BackendChoice>()?,
+            None => BackendChoice::Auto,
+        };
+        let mut rec = Recommender::new(bundle.inner(), config, choice).await?;
+        let mut store = if store.is_undefined() || store.is_null() {
+            Store::Memory(MemoryStorage::new())
+        } else {
+            Store::Js(JsStorage::new(store)?)
+        };
+        let restore_report = match store.probe().await.and(Ok(())) {
+            Ok(()) => match store.restore(&mut rec).await {
+                Ok(report) => report,
+                Err(e) => fallback(&mut store, &e),
+            },
+            Err(e) => fallback(&mut store, &e),
+        };
+        let report = rec.backend().clone();
+        Ok(Self {
+            inner: Rc::new(Mutex::new(Inner { rec, store })),
+            backend: report.backend.as_str().to_string(),
+            backend_reason: report.reason,
+            restore_report,
+        })
+    }
+
+    /// `"webgpu"` or `"cpu"`.
+    #[wasm_bindgen(getter)]
+    pub fn backend(&self) -> String {
+        self.backend.clone()
+    }
+
+    /// Why that backend was chosen.
+    #[wasm_bindgen(getter, js_name = backendReason)]
+    pub fn backend_reason(&self) -> String {
+        self.backend_reason.clone()
+    }
+
+    /// JSON: what was restored from storage at creation (see `RestoreReport`).
+    #[wasm_bindgen(getter, js_name = restoreReport)]
+    pub fn restore_report(&self) -> String {
+        self.restore_report.clone()
+    }
+
+    /// Records an interaction (`kind`: `"click"` default, `"like"`, `"dwell"` with `dwellMs`;
+    /// `timestampMs` defaults to now), updates the embedding, then saves. Rejects with a typed
+    /// error for bad input (nothing changes); resolves to the save outcome as JSON.
+    #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
+    pub fn record(
+        &self,
+        item: String,
+        kind: Option<String>,
+        timestamp_ms: Option<f64>,
+        dwell_ms: Option<u32>,
+    ) -> js_sys::Promise {
+        let inner = Rc::clone(&self.inner);
+        wasm_bindgen_futures::future_to_promise(async move {
+            let kind = parse_kind(kind, dwell_ms)?;
+            let now = now_ms();
+            let interaction = Interaction { item, kind, timestamp_ms: timestamp_ms.unwrap_or(now) };
+            let mut guard = inner.lock().await;
+            guard.rec.record(&interaction, now)?;
+            let inner = &*guard;
+            Ok(save_outcome(inner.store.save(&inner.rec).await))
+        })
+    }
+
+    /// Resolves to JSON `{items: [{row, id, title, score, channels}], trace}`; marks the
+    /// returned items as shown when `mark_shown` is true (default).
+    #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
+    pub fn recommend(&self, k: usize, mark_shown: Option<bool>) -> js_sys::Promise {
+        let inner = Rc::clone(&self.inner);
+        wasm_bindgen_futures::future_to_promise(async move {
+            let mut guard = inner.lock().await;
+            let now = now_ms();
+            let result = guard.rec.recommend(k, now).await?;
+            if mark_shown.unwrap_or(true) {
+                let ids: Vec<&str> = result.items.iter().map(|i| i.id.as_str()).collect();
+                guard.rec.mark_shown(&ids, now)?;
+            }
+            json(&result)
+        })
+    }
+
+    /// JSON: the stored history, oldest first.
+    #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
+    pub fn history(&self) -> js_sys::Promise {
+        let inner = Rc::clone(&self.inner);
+        wasm_bindgen_futures::future_to_promise(async move {
+            let guard = inner.lock().await;
+            json(&guard.rec.state().history())
+        })
+    }
+
+    /// Never recommends item `id` again in this session.
+    #[wasm_bindgen(js_name = blockItem, unchecked_return_type = "Promise<void>")]
+    pub fn block_item(&self, id: String) -> js_sys::Promise {
+        let inner = Rc::clone(&self.inner);
+        wasm_bindgen_futures::future_to_promise(async move {
+            inner.lock().await.rec.block_item(&id)?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Never recommends items whose attribute `key` equals `value` (`key` `"tag"` matches
+    /// tags) in this session.
+    #[wasm_bindgen(js_name = blockAttribute, unchecked_return_type = "Promise<void>")]
+    pub fn block_attribute(&self, key: String, value: String) -> js_sys::Promise {
+        let inner = Rc::clone(&self.inner);
+        wasm_bindgen_futures::future_to_promise(async move {
+            inner.lock().await.rec.block_attribute(&key, &value);
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Saves now; resolves to the save outcome as JSON.
+    #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
+    pub fn save(&self) -> js_sys::Promise {
+        let inner = Rc::clone(&self.inner);
+        wasm_bindgen_futures::future_to_promise(async move {
+            let guard = inner.lock().await;
+            Ok(save_outcome(guard.store.save(&guard.rec).await))
+        })
+    }
+
+    /// Erases everything local (memory and store). The memory is cleared even if the store
+    /// fails, in which case the promise rejects with the storage error.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn forget(&self) -> js_sys::Promise {
+        let inner = Rc::clone(&self.inner);
+        wasm_bindgen_futures::future_to_promise(async move {
+            let mut guard = inner.lock().await;
+            let Inner { rec, store } = &mut *guard;
+            store.forget(rec).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+}
+
+/// Switches to memory after the store failed at creation; the report says why.
+fn fallback(store: &mut Store, e: &Error) -> String {
+    *store = Store::Memory(MemoryStorage::new());
+    serde_json::json!({
+        "user_restored": false,
+        "storage": "memory",
+        "code": e.code(),
+        "message": e.to_string(),
+    })
+    .to_string()
+}

@@ -1,0 +1,93 @@
+// "For you": the on-device Recommender over the shipped MovieLens model. Clicking a row records
+// the click (the user embedding updates locally) and re-renders; state persists in IndexedDB.
+// Exposes `window.edgerecDemo` for the end-to-end test.
+import { loadBundle, Recommender, isEdgerecError } from '../pkg/dist/index.js';
+
+const url = new URL(location.href);
+const manifest = url.searchParams.get('manifest') ?? '../models/movielens-small/manifest.json';
+const backend = url.searchParams.get('backend') ?? 'auto';
+const summary = document.querySelector('#summary');
+const tbody = document.querySelector('#results tbody');
+const historyList = document.querySelector('#history');
+const storageNote = document.querySelector('#storage');
+
+function cell(tr, value) {
+  const td = document.createElement('td');
+  td.textContent = String(value);
+  tr.append(td);
+  return td;
+}
+
+try {
+  const bundle = await loadBundle(manifest);
+  const rec = await Recommender.create(bundle, { backend });
+  const report = rec.restoreReport;
+  storageNote.textContent = report.storage === 'memory' ? `state kept in memory only: ${report.message}` : 'state kept in IndexedDB';
+  let last = [];
+
+  const render = async () => {
+    const { items, trace } = await rec.recommend(20, { markShown: false });
+    last = items.map((item) => ({ ...item, tags: bundle.itemTags(item.row) }));
+    tbody.replaceChildren();
+    last.forEach((item, i) => {
+      const tr = document.createElement('tr');
+      cell(tr, i + 1);
+      const title = cell(tr, item.title || item.id);
+      title.style.cursor = 'pointer';
+      title.title = 'click to record a click on this movie';
+      title.addEventListener('click', () => click(item.id));
+      cell(tr, item.tags.join(', '));
+      cell(tr, item.channels.join(' + '));
+      cell(tr, item.score.toFixed(4));
+      tbody.append(tr);
+    });
+    const history = await rec.history();
+    historyList.replaceChildren(...history.map((h) => {
+      const li = document.createElement('li');
+      const row = bundle.rowOf(h.item);
+      li.textContent = row === undefined ? h.item : bundle.itemTitle(row);
+      return li;
+    }));
+    const channels = trace.recall.map((c) => `${c.name} ${c.kept}/${c.produced}`).join(', ');
+    summary.textContent = `${trace.cold ? 'New user: popular and fresh picks' : `Personalized from ${history.length} interactions`}; ` +
+      `ordered by ${trace.ordered_by}; ${trace.candidates} candidates (${channels}); ` +
+      `user ${trace.user_ms.toFixed(1)} ms, recall ${trace.recall_ms.toFixed(1)} ms, rank ${trace.rank_ms.toFixed(1)} ms on ${rec.backend}`;
+    return last;
+  };
+
+  const click = async (id) => {
+    const outcome = await rec.record(id);
+    if (!outcome.persisted) storageNote.textContent = `not saved (${outcome.code}): kept in memory`;
+    return render();
+  };
+
+  document.querySelector('#forget').addEventListener('click', async () => {
+    await rec.forget();
+    await render();
+  });
+
+  await render();
+  window.edgerecDemo = {
+    click,
+    recommend: () => render(),
+    history: () => rec.history(),
+    forget: async () => { await rec.forget(); return render(); },
+    restoreReport: report,
+    backend: rec.backend,
+    /** Ids of the `n` first items carrying `tag`, in bundle order. */
+    itemsWithTag: (tag, n) => {
+      const out = [];
+      for (let row = 0; row < bundle.itemCount && out.length < n; row++) {
+        if (bundle.itemTags(row).includes(tag)) out.push(bundle.itemId(row));
+      }
+      return out;
+    },
+    tagsOf: (id) => bundle.itemTags(bundle.rowOf(id)),
+    recordRaw: (id, options) => rec.record(id, options),
+  };
+  document.body.dataset.status = 'done';
+} catch (e) {
+  window.edgerecDemo = { status: 'error', code: isEdgerecError(e) ? e.code : 'UNEXPECTED', message: String(e?.message ?? e) };
+  summary.textContent = `Error: ${e?.message ?? e}`;
+  document.body.dataset.status = 'error';
+}
