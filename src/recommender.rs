@@ -295,8 +295,8 @@ impl Recommender {
 
     /// The filters of one request: consumed items, blocklists and (optionally) exposure.
     fn filters(&self, now_s: i64) -> Filters {
-        let mut filters = Filters::new(self.items.len())
-            .consumed(&self.user.consumed_rows(&self.state));
+        let mut filters =
+            Filters::new(self.items.len()).consumed(self.user.consumed_rows(&self.state));
         for &row in &self.blocked_items {
             filters = filters.block_item(row);
         }
@@ -332,7 +332,12 @@ impl Recommender {
 
         let start = Instant::now();
         let filters = self.filters(now_s);
-        let ctx = RecallContext { query: query.as_deref(), seeds: &seeds, categories: &categories, now_s };
+        let ctx = RecallContext {
+            query: query.as_deref(),
+            seeds: &seeds,
+            categories: &categories,
+            now_s,
+        };
         let recalled = self.recall.recall(&mut self.engine, &ctx, &filters).await?;
         let recall_ms = ms_since(start);
 
@@ -340,23 +345,22 @@ impl Recommender {
         let rows: Vec<u32> = recalled.candidates.iter().map(|c| c.row).collect();
         let mut scores: Vec<f32> = recalled.candidates.iter().map(|c| c.score).collect();
         let mut ordered_by = "recall";
-        if let (Some(ranker), Some(q)) = (&self.ranker, query.as_deref()) {
-            if !rows.is_empty() {
-                let p = ranker.predict(q, &rows, &mut self.ranker_scratch)?;
-                let tasks = ranker.tasks().len();
-                scores = p
-                    .chunks_exact(tasks)
-                    .map(|t| t[0] + self.config.like_weight * t.get(1).copied().unwrap_or(0.0))
-                    .collect();
-                ordered_by = "ranker";
-            }
+        if let (Some(ranker), Some(q), false) = (&self.ranker, query.as_deref(), rows.is_empty()) {
+            let p = ranker.predict(q, &rows, &mut self.ranker_scratch)?;
+            let tasks = ranker.tasks().len();
+            scores = p
+                .chunks_exact(tasks)
+                .map(|t| t[0] + self.config.like_weight * t.get(1).copied().unwrap_or(0.0))
+                .collect();
+            ordered_by = "ranker";
         }
         let mut order: Vec<usize> = (0..rows.len()).collect();
         order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(rows[a].cmp(&rows[b])));
         order.truncate(k);
         let rank_ms = ms_since(start);
 
-        let names: Vec<&str> = self.recall.config().channels.iter().map(|c| c.name.as_str()).collect();
+        let names: Vec<&str> =
+            self.recall.config().channels.iter().map(|c| c.name.as_str()).collect();
         let items = order
             .into_iter()
             .map(|i| {
@@ -416,7 +420,9 @@ impl Recommender {
                 self.state = state;
             }
             Ok(None) => {}
-            Err(Error::StorageCorrupt { key, reason }) => report.discarded.push(format!("{key}: {reason}")),
+            Err(Error::StorageCorrupt { key, reason }) => {
+                report.discarded.push(format!("{key}: {reason}"))
+            }
             Err(e) => return Err(e),
         }
         if let Some(bytes) = storage.get(EXPOSURE_KEY).await? {

@@ -74,14 +74,6 @@ try {
     forget: async () => { await rec.forget(); return render(); },
     restoreReport: report,
     backend: rec.backend,
-    /** Ids of the `n` first items carrying `tag`, in bundle order. */
-    itemsWithTag: (tag, n) => {
-      const out = [];
-      for (let row = 0; row < bundle.itemCount && out.length < n; row++) {
-        if (bundle.itemTags(row).includes(tag)) out.push(bundle.itemId(row));
-      }
-      return out;
-    },
     tagsOf: (id) => bundle.itemTags(bundle.rowOf(id)),
     recordRaw: (id, options) => rec.record(id, options),
   };

@@ -203,12 +203,11 @@ pub fn replay(
         skipped = 0;
         for (user, events) in &users {
             rec.reset_user();
-            if matches!(setting, Setting::Tower | Setting::FineTune) {
-                if let Some(history) = history_of.get(user) {
-                    let history = to_interactions(history, &catalogue);
-                    let now = history.last().map_or(0.0, |i| i.timestamp_ms);
-                    rec.import_history(&history, now)?;
-                }
+            let warm = matches!(setting, Setting::Tower | Setting::FineTune);
+            if let Some(history) = history_of.get(user).filter(|_| warm) {
+                let history = to_interactions(history, &catalogue);
+                let now = history.last().map_or(0.0, |i| i.timestamp_ms);
+                rec.import_history(&history, now)?;
             }
             for event in events {
                 let now = event.timestamp_ms;
