@@ -89,4 +89,3 @@ impl SeededRng {
         if x + y > 0.0 { x / (x + y) } else { a / (a + b) }
     }
 }
-

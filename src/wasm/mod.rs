@@ -14,5 +14,5 @@ mod storage;
 pub use bundle::{WasmBundle, WasmBundleLoader};
 pub use engine::{TopKResult, WasmScoringEngine, reference_top_k};
 pub use recommender::WasmRecommender;
-pub use storage::JsStorage;
 pub use rerank::{WasmDppKernel, WasmMmrIndex, dpp_select, mmr_select};
+pub use storage::JsStorage;

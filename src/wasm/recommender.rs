@@ -94,8 +94,10 @@ fn parse_kind(kind: Option<String>, dwell_ms: Option<u32>) -> Result<Interaction
 fn save_outcome(result: crate::Result<()>) -> JsValue {
     let text = match result {
         Ok(()) => r#"{"persisted":true}"#.to_string(),
-        Err(e) => serde_json::json!({"persisted": false, "code": e.code(), "message": e.to_string()})
-            .to_string(),
+        Err(e) => {
+            serde_json::json!({"persisted": false, "code": e.code(), "message": e.to_string()})
+                .to_string()
+        }
     };
     JsValue::from_str(&text)
 }
@@ -113,9 +115,8 @@ impl WasmRecommender {
         backend: Option<String>,
     ) -> Result<WasmRecommender, JsValue> {
         let config: RecommenderConfig = match config_json.as_deref() {
-            Some(text) if !text.trim().is_empty() => serde_json::from_str(text).map_err(|e| {
-                Error::InvalidArgument { name: "config", reason: e.to_string() }
-            })?,
+            Some(text) if !text.trim().is_empty() => serde_json::from_str(text)
+                .map_err(|e| Error::InvalidArgument { name: "config", reason: e.to_string() })?,
             _ => RecommenderConfig::default(),
         };
         let choice = match backend {

@@ -38,11 +38,9 @@ impl JsStorage {
             .ok_or_else(|| Error::StorageUnavailable { reason: format!("no {name}() method") })?;
         let size = value.map_or(0, <[u8]>::len);
         let returned = match value {
-            Some(bytes) => method.call2(
-                &self.store,
-                &key.into(),
-                &js_sys::Uint8Array::from(bytes).into(),
-            ),
+            Some(bytes) => {
+                method.call2(&self.store, &key.into(), &js_sys::Uint8Array::from(bytes).into())
+            }
             None => method.call1(&self.store, &key.into()),
         };
         let promise = returned.map_err(|e| storage_error(&e, key, size))?;
