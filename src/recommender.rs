@@ -50,8 +50,12 @@ pub struct RecommenderConfig {
     /// Rank recalled candidates with the bundle's multi-task ranker when it has one (otherwise,
     /// and for a cold user, the merged recall score orders them).
     pub use_ranker: bool,
-    /// Weight of P(like) next to P(watch) in the ranking score `P(watch) + w·P(like)`.
+    /// Weight of P(like) next to P(watch) in the ranker's score
+    /// `r = (P(watch) + w·P(like)) / (1 + w)`.
     pub like_weight: f32,
+    /// How much the ranker's score `r` counts next to the merged recall score `m` (rank-based,
+    /// in (0, 1]): items are ordered by `m + ranker_weight · r`. 0 keeps the recall order.
+    pub ranker_weight: f32,
     /// Recent items used as item-to-item seeds.
     pub max_seeds: usize,
 }
@@ -65,6 +69,7 @@ impl Default for RecommenderConfig {
             filter_exposed: true,
             use_ranker: true,
             like_weight: 1.0,
+            ranker_weight: 0.1,
             max_seeds: 10,
         }
     }
@@ -164,12 +169,14 @@ impl Recommender {
         config: RecommenderConfig,
         backend: BackendChoice,
     ) -> Result<Self> {
-        if !(config.like_weight.is_finite() && config.like_weight >= 0.0) {
-            return Err(Error::InvalidWeight {
-                name: "like".into(),
-                value: config.like_weight,
-                reason: "must be finite and ≥ 0".into(),
-            });
+        for (name, value) in [("like", config.like_weight), ("ranker", config.ranker_weight)] {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(Error::InvalidWeight {
+                    name: name.into(),
+                    value,
+                    reason: "must be finite and ≥ 0".into(),
+                });
+            }
         }
         let user = UserModel::from_bundle(bundle, config.user.clone())?;
         let recall = Recall::from_bundle(bundle, config.recall.clone())?;
@@ -345,13 +352,17 @@ impl Recommender {
         let rows: Vec<u32> = recalled.candidates.iter().map(|c| c.row).collect();
         let mut scores: Vec<f32> = recalled.candidates.iter().map(|c| c.score).collect();
         let mut ordered_by = "recall";
-        if let (Some(ranker), Some(q), false) = (&self.ranker, query.as_deref(), rows.is_empty()) {
+        let blend = self.config.ranker_weight;
+        if let (Some(ranker), Some(q), false, true) =
+            (&self.ranker, query.as_deref(), rows.is_empty(), blend > 0.0)
+        {
             let p = ranker.predict(q, &rows, &mut self.ranker_scratch)?;
             let tasks = ranker.tasks().len();
-            scores = p
-                .chunks_exact(tasks)
-                .map(|t| t[0] + self.config.like_weight * t.get(1).copied().unwrap_or(0.0))
-                .collect();
+            let like = self.config.like_weight;
+            for (score, t) in scores.iter_mut().zip(p.chunks_exact(tasks)) {
+                let r = (t[0] + like * t.get(1).copied().unwrap_or(0.0)) / (1.0 + like);
+                *score += blend * r;
+            }
             ordered_by = "ranker";
         }
         let mut order: Vec<usize> = (0..rows.len()).collect();
