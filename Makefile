@@ -31,7 +31,7 @@ lint:
 	scripts/setup.sh rust
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo clippy --target wasm32-unknown-unknown --lib --test browser -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown --lib --test browser --test browser_user -- -D warnings
 
 ## native tests, with the GPU parity suite on Vulkan (lavapipe): a missing adapter fails them
 test-native:
@@ -41,7 +41,7 @@ test-native:
 ## browser tests: wasm-bindgen-test in headless Chromium with WebGPU (webdriver.json)
 test-browser:
 	scripts/setup.sh rust browser
-	cargo test --target wasm32-unknown-unknown --test browser
+	cargo test --target wasm32-unknown-unknown --test browser --test browser_user
 
 ## the built package in Node (no WebGPU there: must fall back to the CPU)
 test-node:

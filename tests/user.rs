@@ -15,6 +15,9 @@ use edgerec::user::{
     UserState,
 };
 use pollster::block_on;
+
+#[path = "common/user_parity.rs"]
+mod user_parity;
 use std::sync::OnceLock;
 
 const NOW: f64 = 1_700_000_000_000.0;
@@ -467,45 +470,13 @@ fn gpu_user_model_matches_the_cpu() {
         Err(e) => return eprintln!("skipping: {e}"),
     };
     eprintln!("GPU adapter: {:?}", ctx.adapter_info());
+    let ids = popular("Horror", true, 60);
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    if let Err(e) = block_on(user_parity::check_user_model_gpu(&ctx, bundle(), &ids, NOW)) {
+        panic!("{e}");
+    }
     let m = model(UserConfig::default());
     let mut gpu = block_on(GpuUserModel::upload(&ctx, &m)).unwrap();
-    let close = |a: &[f32], b: &[f32], tol: f32, what: &str| {
-        assert_eq!(a.len(), b.len());
-        for (i, (x, y)) in a.iter().zip(b).enumerate() {
-            assert!((x - y).abs() <= tol * (1.0 + x.abs()), "{what} [{i}]: cpu {x}, gpu {y}");
-        }
-    };
-    let (mut cpu_state, mut gpu_state) = (UserState::new(), UserState::new());
-    assert_eq!(block_on(m.tower_query_gpu(&ctx, &mut gpu, &gpu_state)).unwrap(), None);
-    let ids = popular("Horror", true, 60);
-    for (i, id) in ids.iter().enumerate() {
-        let t = NOW + i as f64 * MINUTE;
-        let click = Interaction::click(id.clone(), t);
-        m.record(&mut cpu_state, &click, t).unwrap();
-        block_on(m.record_gpu(&ctx, &mut gpu, &mut gpu_state, &click, t)).unwrap();
-        if i % 10 == 0 || i == ids.len() - 1 {
-            let cpu = m.tower_query(&cpu_state).unwrap().unwrap();
-            let on_gpu = block_on(m.tower_query_gpu(&ctx, &mut gpu, &cpu_state)).unwrap().unwrap();
-            close(&cpu, &on_gpu, 1e-4, &format!("tower after {} clicks", i + 1));
-            close(cpu_state.residual(), gpu_state.residual(), 1e-3, &format!("residual {i}"));
-            let q_cpu = m.query(&cpu_state).unwrap().unwrap();
-            let q_gpu = block_on(m.query_gpu(&ctx, &mut gpu, &gpu_state)).unwrap().unwrap();
-            close(&q_cpu, &q_gpu, 1e-3, &format!("query {i}"));
-        }
-    }
-    assert_eq!(cpu_state.history(), gpu_state.history());
-    // Bad input is refused on the GPU path too, without changes.
-    let bytes = gpu_state.to_bytes();
-    let e = block_on(m.record_gpu(
-        &ctx,
-        &mut gpu,
-        &mut gpu_state,
-        &Interaction::click("nope", NOW),
-        NOW,
-    ))
-    .unwrap_err();
-    assert_eq!(e.code(), "UNKNOWN_ITEM");
-    assert_eq!(gpu_state.to_bytes(), bytes);
     // Buffers of another model are refused.
     let other = UserModel::from_bundle(&other_bundle(), UserConfig::default()).unwrap();
     let e = block_on(other.tower_query_gpu(&ctx, &mut gpu, &UserState::new())).unwrap_err();
