@@ -6,28 +6,13 @@
 
 mod common;
 
-use common::{edgerec, repo, scratch, stderr};
+use common::{edgerec, movielens_dir, movielens_split, repo, scratch, stderr};
 
 #[test]
 fn replay_orders_finetune_over_tower_over_popularity() {
     let dir = scratch("replay");
-    let data = repo().join("../shared/data/ml-latest-small");
-    if !data.join("ratings.csv").exists() {
-        panic!("MovieLens data missing at {}", data.display());
-    }
-    let split = dir.join("split");
-    let out = edgerec(&[
-        "eval",
-        "--split",
-        "temporal",
-        "--interactions",
-        &data.join("ratings.csv").display().to_string(),
-        "--items",
-        &data.join("movies.csv").display().to_string(),
-        "--split-out",
-        &split.display().to_string(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(movielens_dir().is_dir(), "MovieLens data missing at {}", movielens_dir().display());
+    let split = movielens_split(&dir);
     let json = dir.join("replay.json");
     let out = edgerec(&[
         "eval",

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{edgerec, repo, scratch, stderr, write};
+use common::{edgerec, movielens_dir, movielens_split, repo, scratch, stderr, write};
 use std::path::Path;
 use std::process::Output;
 
@@ -173,25 +173,13 @@ fn column_flags_map_other_headers() {
 /// metrics land in the band recorded in the model card. Part of `make test`.
 #[test]
 fn one_epoch_on_movielens_reproduces_the_recorded_metrics() {
-    let data = repo().join("../shared/data/ml-latest-small");
+    let data = movielens_dir();
     if !data.is_dir() {
         eprintln!("skipped: {} not present", data.display());
         return;
     }
     let dir = scratch("ml1");
-    let split = dir.join("split").display().to_string();
-    let o = edgerec(&[
-        "eval",
-        "--split",
-        "temporal",
-        "--interactions",
-        &data.join("ratings.csv").display().to_string(),
-        "--items",
-        &data.join("movies.csv").display().to_string(),
-        "--split-out",
-        &split,
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let split = movielens_split(&dir).display().to_string();
     let bundle = dir.join("b").display().to_string();
     let o = edgerec(&[
         "train",

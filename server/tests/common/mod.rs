@@ -37,3 +37,28 @@ pub fn stderr(o: &Output) -> String {
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
+
+/// `../shared/data/ml-latest-small` beside the repository.
+pub fn movielens_dir() -> PathBuf {
+    repo().join("../shared/data/ml-latest-small")
+}
+
+/// Splits MovieLens per user by time (`edgerec eval --split temporal`, the sample model's
+/// split) into `dir/split` and returns that directory, holding `train.csv` and `test.csv`.
+pub fn movielens_split(dir: &Path) -> PathBuf {
+    let data = movielens_dir();
+    let split = dir.join("split");
+    let out = edgerec(&[
+        "eval",
+        "--split",
+        "temporal",
+        "--interactions",
+        &data.join("ratings.csv").display().to_string(),
+        "--items",
+        &data.join("movies.csv").display().to_string(),
+        "--split-out",
+        &split.display().to_string(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    split
+}
