@@ -72,3 +72,12 @@ test('bad interactions are typed errors and change nothing', async () => {
   assert.deepEqual((await rec.history()).map((h) => h.item), ['1']);
   await assert.rejects(Recommender.create(bundle, { config: { like_weight: -1 } }), (e) => isEdgerecError(e) && e.code === 'INVALID_WEIGHT');
 });
+
+test('config overrides are partial, checked, and change the behaviour', async () => {
+  const plain = await Recommender.create(bundle, { store: 'memory', backend: 'cpu', config: { ranker_weight: 0, user: { fine_tune: { enabled: false } } } });
+  await plain.record('1258');
+  const result = await plain.recommend(10, { markShown: false });
+  assert.equal(result.trace.ordered_by, 'recall');
+  await assert.rejects(Recommender.create(bundle, { config: { ranker_wieght: 1 } }), (e) => isEdgerecError(e) && e.code === 'INVALID_ARGUMENT' && /ranker_wieght/.test(e.message));
+  await assert.rejects(Recommender.create(bundle, { config: { user: { fine_tune: { learning_rate: 'fast' } } } }), (e) => isEdgerecError(e) && e.code === 'INVALID_ARGUMENT');
+});
