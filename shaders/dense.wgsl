@@ -5,6 +5,10 @@
 // 2 = int8, as in score_topk.wgsl; `mult` holds the int8 per-neuron scale (1 otherwise).
 // Activations travel between layers in rows padded to a multiple of 16 floats; padding columns
 // are written as zeros so the next layer's vec4 loads read zeros. Bindings: shaders/README.md.
+//
+// Softmax (activation 3) needs every output of a row, which one invocation does not see:
+// `dense_forward` writes the logits z unchanged, and `softmax_rows` — dispatched right after it
+// in the same compute pass, same bind group — normalizes each row in place on the device.
 
 override DTYPE: u32 = 0u;
 
@@ -14,7 +18,7 @@ struct DenseParams {
     row_vec4s: u32,   // vec4<u32> per weight row
     in_stride: u32,   // vec4<f32> per input row
     out_stride: u32,  // f32 per output row (multiple of 16)
-    activation: u32,  // 0 identity, 1 relu, 2 sigmoid
+    activation: u32,  // 0 identity, 1 relu, 2 sigmoid, 3 softmax (by softmax_rows)
     pad0: u32,
     pad1: u32,
 }
@@ -54,4 +58,48 @@ fn dense_forward(@builtin(global_invocation_id) gid: vec3<u32>) {
         z = 1.0 / (1.0 + exp(-z));
     }
     outputs[b * params.out_stride + o] = z;
+}
+
+const SOFTMAX_WORKGROUP: u32 = 64u;
+var<workgroup> partial: array<f32, 64>;
+
+// Tree reduction of `partial` (max when `take_max`, else sum); every invocation returns the
+// result. Called in uniform control flow only.
+fn reduce_partial(lid: u32, take_max: bool) -> f32 {
+    for (var stride = SOFTMAX_WORKGROUP / 2u; stride > 0u; stride = stride / 2u) {
+        if (lid < stride) {
+            let other = partial[lid + stride];
+            partial[lid] = select(partial[lid] + other, max(partial[lid], other), take_max);
+        }
+        workgroupBarrier();
+    }
+    let result = partial[0];
+    workgroupBarrier();
+    return result;
+}
+
+// Row-wise stable softmax over the first out_dim outputs of row workgroup_id.y, in place:
+// y_o = exp(z_o − max z) / Σ_j exp(z_j − max z). Padding columns stay zero.
+@compute @workgroup_size(64)
+fn softmax_rows(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+    let row = wid.y * params.out_stride;
+    var top = bitcast<f32>(0xff7fffffu); // -f32::MAX (a literal would round past it in Tint)
+    for (var o = lid; o < params.out_dim; o = o + SOFTMAX_WORKGROUP) {
+        top = max(top, outputs[row + o]);
+    }
+    partial[lid] = top;
+    workgroupBarrier();
+    top = reduce_partial(lid, true);
+    var total = 0.0;
+    for (var o = lid; o < params.out_dim; o = o + SOFTMAX_WORKGROUP) {
+        let e = exp(outputs[row + o] - top);
+        outputs[row + o] = e;
+        total = total + e;
+    }
+    partial[lid] = total;
+    workgroupBarrier();
+    let inv = 1.0 / reduce_partial(lid, false);
+    for (var o = lid; o < params.out_dim; o = o + SOFTMAX_WORKGROUP) {
+        outputs[row + o] = outputs[row + o] * inv;
+    }
 }

@@ -174,3 +174,16 @@ fn bundle_round_trip_and_corruptions_in_the_browser() {
         Err(e) => panic!("{e}"),
     }
 }
+
+#[wasm_bindgen_test]
+async fn webgpu_softmax_and_mmoe_match_reference() {
+    let ctx = context().await;
+    if let Err(e) = parity::gpu_softmax_is_stable(&ctx).await {
+        panic!("{e}");
+    }
+    for seed in 0..12u64 {
+        if let Err(e) = parity::mmoe_case(Some(&ctx), &parity::MmoeCase::from_seed(seed)).await {
+            panic!("{e}");
+        }
+    }
+}

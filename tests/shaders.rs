@@ -48,6 +48,15 @@ fn workgroup_constants_match_the_rust_side() {
         shaders::DENSE.contains(&format!("@workgroup_size({})", shaders::DENSE_WORKGROUP_SIZE))
     );
     assert!(shaders::POOL.contains(&format!("@workgroup_size({})", shaders::POOL_WORKGROUP_SIZE)));
+    assert!(shaders::DENSE.contains(&format!(
+        "const SOFTMAX_WORKGROUP: u32 = {}u;",
+        shaders::SOFTMAX_WORKGROUP_SIZE
+    )));
+    assert!(shaders::DENSE.contains(&format!(
+        "var<workgroup> partial: array<f32, {}>;",
+        shaders::SOFTMAX_WORKGROUP_SIZE
+    )));
+    assert!(shaders::MMOE.contains(&format!("@workgroup_size({})", shaders::MIX_WORKGROUP_SIZE)));
     assert!(
         shaders::POOL
             .contains(&format!("const POOL_WORKGROUP: u32 = {}u;", shaders::POOL_WORKGROUP_SIZE))

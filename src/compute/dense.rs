@@ -20,6 +20,11 @@ pub enum Activation {
     Relu,
     /// `1 / (1 + e^{−z})`: a probability per output (multi-task heads).
     Sigmoid,
+    /// `e^{z_o} / Σ_j e^{z_j}` over the outputs of one input row: a distribution over the
+    /// layer's outputs (the gates of a mixture of experts, a multi-class head). Computed in the
+    /// numerically stable form `e^{z_o − max_j z_j} / Σ_j e^{z_j − max_j z_j}` (Goodfellow et
+    /// al., *Deep Learning*, §4.1), which cannot overflow and is exactly the same function.
+    Softmax,
 }
 
 impl Activation {
@@ -29,25 +34,76 @@ impl Activation {
             Activation::Identity => 0,
             Activation::Relu => 1,
             Activation::Sigmoid => 2,
+            Activation::Softmax => 3,
         }
     }
 
-    /// Applies the activation in f64 (reference precision).
+    /// True for activations computed one output at a time (all but [`Activation::Softmax`]).
+    pub fn is_elementwise(self) -> bool {
+        self != Activation::Softmax
+    }
+
+    /// Applies an element-wise activation in f64 (reference precision). [`Activation::Softmax`]
+    /// is not element-wise: this returns `z` unchanged for it, and [`Activation::apply_row_f64`]
+    /// normalizes the row.
     pub fn apply_f64(self, z: f64) -> f64 {
         match self {
-            Activation::Identity => z,
+            Activation::Identity | Activation::Softmax => z,
             Activation::Relu => z.max(0.0),
             Activation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
         }
     }
 
-    /// Applies the activation in f32 (the fast path).
+    /// Applies an element-wise activation in f32 (the fast path); as [`Activation::apply_f64`],
+    /// `z` is returned unchanged for [`Activation::Softmax`] (see [`Activation::apply_row`]).
     #[inline(always)]
     pub fn apply(self, z: f32) -> f32 {
         match self {
-            Activation::Identity => z,
+            Activation::Identity | Activation::Softmax => z,
             Activation::Relu => z.max(0.0),
             Activation::Sigmoid => 1.0 / (1.0 + (-z).exp()),
+        }
+    }
+
+    /// Applies the activation to one row of pre-activations `z = W·x + b` (all outputs of one
+    /// input row), in f64.
+    pub fn apply_row_f64(self, row: &mut [f64]) {
+        if self == Activation::Softmax {
+            let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let mut total = 0.0;
+            for z in row.iter_mut() {
+                *z = (*z - max).exp();
+                total += *z;
+            }
+            // total >= 1: the maximum contributes e^0.
+            for z in row.iter_mut() {
+                *z /= total;
+            }
+        } else {
+            for z in row.iter_mut() {
+                *z = self.apply_f64(*z);
+            }
+        }
+    }
+
+    /// [`Activation::apply_row_f64`] in f32 (the fast path).
+    #[inline]
+    pub fn apply_row(self, row: &mut [f32]) {
+        if self == Activation::Softmax {
+            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let mut total = 0.0f32;
+            for z in row.iter_mut() {
+                *z = (*z - max).exp();
+                total += *z;
+            }
+            let inv = 1.0 / total;
+            for z in row.iter_mut() {
+                *z *= inv;
+            }
+        } else {
+            for z in row.iter_mut() {
+                *z = self.apply(*z);
+            }
         }
     }
 }
@@ -165,25 +221,18 @@ impl Mlp {
     /// # Errors
     /// As [`Mlp::validate`].
     pub fn forward_reference(&self, inputs: &[f32]) -> Result<Vec<f32>> {
+        Ok(self.forward_reference_f64(inputs)?.into_iter().map(|v| v as f32).collect())
+    }
+
+    /// [`Mlp::forward_reference`] without the final rounding to f32 (for blocks built from
+    /// MLPs, whose references keep f64 to the end).
+    pub(crate) fn forward_reference_f64(&self, inputs: &[f32]) -> Result<Vec<f64>> {
         let batch = self.validate(inputs)?;
         let mut x: Vec<f64> = inputs.iter().map(|v| f64::from(*v)).collect();
-        let mut w = Vec::new();
         for layer in &self.layers {
-            let (n_in, n_out) = (layer.in_dim(), layer.out_dim());
-            w.resize(n_in, 0.0f32);
-            let mut y = vec![0.0f64; batch * n_out];
-            for o in 0..n_out {
-                layer.weights.dequantize_row(o, &mut w);
-                for b in 0..batch {
-                    let row = &x[b * n_in..(b + 1) * n_in];
-                    let z: f64 = row.iter().zip(&w).map(|(a, c)| a * f64::from(*c)).sum::<f64>()
-                        + f64::from(layer.bias[o]);
-                    y[b * n_out + o] = layer.activation.apply_f64(z);
-                }
-            }
-            x = y;
+            x = layer.forward_reference_f64(&x, batch);
         }
-        Ok(x.into_iter().map(|v| v as f32).collect())
+        Ok(x)
     }
 
     /// The optimized CPU forward pass (f32 accumulation, SIMD-friendly dot products); reuses
@@ -192,40 +241,90 @@ impl Mlp {
     /// # Errors
     /// As [`Mlp::validate`].
     pub fn forward(&self, inputs: &[f32], scratch: &mut MlpScratch) -> Result<Vec<f32>> {
+        Ok(self.forward_in_scratch(inputs, scratch)?.to_vec())
+    }
+
+    /// [`Mlp::forward`] leaving the `batch × out_dim` outputs in `scratch` (no allocation once
+    /// the scratch has grown).
+    ///
+    /// # Errors
+    /// As [`Mlp::validate`].
+    pub fn forward_in_scratch<'s>(
+        &self,
+        inputs: &[f32],
+        scratch: &'s mut MlpScratch,
+    ) -> Result<&'s [f32]> {
         let batch = self.validate(inputs)?;
         let MlpScratch { a, b, row } = scratch;
         a.clear();
         a.extend_from_slice(inputs);
         for layer in &self.layers {
-            let (n_in, n_out) = (layer.in_dim(), layer.out_dim());
-            b.clear();
-            b.resize(batch * n_out, 0.0);
-            let weights = &layer.weights;
-            let per_row = weights.scheme().words_per_row(n_in);
-            row.resize(n_in, 0.0);
-            for o in 0..n_out {
-                let words = &weights.words()[o * per_row..(o + 1) * per_row];
-                let scale = weights.row_scale(o);
-                // Widen the weight row once, then reuse it for the whole batch.
-                let raw = |x: &[f32], row: &[f32]| match weights.scheme().dtype {
-                    DType::I8 => dot_i8(&bytemuck::cast_slice::<u32, i8>(words)[..n_in], x) * scale,
-                    _ => dot(row, x),
-                };
-                match weights.scheme().dtype {
-                    DType::F32 => {
-                        row.copy_from_slice(&bytemuck::cast_slice::<u32, f32>(words)[..n_in])
-                    }
-                    DType::F16 => f16_to_f32(&bytemuck::cast_slice::<u32, u16>(words)[..n_in], row),
-                    DType::I8 => {}
-                }
-                for bi in 0..batch {
-                    let x = &a[bi * n_in..(bi + 1) * n_in];
-                    b[bi * n_out + o] = layer.activation.apply(raw(x, row) + layer.bias[o]);
-                }
-            }
+            layer.forward_fast(a, batch, b, row);
             std::mem::swap(a, b);
         }
-        Ok(a.clone())
+        Ok(a)
+    }
+}
+
+impl DenseLayer {
+    /// The reference layer: `x` is `batch × in_dim` in f64; returns `batch × out_dim` in f64
+    /// (dequantized weights, f64 accumulation, the activation applied row by row).
+    pub(crate) fn forward_reference_f64(&self, x: &[f64], batch: usize) -> Vec<f64> {
+        let (n_in, n_out) = (self.in_dim(), self.out_dim());
+        let mut w = vec![0.0f32; n_in];
+        let mut y = vec![0.0f64; batch * n_out];
+        for o in 0..n_out {
+            self.weights.dequantize_row(o, &mut w);
+            for b in 0..batch {
+                let row = &x[b * n_in..(b + 1) * n_in];
+                y[b * n_out + o] = row.iter().zip(&w).map(|(a, c)| a * f64::from(*c)).sum::<f64>()
+                    + f64::from(self.bias[o]);
+            }
+        }
+        for row in y.chunks_exact_mut(n_out) {
+            self.activation.apply_row_f64(row);
+        }
+        y
+    }
+
+    /// The fast layer: `x` is `batch × in_dim`; `out` becomes `batch × out_dim`; `row` is scratch
+    /// for one widened weight row.
+    pub(crate) fn forward_fast(
+        &self,
+        x: &[f32],
+        batch: usize,
+        out: &mut Vec<f32>,
+        row: &mut Vec<f32>,
+    ) {
+        let (n_in, n_out) = (self.in_dim(), self.out_dim());
+        out.clear();
+        out.resize(batch * n_out, 0.0);
+        let weights = &self.weights;
+        let per_row = weights.scheme().words_per_row(n_in);
+        row.resize(n_in, 0.0);
+        for o in 0..n_out {
+            let words = &weights.words()[o * per_row..(o + 1) * per_row];
+            let scale = weights.row_scale(o);
+            // Widen the weight row once, then reuse it for the whole batch.
+            let raw = |x: &[f32], row: &[f32]| match weights.scheme().dtype {
+                DType::I8 => dot_i8(&bytemuck::cast_slice::<u32, i8>(words)[..n_in], x) * scale,
+                _ => dot(row, x),
+            };
+            match weights.scheme().dtype {
+                DType::F32 => row.copy_from_slice(&bytemuck::cast_slice::<u32, f32>(words)[..n_in]),
+                DType::F16 => f16_to_f32(&bytemuck::cast_slice::<u32, u16>(words)[..n_in], row),
+                DType::I8 => {}
+            }
+            for bi in 0..batch {
+                let xi = &x[bi * n_in..(bi + 1) * n_in];
+                out[bi * n_out + o] = self.activation.apply(raw(xi, row) + self.bias[o]);
+            }
+        }
+        if !self.activation.is_elementwise() {
+            for y in out.chunks_exact_mut(n_out) {
+                self.activation.apply_row(y);
+            }
+        }
     }
 }
 
@@ -266,6 +365,60 @@ mod tests {
             ])
             .unwrap();
             let x: Vec<f32> = (0..13 * 7).map(|i| (i as f32 * 0.37).sin()).collect();
+            let (r, f) = (
+                mlp.forward_reference(&x).unwrap(),
+                mlp.forward(&x, &mut Default::default()).unwrap(),
+            );
+            for (a, b) in r.iter().zip(&f) {
+                assert!((a - b).abs() <= 1e-5, "{scheme:?}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn softmax_is_a_stable_distribution_over_each_row() {
+        // Logits far beyond f32's exp range: the naive form overflows to inf/inf = NaN.
+        let w = QuantizedMatrix::quantize(&[1.0, 0.0, 0.0, 1.0, 1.0, 1.0], 2, QuantScheme::F32)
+            .unwrap();
+        let l = DenseLayer::new(w, vec![0.0, 0.0, 0.0], Activation::Softmax).unwrap();
+        let mlp = Mlp::new(vec![l]).unwrap();
+        let x = [1000.0, 999.0, -3.0, 0.0];
+        // Row 0: z = (1000, 999, 1999); row 1: z = (−3, 0, −3).
+        let e = |d: f64| (-d).exp();
+        let expected = [
+            e(999.0) / (1.0 + e(999.0) + e(1000.0)),
+            e(1000.0) / (1.0 + e(999.0) + e(1000.0)),
+            1.0 / (1.0 + e(999.0) + e(1000.0)),
+            e(3.0) / (1.0 + 2.0 * e(3.0)),
+            1.0 / (1.0 + 2.0 * e(3.0)),
+            e(3.0) / (1.0 + 2.0 * e(3.0)),
+        ];
+        for got in [
+            mlp.forward_reference(&x).unwrap(),
+            mlp.forward(&x, &mut MlpScratch::default()).unwrap(),
+        ] {
+            for (g, e) in got.iter().zip(expected) {
+                assert!((f64::from(*g) - e).abs() <= 1e-6, "{got:?} vs {expected:?}");
+            }
+            for row in got.chunks(3) {
+                assert!((row.iter().sum::<f32>() - 1.0).abs() <= 1e-6, "{row:?}");
+            }
+        }
+        // A single output is always 1; softmax is not element-wise.
+        let one = Mlp::new(vec![layer(1, 3, Activation::Softmax, QuantScheme::F32)]).unwrap();
+        assert_eq!(one.forward(&[5.0, -2.0, 7.0], &mut Default::default()).unwrap(), vec![1.0]);
+        assert!(!Activation::Softmax.is_elementwise() && Activation::Relu.is_elementwise());
+    }
+
+    #[test]
+    fn fast_softmax_layers_match_reference_for_every_dtype() {
+        for scheme in [QuantScheme::F32, QuantScheme::F16, QuantScheme::I8_PER_ROW] {
+            let mlp = Mlp::new(vec![
+                layer(40, 9, Activation::Relu, scheme),
+                layer(7, 40, Activation::Softmax, scheme),
+            ])
+            .unwrap();
+            let x: Vec<f32> = (0..9 * 5).map(|i| (i as f32 * 0.71).cos() * 3.0).collect();
             let (r, f) = (
                 mlp.forward_reference(&x).unwrap(),
                 mlp.forward(&x, &mut Default::default()).unwrap(),

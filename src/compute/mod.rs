@@ -14,6 +14,7 @@ pub mod gpu;
 pub mod gradient;
 mod index;
 mod matrix;
+pub mod mmoe;
 pub mod pool;
 mod topk;
 
@@ -22,5 +23,6 @@ pub use dense::{Activation, DenseLayer, Mlp, MlpScratch};
 pub use engine::{BackendChoice, BackendReport, ScoringEngine, TrialTimings};
 pub use index::{ItemIndex, RowMask, ScoreRequest, Similarity};
 pub use matrix::ItemMatrix;
+pub use mmoe::{Mmoe, MmoeScratch};
 pub use pool::{EMPTY_SLOT, PoolRequest, Pooling, pool_fast, pool_reference};
 pub use topk::{MAX_K, TopK, validate_query};

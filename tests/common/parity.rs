@@ -368,7 +368,17 @@ pub struct MlpCase {
     pub scheme: QuantScheme,
     /// Input rows.
     pub batch: usize,
+    /// Activation of the output layer (hidden layers use ReLU).
+    pub output: edgerec::compute::Activation,
 }
+
+/// Output activations the MLP cases draw from.
+pub const OUTPUT_ACTIVATIONS: [edgerec::compute::Activation; 4] = [
+    edgerec::compute::Activation::Sigmoid,
+    edgerec::compute::Activation::Softmax,
+    edgerec::compute::Activation::Identity,
+    edgerec::compute::Activation::Relu,
+];
 
 impl MlpCase {
     /// A case drawn entirely from `seed`.
@@ -377,10 +387,12 @@ impl MlpCase {
         let depth = rng.random_range(1..=4);
         let widths = (0..=depth).map(|_| rng.random_range(1..=150)).collect();
         let scheme = SCHEMES[rng.random_range(0..SCHEMES.len())];
-        Self { seed, widths, scheme, batch: rng.random_range(1..=40) }
+        let batch = rng.random_range(1..=40);
+        let output = OUTPUT_ACTIVATIONS[rng.random_range(0..OUTPUT_ACTIVATIONS.len())];
+        Self { seed, widths, scheme, batch, output }
     }
 
-    /// The MLP (ReLU hidden layers, sigmoid output) and a batch of inputs.
+    /// The MLP (ReLU hidden layers, `output` last) and a batch of inputs.
     pub fn inputs(&self) -> (edgerec::compute::Mlp, Vec<f32>) {
         use edgerec::bundle::QuantizedMatrix;
         use edgerec::compute::{Activation, DenseLayer, Mlp};
@@ -396,7 +408,7 @@ impl MlpCase {
                 let weights: Vec<f32> =
                     (0..w[0] * w[1]).map(|_| rng.random_range(-1.0f32..1.0) * scale).collect();
                 let bias = (0..w[1]).map(|_| rng.random_range(-0.1f32..0.1)).collect();
-                let act = if i == last { Activation::Sigmoid } else { Activation::Relu };
+                let act = if i == last { self.output } else { Activation::Relu };
                 let stored = QuantizedMatrix::quantize(&weights, w[0], self.scheme).expect("valid");
                 DenseLayer::new(stored, bias, act).expect("valid")
             })
@@ -612,4 +624,171 @@ pub async fn gpu_reads_stored_values_exactly(ctx: &GpuContext) -> Result<(), Str
         }
     }
     Ok(())
+}
+
+/// A softmax layer whose logits reach ±2000 (far past f32's `exp` range) must still give finite
+/// distributions on the GPU: the kernel subtracts the row maximum, as the reference does.
+pub async fn gpu_softmax_is_stable(ctx: &GpuContext) -> Result<(), String> {
+    use edgerec::bundle::QuantizedMatrix;
+    use edgerec::compute::{Activation, DenseLayer, Mlp};
+    // 70 outputs (more than one 64-wide workgroup stride) from 2 inputs.
+    let weights: Vec<f32> = (0..70 * 2).map(|i| ((i * 37) % 41) as f32 - 20.0).collect();
+    let stored =
+        QuantizedMatrix::quantize(&weights, 2, QuantScheme::F32).map_err(|e| e.to_string())?;
+    let layer =
+        DenseLayer::new(stored, vec![0.0; 70], Activation::Softmax).map_err(|e| e.to_string())?;
+    let mlp = Mlp::new(vec![layer]).map_err(|e| e.to_string())?;
+    let inputs = [100.0, -50.0, 0.5, 0.25, -100.0, 7.0];
+    let reference = mlp.forward_reference(&inputs).map_err(|e| e.to_string())?;
+    let mut gpu =
+        edgerec::compute::gpu::GpuMlp::upload(ctx, &mlp).await.map_err(|e| e.to_string())?;
+    let got = gpu.forward(ctx, &inputs).await.map_err(|e| e.to_string())?;
+    check_mlp(&reference, &got, "large-logit softmax on the GPU")?;
+    for (b, row) in got.chunks(70).enumerate() {
+        let total: f32 = row.iter().sum();
+        if !row.iter().all(|p| p.is_finite() && *p >= 0.0) || (total - 1.0).abs() > 1e-5 {
+            return Err(format!("row {b} is not a distribution: sum {total}, {row:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// A random MMoE case (Ma et al., KDD 2018): ReLU experts of equal shape, softmax gates.
+#[derive(Debug, Clone)]
+pub struct MmoeCase {
+    /// Seed for weights, biases and inputs.
+    pub seed: u64,
+    /// Expert widths, input first: `[in, hidden…, out]`.
+    pub widths: Vec<usize>,
+    /// Number of experts.
+    pub experts: usize,
+    /// Number of tasks (gates).
+    pub tasks: usize,
+    /// Weight storage format (experts and gates).
+    pub scheme: QuantScheme,
+    /// Input rows.
+    pub batch: usize,
+}
+
+impl MmoeCase {
+    /// A case drawn entirely from `seed`.
+    pub fn from_seed(seed: u64) -> Self {
+        let mut rng = SmallRng::seed_from_u64(seed ^ 0x33e0);
+        let depth = rng.random_range(1..=3);
+        let widths = (0..=depth).map(|_| rng.random_range(1..=90)).collect();
+        Self {
+            seed,
+            widths,
+            experts: rng.random_range(1..=8),
+            tasks: rng.random_range(1..=4),
+            scheme: SCHEMES[rng.random_range(0..SCHEMES.len())],
+            batch: rng.random_range(1..=30),
+        }
+    }
+
+    /// The block and a batch of inputs. Gate weights are drawn large enough that the gates are
+    /// far from uniform, so a wrong gate or expert index changes the mixture.
+    pub fn inputs(&self) -> (edgerec::compute::Mmoe, Vec<f32>) {
+        use edgerec::bundle::QuantizedMatrix;
+        use edgerec::compute::{Activation, DenseLayer, Mlp, Mmoe};
+        let mut rng = SmallRng::seed_from_u64(self.seed);
+        let mut dense = |inp: usize, out: usize, scale: f32, act: Activation| {
+            let weights: Vec<f32> =
+                (0..inp * out).map(|_| rng.random_range(-1.0f32..1.0) * scale).collect();
+            let bias = (0..out).map(|_| rng.random_range(-0.5f32..0.5)).collect();
+            let stored = QuantizedMatrix::quantize(&weights, inp, self.scheme).expect("valid");
+            DenseLayer::new(stored, bias, act).expect("valid")
+        };
+        let experts = (0..self.experts)
+            .map(|_| {
+                let layers = self
+                    .widths
+                    .windows(2)
+                    .map(|w| dense(w[0], w[1], (2.0 / w[0] as f32).sqrt(), Activation::Relu))
+                    .collect();
+                Mlp::new(layers).expect("widths chain")
+            })
+            .collect();
+        let in_dim = self.widths[0];
+        let gates = (0..self.tasks)
+            .map(|_| dense(in_dim, self.experts, 3.0 / (in_dim as f32).sqrt(), Activation::Softmax))
+            .collect();
+        let inputs = (0..self.batch * in_dim).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+        (Mmoe::new(experts, gates).expect("consistent shapes"), inputs)
+    }
+}
+
+/// The MMoE block on the CPU fast path and, when given, the GPU (twice, the second time with a
+/// smaller batch, so buffer reuse is covered), against the f64 reference; tolerance
+/// `1e-4 · (1 + |ref|)` per output (a convex combination of expert outputs checked that way).
+pub async fn mmoe_case(ctx: Option<&GpuContext>, case: &MmoeCase) -> Result<(), String> {
+    let (mmoe, inputs) = case.inputs();
+    let reference = mmoe.forward_reference(&inputs).map_err(|e| e.to_string())?;
+    let expected = case.batch * case.tasks * case.widths[case.widths.len() - 1];
+    if reference.len() != expected {
+        return Err(format!(
+            "{case:?}: reference has {} outputs, expected {expected}",
+            reference.len()
+        ));
+    }
+    let fast = mmoe.forward(&inputs, &mut Default::default()).map_err(|e| e.to_string())?;
+    check_mlp(&reference, &fast, &format!("{case:?} cpu fast"))?;
+    if let Some(ctx) = ctx {
+        let mut gpu = edgerec::compute::gpu::GpuMmoe::upload(ctx, &mmoe)
+            .await
+            .map_err(|e| format!("{case:?}: {e}"))?;
+        for rows in [case.batch, case.batch.div_ceil(2)] {
+            let x = &inputs[..rows * case.widths[0]];
+            let reference = mmoe.forward_reference(x).map_err(|e| e.to_string())?;
+            let got = gpu.forward(ctx, x).await.map_err(|e| format!("{case:?}: {e}"))?;
+            check_mlp(&reference, &got, &format!("{case:?} gpu ({rows} rows)"))?;
+        }
+    }
+    Ok(())
+}
+
+/// One large case, inputs generated once: the reference, the CPU fast path and (when given)
+/// the GPU, for `case.k` and `case.k / 3`. Returns the number of storage buffers the GPU copy
+/// of the matrix was split into (0 without a GPU). Progress and phase times go to stderr, so a
+/// slow run can be read, but nothing here depends on time.
+pub async fn large_case(ctx: Option<&GpuContext>, case: &Case) -> Result<usize, String> {
+    let clock = web_time::Instant::now();
+    let phase = |what: &str| eprintln!("{:>8.1} s  {what}", clock.elapsed().as_secs_f64());
+    let mut inputs = case.inputs();
+    phase("inputs generated");
+    let arithmetic = match case.scheme.dtype {
+        edgerec::bundle::DType::I8 => Arithmetic::QueryI16,
+        _ => Arithmetic::F32,
+    };
+    let mut gpu = match ctx {
+        Some(ctx) => {
+            let options = GpuIndexOptions { max_chunk_bytes: case.chunk_bytes };
+            let index = GpuIndex::upload_with(ctx, &inputs.index, options)
+                .await
+                .map_err(|e| format!("{case:?}: {e}"))?;
+            phase(&format!("uploaded in {} chunks", index.chunks()));
+            Some((ctx, index))
+        }
+        None => None,
+    };
+    let mut scratch = CpuScratch::new();
+    for k in [case.k, (case.k / 3).max(1)] {
+        inputs.k = k;
+        let request = inputs.request();
+        let reference =
+            reference_score_top_k(&inputs.index, &request).map_err(|e| e.to_string())?;
+        phase(&format!("reference k={k}"));
+        let fast = fast_score_top_k(&inputs.index, &request, &mut scratch)
+            .map_err(|e| format!("{case:?}: {e}"))?;
+        check_all(&inputs, &reference, &fast, arithmetic, &format!("{case:?} cpu fast k={k}"))?;
+        phase(&format!("cpu fast k={k} checked"));
+        if let Some((ctx, index)) = gpu.as_mut() {
+            let got =
+                index.score_top_k(ctx, &request).await.map_err(|e| format!("{case:?}: {e}"))?;
+            let what = format!("{case:?} gpu k={k} chunks={}", index.chunks());
+            check_all(&inputs, &reference, &got, Arithmetic::F32, &what)?;
+            phase(&format!("gpu k={k} checked"));
+        }
+    }
+    Ok(gpu.map_or(0, |(_, index)| index.chunks()))
 }

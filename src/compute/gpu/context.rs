@@ -21,6 +21,11 @@ pub struct GpuContext {
     pub(crate) dense_layout: wgpu::BindGroupLayout,
     /// `dense_forward` per weight dtype: [f32, f16, int8].
     pub(crate) dense_pipelines: [wgpu::ComputePipeline; 3],
+    /// `softmax_rows`: the row-wise normalization of a softmax dense layer (dense layout).
+    pub(crate) softmax_pipeline: wgpu::ComputePipeline,
+    pub(crate) mix_layout: wgpu::BindGroupLayout,
+    /// `mix_experts`: MMoE gate-weighted mixing.
+    pub(crate) mix_pipeline: wgpu::ComputePipeline,
     pub(crate) pool_layout: wgpu::BindGroupLayout,
     /// `pool_histories` per table dtype: [f32, f16, int8].
     pub(crate) pool_pipelines: [wgpu::ComputePipeline; 3],
@@ -125,11 +130,17 @@ impl GpuContext {
             }
         });
 
+        // Pipelines are created synchronously: wgpu 30 has no async pipeline creation
+        // (`Device::create_compute_pipeline` only, which calls `GPUDevice.createComputePipeline`
+        // in the browser; the `createComputePipelineAsync` binding stays private to wgpu, and a
+        // raw `GPUComputePipeline` cannot be wrapped back into a `wgpu::ComputePipeline`) —
+        // gfx-rs/wgpu#3794. All pipelines are created once, here, per context.
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let score_layout = layout(&device, "edgerec score", &SCORE_BINDINGS);
         let merge_layout = layout(&device, "edgerec merge", &MERGE_BINDINGS);
         let dense_layout = layout(&device, "edgerec dense", &DENSE_BINDINGS);
         let pool_layout = layout(&device, "edgerec pool", &POOL_BINDINGS);
+        let mix_layout = layout(&device, "edgerec mmoe mix", &MIX_BINDINGS);
         let pipeline = |name: &str, source: &str, entry: &str, layout, dtype: Option<f64>| {
             let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
                 label: Some(name),
@@ -163,6 +174,9 @@ impl GpuContext {
         let dense =
             |dtype| pipeline("dense", shaders::DENSE, "dense_forward", &dense_layout, Some(dtype));
         let dense_pipelines = [dense(0.0), dense(1.0), dense(2.0)];
+        let softmax_pipeline =
+            pipeline("softmax", shaders::DENSE, "softmax_rows", &dense_layout, None);
+        let mix_pipeline = pipeline("mmoe mix", shaders::MMOE, "mix_experts", &mix_layout, None);
         let pool =
             |dtype| pipeline("pool", shaders::POOL, "pool_histories", &pool_layout, Some(dtype));
         let pool_pipelines = [pool(0.0), pool(1.0), pool(2.0)];
@@ -179,6 +193,9 @@ impl GpuContext {
             merge_pipeline,
             dense_layout,
             dense_pipelines,
+            softmax_pipeline,
+            mix_layout,
+            mix_pipeline,
             pool_layout,
             pool_pipelines,
             lost,
@@ -256,6 +273,10 @@ const DENSE_BINDINGS: [Slot; 6] = [
     Slot::Read,
     Slot::ReadWrite,
 ];
+
+/// `mix_experts`: params, stacked expert outputs, stacked gate outputs, mixed outputs.
+const MIX_BINDINGS: [Slot; 4] =
+    [Slot::Uniform(super::mmoe::MIX_PARAMS_BYTES), Slot::Read, Slot::Read, Slot::ReadWrite];
 
 /// `pool_histories`: params, table, row scales, ids, weights, queries, pooled.
 const POOL_BINDINGS: [Slot; 7] = [

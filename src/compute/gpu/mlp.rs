@@ -4,7 +4,7 @@
 use super::buffers::{Growable, check_size, create, entries};
 use super::{GpuContext, readback};
 use crate::bundle::DType;
-use crate::compute::dense::Mlp;
+use crate::compute::dense::{Activation, Mlp};
 use crate::error::{Error, Result};
 
 /// Bytes of `DenseParams` (`dense.wgsl`).
@@ -52,7 +52,8 @@ pub struct GpuMlp {
     params: wgpu::Buffer,
     acts: [Growable; 2],
     staging: Growable,
-    groups: Option<Vec<wgpu::BindGroup>>,
+    /// One bind group per layer over the current activation buffers (rebuilt when they grow).
+    groups: Vec<wgpu::BindGroup>,
     input_staging: Vec<f32>,
 }
 
@@ -118,7 +119,7 @@ impl GpuMlp {
             | wgpu::BufferUsages::COPY_SRC
             | wgpu::BufferUsages::COPY_DST;
         let readback = wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST;
-        let this = Self {
+        let mut this = Self {
             layers,
             in_dim: mlp.in_dim(),
             out_dim: mlp.out_dim(),
@@ -128,9 +129,10 @@ impl GpuMlp {
                 Growable::new(ctx, "edgerec activations (b)", acts, 16),
             ],
             staging: Growable::new(ctx, "edgerec dense readback", readback, 16),
-            groups: None,
+            groups: Vec::new(),
             input_staging: Vec::new(),
         };
+        this.groups = this.bind_groups(ctx);
         if let Some(e) = scope.pop().await {
             return Err(Error::Gpu { stage: "MLP upload", reason: e.to_string() });
         }
@@ -169,6 +171,33 @@ impl GpuMlp {
     /// Input errors as [`Mlp::validate`]; [`Error::BufferTooLarge`] for a batch too large for
     /// the device; [`Error::DeviceLost`]; [`Error::Gpu`].
     pub async fn forward(&mut self, ctx: &GpuContext, inputs: &[f32]) -> Result<Vec<f32>> {
+        let batch = self.stage(ctx, inputs)?;
+        let out_stride = padded(self.out_dim);
+        let bytes = (batch as usize * out_stride * 4) as u64;
+        self.staging.reserve(ctx, bytes)?;
+        let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            self.record(ctx, &mut pass, batch);
+        }
+        encoder.copy_buffer_to_buffer(self.output(), 0, &self.staging.buffer, 0, bytes);
+        ctx.queue.submit([encoder.finish()]);
+        if let Some(e) = scope.pop().await {
+            return Err(Error::Gpu { stage: "MLP dispatch", reason: e.to_string() });
+        }
+        let raw = readback::read_mapped(&ctx.device, &self.staging.buffer, bytes).await?;
+        ctx.check_alive()?;
+        let values: &[f32] = bytemuck::cast_slice(&raw);
+        Ok(values
+            .chunks_exact(out_stride)
+            .flat_map(|row| row[..self.out_dim].iter().copied())
+            .collect())
+    }
+
+    /// Checks `inputs`, sizes the activation buffers, and queues the inputs and the per-layer
+    /// parameters; returns the batch size. [`GpuMlp::record`] then encodes the layers.
+    pub(crate) fn stage(&mut self, ctx: &GpuContext, inputs: &[f32]) -> Result<u32> {
         if inputs.is_empty() || !inputs.len().is_multiple_of(self.in_dim) {
             return Err(Error::DimensionMismatch { expected: self.in_dim, received: inputs.len() });
         }
@@ -192,14 +221,12 @@ impl GpuMlp {
             .max()
             .unwrap_or(ROW_ALIGN);
         let act_bytes = (batch * widest * 4) as u64;
-        let out_stride = padded(self.out_dim);
-        let mut stale = self.groups.is_none();
+        let mut stale = false;
         for act in &mut self.acts {
             stale |= act.reserve(ctx, act_bytes)?;
         }
-        self.staging.reserve(ctx, (batch * out_stride * 4) as u64)?;
         if stale {
-            self.groups = Some(self.bind_groups(ctx));
+            self.groups = self.bind_groups(ctx);
         }
 
         let in_stride = padded(self.in_dim);
@@ -225,33 +252,44 @@ impl GpuMlp {
             slot[..DENSE_PARAMS_BYTES as usize].copy_from_slice(bytemuck::bytes_of(&params));
         }
         ctx.queue.write_buffer(&self.params, 0, &slots);
+        Ok(batch32)
+    }
 
-        let Some(groups) = self.groups.as_ref() else {
-            return Err(Error::Gpu { stage: "MLP", reason: "bind groups missing".into() });
-        };
-        let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let mut encoder = ctx.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
-            for (i, (layer, group)) in self.layers.iter().zip(groups).enumerate() {
-                pass.set_pipeline(&ctx.dense_pipelines[layer.pipeline]);
+    /// Encodes one dispatch per layer (two for a softmax layer: the logits, then the row-wise
+    /// normalization) into `pass`, for the batch [`GpuMlp::stage`] queued.
+    pub(crate) fn record(&self, ctx: &GpuContext, pass: &mut wgpu::ComputePass<'_>, batch: u32) {
+        for (i, (layer, group)) in self.layers.iter().zip(&self.groups).enumerate() {
+            pass.set_pipeline(&ctx.dense_pipelines[layer.pipeline]);
+            pass.set_bind_group(0, group, &[(i as u64 * PARAMS_SLOT) as u32]);
+            pass.dispatch_workgroups(layer.out_stride.div_ceil(WORKGROUP), batch, 1);
+            if layer.activation == Activation::Softmax.code() {
+                // Same bind group: the pass orders the two dispatches, so the normalization
+                // sees every logit of its row.
+                pass.set_pipeline(&ctx.softmax_pipeline);
                 pass.set_bind_group(0, group, &[(i as u64 * PARAMS_SLOT) as u32]);
-                pass.dispatch_workgroups(layer.out_stride.div_ceil(WORKGROUP), batch32, 1);
+                pass.dispatch_workgroups(1, batch, 1);
             }
         }
-        let result = &self.acts[self.layers.len() % 2].buffer;
-        let bytes = (batch * out_stride * 4) as u64;
-        encoder.copy_buffer_to_buffer(result, 0, &self.staging.buffer, 0, bytes);
-        ctx.queue.submit([encoder.finish()]);
-        if let Some(e) = scope.pop().await {
-            return Err(Error::Gpu { stage: "MLP dispatch", reason: e.to_string() });
-        }
-        let raw = readback::read_mapped(&ctx.device, &self.staging.buffer, bytes).await?;
-        ctx.check_alive()?;
-        let values: &[f32] = bytemuck::cast_slice(&raw);
-        Ok(values
-            .chunks_exact(out_stride)
-            .flat_map(|row| row[..self.out_dim].iter().copied())
-            .collect())
+    }
+
+    /// The buffer holding the last layer's outputs after [`GpuMlp::record`]'s dispatches:
+    /// `batch` rows of [`GpuMlp::out_stride`] floats.
+    pub(crate) fn output(&self) -> &wgpu::Buffer {
+        &self.acts[self.layers.len() % 2].buffer
+    }
+
+    /// Floats per output row on the device (`out_dim` padded to 16; padding is zero).
+    pub(crate) fn out_stride(&self) -> usize {
+        padded(self.out_dim)
+    }
+
+    /// Outputs per row.
+    pub fn out_dim(&self) -> usize {
+        self.out_dim
+    }
+
+    /// Inputs per row.
+    pub fn in_dim(&self) -> usize {
+        self.in_dim
     }
 }

@@ -10,6 +10,7 @@ mod buffers;
 mod context;
 mod index;
 mod mlp;
+mod mmoe;
 mod pool;
 mod readback;
 pub mod shaders;
@@ -17,6 +18,7 @@ pub mod shaders;
 pub use context::GpuContext;
 pub use index::{GpuIndex, GpuIndexOptions};
 pub use mlp::GpuMlp;
+pub use mmoe::GpuMmoe;
 pub use pool::GpuTable;
 
 /// Maps an order-preserving key (see `score_key` in `topk_common.wgsl`) back to its f32.

@@ -13,6 +13,9 @@ pub const DENSE: &str = concat!(
     include_str!("../../../shaders/dense.wgsl")
 );
 
+/// MMoE mixing: each task's gate-weighted sum of the experts' outputs.
+pub const MMOE: &str = include_str!("../../../shaders/mmoe.wgsl");
+
 /// History pooling (mean / attention) for the user tower.
 pub const POOL: &str = concat!(
     include_str!("../../../shaders/unpack.wgsl"),
@@ -26,8 +29,13 @@ pub const MERGE_TOPK: &str = concat!(
 );
 
 /// Every assembled module with a name, for validation tests and tooling.
-pub const ALL: &[(&str, &str)] =
-    &[("score_topk", SCORE_TOPK), ("merge_topk", MERGE_TOPK), ("dense", DENSE), ("pool", POOL)];
+pub const ALL: &[(&str, &str)] = &[
+    ("score_topk", SCORE_TOPK),
+    ("merge_topk", MERGE_TOPK),
+    ("dense", DENSE),
+    ("pool", POOL),
+    ("mmoe", MMOE),
+];
 
 /// Rows per workgroup tile (`TILE` in `topk_common.wgsl`).
 pub const TILE_ROWS: u32 = 2048;
@@ -37,6 +45,12 @@ pub const WORKGROUP_SIZE: u32 = 256;
 
 /// Invocations per workgroup of `dense_forward`.
 pub const DENSE_WORKGROUP_SIZE: u32 = 64;
+
+/// Invocations per workgroup of `softmax_rows` (one workgroup per row; `SOFTMAX_WORKGROUP`).
+pub const SOFTMAX_WORKGROUP_SIZE: u32 = 64;
+
+/// Invocations per workgroup of `mix_experts` (along the output dimension).
+pub const MIX_WORKGROUP_SIZE: u32 = 64;
 
 /// Invocations per workgroup of `pool_histories`.
 pub const POOL_WORKGROUP_SIZE: u32 = 64;
