@@ -1,7 +1,8 @@
 // A dense layer for a batch: one invocation per (output neuron, batch row) computes
-// y = act(mult[o] · Σ_j W[o][j] · x[j] + bias[o]). Needs unpack.wgsl prepended.
+// y = act(mult[o] · Σ_j W[o][j] · x[j] + bias[o]). Needs unpack.wgsl prepended (f16_native.wgsl
+// for f16 weights on a device with `shader-f16`).
 //
-// Weights are stored rows (one per output neuron) of vec4<u32> words — DTYPE 0 = f32, 1 = f16,
+// Weights are stored rows (one per output neuron) of 16-byte `Word`s — DTYPE 0 = f32, 1 = f16,
 // 2 = int8, as in score_topk.wgsl; `mult` holds the int8 per-neuron scale (1 otherwise).
 // Activations travel between layers in rows padded to a multiple of 16 floats; padding columns
 // are written as zeros so the next layer's vec4 loads read zeros. Bindings: shaders/README.md.
@@ -24,7 +25,7 @@ struct DenseParams {
 }
 
 @group(0) @binding(0) var<uniform> params: DenseParams;
-@group(0) @binding(1) var<storage, read> weights: array<vec4<u32>>;
+@group(0) @binding(1) var<storage, read> weights: array<Word>;
 @group(0) @binding(2) var<storage, read> mult: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read> inputs: array<vec4<f32>>;

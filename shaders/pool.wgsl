@@ -1,7 +1,7 @@
 // History pooling for the user tower: one workgroup per history (workgroup_id.x) gathers up to
 // 256 item rows from the embedding table and reduces them to one vector — weighted mean, or
 // attention a_i ∝ w_i·exp(scale·q·x_i) (DIN-style, weight as prior). Needs unpack.wgsl
-// prepended. Table rows are vec4<u32> words (DTYPE 0 f32, 1 f16, 2 int8 with `row_scale`).
+// prepended (f16_native.wgsl for f16 tables with `shader-f16`). Table rows are `Word`s (DTYPE 0 f32, 1 f16, 2 int8 with `row_scale`).
 // Bindings: shaders/README.md.
 
 override DTYPE: u32 = 0u;
@@ -21,7 +21,7 @@ struct PoolParams {
 }
 
 @group(0) @binding(0) var<uniform> params: PoolParams;
-@group(0) @binding(1) var<storage, read> table: array<vec4<u32>>;
+@group(0) @binding(1) var<storage, read> table: array<Word>;
 @group(0) @binding(2) var<storage, read> row_scale: array<f32>;
 @group(0) @binding(3) var<storage, read> ids: array<u32>;
 @group(0) @binding(4) var<storage, read> weights: array<f32>;

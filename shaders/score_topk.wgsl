@@ -1,9 +1,10 @@
 // Pass 1 of GPU top-k: each workgroup scores TILE positions (rows of one chunk of the item
 // index, or entries of a candidate list) against one query of the batch (workgroup_id.y) and
-// writes the tile's best `k` in rank order. Needs topk_common.wgsl and unpack.wgsl prepended.
+// writes the tile's best `k` in rank order. Needs topk_common.wgsl and unpack.wgsl (or, for f16
+// rows on a device with `shader-f16`, f16_native.wgsl) prepended.
 //
-// Stored rows are vec4<u32> words: DTYPE 0 = f32 bits (4 values per word-vector), 1 = f16 pairs
-// (8 values, `unpack2x16float`), 2 = int8 quads (16 values, sign-extended by shifts). Rows are
+// Stored rows are 16-byte `Word`s: DTYPE 0 = f32 bits (4 values per word-vector), 1 = f16 pairs
+// (8 values, `unpack2x16float`, or f16 storage), 2 = int8 quads (16 values, sign-extended). Rows are
 // zero-padded to whole word-vectors, queries to the matching number of vec4<f32>. The score is
 // `row_mult[row] · Σ q·stored` — row_mult folds the int8 scale and 1/‖x‖ for cosine (queries
 // arrive normalized). Bindings: see shaders/README.md.
@@ -26,7 +27,7 @@ struct ScoreParams {
 }
 
 @group(0) @binding(0) var<uniform> params: ScoreParams;
-@group(0) @binding(1) var<storage, read> items: array<vec4<u32>>;
+@group(0) @binding(1) var<storage, read> items: array<Word>;
 @group(0) @binding(2) var<storage, read> row_mult: array<f32>;
 @group(0) @binding(3) var<storage, read> queries: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> mask: array<u32>;

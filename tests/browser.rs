@@ -57,6 +57,23 @@ async fn webgpu_reads_quantized_bytes_exactly() {
     }
 }
 
+/// Issue 5: SwiftShader, headless Chromium's adapter, offers no `shader-f16`, so f16 data takes
+/// the unpack path here (lavapipe covers the shader-f16 path natively), and the f16 share of the
+/// suite matches the reference on it.
+#[wasm_bindgen_test]
+async fn webgpu_f16_is_unpacked_without_shader_f16() {
+    let ctx = context().await;
+    web_sys_log(&format!("f16 path: {} ({})", ctx.f16_path(), ctx.f16_reason()));
+    let name = ctx.adapter_info().name.to_lowercase();
+    if ctx.is_software() || name.contains("swiftshader") {
+        assert_eq!(ctx.f16_path().as_str(), "unpack", "{}", ctx.f16_reason());
+        assert_eq!(ctx.f16_reason(), "the adapter does not offer shader-f16");
+    }
+    if let Err(e) = parity::gpu_f16_cases(&ctx, 0..8).await {
+        panic!("{e}");
+    }
+}
+
 #[wasm_bindgen_test]
 async fn webgpu_mlp_matches_reference() {
     let ctx = context().await;

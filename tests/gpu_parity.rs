@@ -9,7 +9,7 @@
 mod parity;
 
 use edgerec::bundle::QuantScheme;
-use edgerec::compute::gpu::{GpuContext, GpuIndex, GpuIndexOptions};
+use edgerec::compute::gpu::{F16Path, GpuContext, GpuContextOptions, GpuIndex, GpuIndexOptions};
 use edgerec::compute::{BackendChoice, ItemIndex, ScoreRequest, ScoringEngine, Similarity};
 use edgerec::{BackendKind, Error, ItemMatrix};
 use parity::Case;
@@ -17,9 +17,18 @@ use pollster::block_on;
 use proptest::prelude::*;
 
 fn context() -> Option<GpuContext> {
-    match block_on(GpuContext::new()) {
+    context_with(GpuContextOptions::default())
+}
+
+fn context_with(options: GpuContextOptions) -> Option<GpuContext> {
+    match block_on(GpuContext::new_with(options)) {
         Ok(ctx) => {
-            eprintln!("GPU adapter: {:?}", ctx.adapter_info());
+            eprintln!(
+                "GPU adapter: {:?}; f16: {} ({})",
+                ctx.adapter_info(),
+                ctx.f16_path(),
+                ctx.f16_reason()
+            );
             Some(ctx)
         }
         Err(e) if std::env::var_os("EDGEREC_REQUIRE_GPU").is_some() => {
@@ -30,6 +39,11 @@ fn context() -> Option<GpuContext> {
             None
         }
     }
+}
+
+/// Mesa's lavapipe (llvmpipe), the CI adapter: it offers `shader-f16`.
+fn is_lavapipe(ctx: &GpuContext) -> bool {
+    ctx.adapter_info().driver == "llvmpipe" || ctx.adapter_info().name.starts_with("llvmpipe")
 }
 
 fn any_case(max_rows: usize) -> impl Strategy<Value = Case> {
@@ -404,9 +418,182 @@ fn the_device_binding_limit_alone_splits_the_index() {
     .unwrap();
     let ctx = block_on(GpuContext::from_device(device, queue, adapter.get_info())).unwrap();
     assert_eq!(ctx.limits().max_storage_buffer_binding_size, limit);
+    // Created without `Features::SHADER_F16`: f16 data would be unpacked.
+    assert_eq!(ctx.f16_path(), F16Path::Unpack);
+    assert_eq!(ctx.f16_reason(), "the device was created without shader-f16");
     // 40,000 rows of 16 f32 = 64 bytes: 16,384 rows (8 tiles) fit in 1 MiB.
     let case = Case { batch: 2, masked: true, ..Case::plain(77, 40_000, 16, 500, true) };
     let gpu = block_on(GpuIndex::upload(&ctx, &case.inputs().index)).unwrap();
     assert_eq!(gpu.chunks(), 3);
     block_on(parity::gpu_case(&ctx, &case)).unwrap();
+}
+
+/// Issue 5: f16 data goes through `shader-f16` where the adapter has it — lavapipe does, so CI
+/// fails here if the context silently fell back to unpacking — and the f16 share of the suite
+/// matches the reference on that path.
+#[test]
+fn lavapipe_reads_f16_through_shader_f16() {
+    let Some(ctx) = context() else { return };
+    if is_lavapipe(&ctx) {
+        assert_eq!(ctx.f16_path(), F16Path::ShaderF16, "{}", ctx.f16_reason());
+    }
+    match ctx.f16_path() {
+        F16Path::ShaderF16 => assert_eq!(ctx.f16_reason(), "the device has shader-f16"),
+        F16Path::Unpack => assert!(ctx.f16_reason().contains("shader-f16"), "{}", ctx.f16_reason()),
+    }
+    block_on(parity::gpu_f16_cases(&ctx, 0..24)).unwrap();
+}
+
+/// The unpack path (SwiftShader's in the browser) forced on the same adapter: the f16 share of
+/// the suite matches the reference there too, and gives the shader-f16 path's bits exactly —
+/// both widen exactly and then compute the same f32 operations in the same order.
+#[test]
+fn forced_unpack_path_matches_reference_and_the_shader_f16_path() {
+    let Some(unpack) = context_with(GpuContextOptions { force_f16_unpack: true }) else { return };
+    assert_eq!(unpack.f16_path(), F16Path::Unpack);
+    assert!(unpack.f16_reason().contains("force_f16_unpack"), "{}", unpack.f16_reason());
+    block_on(parity::gpu_f16_cases(&unpack, 100..124)).unwrap();
+
+    let native = context().unwrap();
+    if native.f16_path() != F16Path::ShaderF16 {
+        return;
+    }
+    for seed in 200..216 {
+        let case = Case { scheme: QuantScheme::F16, ..Case::from_seed(seed, 12_000) };
+        let inputs = case.inputs();
+        let mut a = block_on(GpuIndex::upload(&native, &inputs.index)).unwrap();
+        let mut b = block_on(GpuIndex::upload(&unpack, &inputs.index)).unwrap();
+        let (a, b) = (
+            block_on(a.score_top_k(&native, &inputs.request())).unwrap(),
+            block_on(b.score_top_k(&unpack, &inputs.request())).unwrap(),
+        );
+        assert_eq!(a.len(), b.len(), "{case:?}");
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x.ids, y.ids, "{case:?}");
+            let bits = |t: &edgerec::TopK| t.scores.iter().map(|s| s.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(x), bits(y), "{case:?}");
+        }
+        let (mlp, x) =
+            parity::MlpCase { scheme: QuantScheme::F16, ..parity::MlpCase::from_seed(seed) }
+                .inputs();
+        let run = |ctx| {
+            let mut gpu = block_on(edgerec::compute::gpu::GpuMlp::upload(ctx, &mlp)).unwrap();
+            block_on(gpu.forward(ctx, &x)).unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        };
+        assert_eq!(run(&native), run(&unpack), "MLP seed {seed}");
+    }
+}
+
+/// Widens each of the 65,536 f16 bit patterns through both f16 preludes the kernels use, on a
+/// bare device, and compares with `half`'s conversion bit for bit (NaN as NaN): `unpack.wgsl`
+/// (`unpack2x16float`) always, `f16_native.wgsl` (f16 storage) where the adapter offers
+/// `shader-f16` — required on lavapipe. This is also the minimal repro behind the f16 build: a
+/// first version bit-cast words with `bitcast<vec2<f16>>(w)`, which naga compiles to
+/// `vec2(bitcast<f32>(w))` (tests/shaders.rs).
+#[test]
+fn every_f16_bit_pattern_widens_exactly_on_both_paths() {
+    use wgpu::util::DeviceExt;
+    let Some(ctx) = context() else { return };
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = wgpu::Backends::VULKAN;
+    let instance = wgpu::Instance::new(desc);
+    let adapter = block_on(instance.request_adapter(&Default::default())).unwrap();
+    let has_f16 = adapter.features().contains(wgpu::Features::SHADER_F16);
+    assert!(has_f16 || !is_lavapipe(&ctx), "lavapipe offers shader-f16");
+    let required_features = if has_f16 { wgpu::Features::SHADER_F16 } else { Default::default() };
+    let descriptor = wgpu::DeviceDescriptor { required_features, ..Default::default() };
+    let (device, queue) = block_on(adapter.request_device(&descriptor)).unwrap();
+
+    let halves: Vec<u16> = (0..=u16::MAX).collect();
+    let input = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: None,
+        contents: bytemuck::cast_slice(&halves),
+        usage: wgpu::BufferUsages::STORAGE,
+    });
+    let size = halves.len() as u64 * 4;
+    let output = device.create_buffer(&wgpu::BufferDescriptor {
+        label: None,
+        size,
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        mapped_at_creation: false,
+    });
+    let staging = device.create_buffer(&wgpu::BufferDescriptor {
+        label: None,
+        size,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    const KERNEL: &str = "
+        override DTYPE: u32 = 1u; // read by unpack.wgsl only
+        @group(0) @binding(0) var<storage, read> words: array<Word>;
+        @group(0) @binding(1) var<storage, read_write> widened: array<vec4<f32>>;
+        @compute @workgroup_size(64)
+        fn widen_all(@builtin(global_invocation_id) gid: vec3<u32>) {
+            let i = gid.x;
+            if (i < arrayLength(&words)) {
+                widened[2u * i] = widen(words[i], 0u);
+                widened[2u * i + 1u] = widen(words[i], 1u);
+            }
+        }";
+    let mut preludes = vec![("unpack", include_str!("../shaders/unpack.wgsl"))];
+    if has_f16 {
+        preludes.push(("shader-f16", include_str!("../shaders/f16_native.wgsl")));
+    }
+    for (path, prelude) in preludes {
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let source = format!("{prelude}\n{KERNEL}");
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(path),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(path),
+            layout: None,
+            module: &module,
+            entry_point: Some("widen_all"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &[
+                wgpu::BindGroupEntry { binding: 0, resource: input.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 1, resource: output.as_entire_binding() },
+            ],
+        });
+        let mut encoder = device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &group, &[]);
+            pass.dispatch_workgroups((halves.len() as u32 / 8).div_ceil(64), 1, 1);
+        }
+        encoder.copy_buffer_to_buffer(&output, 0, &staging, 0, size);
+        queue.submit([encoder.finish()]);
+        if let Some(e) = block_on(scope.pop()) {
+            panic!("{path}: {e}");
+        }
+        staging.slice(..).map_async(wgpu::MapMode::Read, |r| r.unwrap());
+        device.poll(wgpu::PollType::wait_indefinitely()).unwrap();
+        let got: Vec<f32> =
+            bytemuck::cast_slice(&staging.slice(..).get_mapped_range().unwrap()).to_vec();
+        staging.unmap();
+        let wrong: Vec<String> = halves
+            .iter()
+            .zip(&got)
+            .filter(|&(&h, g)| {
+                let want = half::f16::from_bits(h).to_f32();
+                if want.is_nan() { !g.is_nan() } else { want.to_bits() != g.to_bits() }
+            })
+            .map(|(h, g)| format!("{h:#06x} -> {g:e}"))
+            .collect();
+        assert!(
+            wrong.is_empty(),
+            "{path}: {} patterns wrong, e.g. {:?}",
+            wrong.len(),
+            &wrong[..wrong.len().min(8)]
+        );
+        eprintln!("{path}: all 65536 f16 patterns widen exactly");
+    }
 }

@@ -4,19 +4,72 @@
 
 use edgerec::compute::gpu::shaders;
 
+fn validate(
+    name: &str,
+    source: &str,
+    capabilities: naga::valid::Capabilities,
+) -> Result<(), String> {
+    let module = naga::front::wgsl::parse_str(source)
+        .map_err(|e| format!("{name}: {}", e.emit_to_string(source)))?;
+    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), capabilities)
+        .validate(&module)
+        .map_err(|e| format!("{name}: {}", e.emit_to_string(source)))?;
+    Ok(())
+}
+
+/// unpack2x16float (core WGSL) is gated on this capability in naga; every WebGPU device grants
+/// it, so it is all the packed modules may use.
+const CORE: naga::valid::Capabilities = naga::valid::Capabilities::SHADER_FLOAT16_IN_FLOAT32;
+
 #[test]
 fn every_shader_parses_and_validates() {
     for (name, source) in shaders::ALL {
-        let module = naga::front::wgsl::parse_str(source)
-            .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
-        naga::valid::Validator::new(
-            naga::valid::ValidationFlags::all(),
-            // unpack2x16float (core WGSL) is gated on this capability in naga; every WebGPU
-            // device grants it, so it is the only one allowed.
-            naga::valid::Capabilities::SHADER_FLOAT16_IN_FLOAT32,
-        )
-        .validate(&module)
-        .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
+        let capabilities = if shaders::needs_shader_f16(source) {
+            // What wgpu grants a device created with `Features::SHADER_F16`.
+            CORE | naga::valid::Capabilities::SHADER_FLOAT16
+        } else {
+            CORE
+        };
+        validate(name, source, capabilities).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+/// Each kernel that reads stored values has a packed build (runs on every device, SwiftShader
+/// included) and a `shader-f16` build, and only the latter needs the feature.
+#[test]
+fn f16_builds_need_shader_f16_and_packed_builds_do_not() {
+    let pairs = [
+        (shaders::SCORE_TOPK, shaders::SCORE_TOPK_F16),
+        (shaders::DENSE, shaders::DENSE_F16),
+        (shaders::POOL, shaders::POOL_F16),
+    ];
+    for (packed, native) in pairs {
+        assert!(!shaders::needs_shader_f16(packed) && shaders::needs_shader_f16(native));
+        assert!(!packed.contains("f16>") && !packed.contains("enable f16"));
+        let err = validate("f16 build", native, CORE).expect_err("f16 without the capability");
+        assert!(err.contains("f16") || err.contains("F16"), "{err}");
+    }
+    for (name, source) in shaders::ALL {
+        assert_eq!(shaders::needs_shader_f16(source), name.ends_with("_f16"), "{name}");
+    }
+}
+
+/// naga (wgpu 30) lowers `bitcast<T>(e)` to a cast that keeps `e`'s width and vector size and
+/// takes only T's scalar kind (`Expression::As { convert: None }`), so `bitcast<vec2<f16>>(w)`
+/// validates but computes `vec2(bitcast<f32>(w))`: on lavapipe the f16 word 0xc000_3c00
+/// (1.0, -2.0) read back as (-2.0037, -2.0037). gfx-rs/wgpu#8896, gfx-rs/wgpu#4403. The f16
+/// build declares f16 storage instead (`shaders/f16_native.wgsl`); keep the bitcast out.
+#[test]
+fn no_shader_bitcasts_between_f16_vectors_and_words() {
+    for (name, source) in shaders::ALL {
+        let code: String = source
+            .lines()
+            .map(|line| line.split("//").next().unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join("\n");
+        for bad in ["bitcast<vec2<f16>>", "bitcast<vec4<f16>>", "bitcast<f16>"] {
+            assert!(!code.contains(bad), "{name} uses {bad}");
+        }
     }
 }
 
@@ -41,7 +94,7 @@ fn workgroup_constants_match_the_rust_side() {
     let common = include_str!("../shaders/topk_common.wgsl");
     assert!(common.contains(&format!("const TILE: u32 = {}u;", shaders::TILE_ROWS)));
     assert!(common.contains(&format!("const WORKGROUP: u32 = {}u;", shaders::WORKGROUP_SIZE)));
-    for source in [shaders::SCORE_TOPK, shaders::MERGE_TOPK] {
+    for source in [shaders::SCORE_TOPK, shaders::SCORE_TOPK_F16, shaders::MERGE_TOPK] {
         assert!(source.contains(&format!("@workgroup_size({})", shaders::WORKGROUP_SIZE)));
     }
     assert!(

@@ -133,10 +133,12 @@ impl ScoringEngine {
                 return Ok(engine);
             }
         };
+        let f16 =
+            format!("f16 read via {} ({})", context.f16_path().as_str(), context.f16_reason());
         engine.gpu = Some(GpuBackend { context, index });
         engine.report = BackendReport {
             backend: BackendKind::WebGpu,
-            reason: "WebGPU was requested".into(),
+            reason: format!("WebGPU was requested; {f16}"),
             adapter: Some(name),
             trial: None,
         };

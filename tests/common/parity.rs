@@ -626,6 +626,59 @@ pub async fn gpu_reads_stored_values_exactly(ctx: &GpuContext) -> Result<(), Str
     Ok(())
 }
 
+/// The f16 share of the suite, on whichever f16 path `ctx` took (`GpuContext::f16_path`:
+/// shader-f16 or unpack): the f16 edge cases and `seeds` random top-k shapes, dense layers with
+/// f16 weights and pooling over f16 tables, all against the reference, plus the exact read-back
+/// of stored values (f16 extremes and subnormals included). Native runs it once per path on
+/// lavapipe; the browser on SwiftShader's, which is unpack.
+pub async fn gpu_f16_cases(ctx: &GpuContext, seeds: std::ops::Range<u64>) -> Result<(), String> {
+    let path = ctx.f16_path();
+    for case in edge_cases().into_iter().filter(|c| c.scheme == QuantScheme::F16) {
+        gpu_case(ctx, &case).await.map_err(|e| format!("f16 path {path}: {e}"))?;
+    }
+    for seed in seeds {
+        let case = Case { scheme: QuantScheme::F16, ..Case::from_seed(seed, 12_000) };
+        gpu_case(ctx, &case).await.map_err(|e| format!("f16 path {path}: {e}"))?;
+        let mlp = MlpCase { scheme: QuantScheme::F16, ..MlpCase::from_seed(seed) };
+        gpu_mlp_case(ctx, &mlp).await.map_err(|e| format!("f16 path {path}: {e}"))?;
+        let pool = PoolCase { scheme: QuantScheme::F16, ..PoolCase::from_seed(seed) };
+        pool_case(Some(ctx), &pool).await.map_err(|e| format!("f16 path {path}: {e}"))?;
+    }
+    gpu_reads_stored_values_exactly(ctx).await.map_err(|e| format!("f16 path {path}: {e}"))?;
+    gpu_reads_f16_extremes_exactly(ctx).await.map_err(|e| format!("f16 path {path}: {e}"))
+}
+
+/// f16 rows holding the format's edges — subnormals (down to 2⁻²⁴), the smallest normal, the
+/// largest finite value, ±1 — score back bit-for-bit through a one-hot query: neither f16 path
+/// may flush subnormals or saturate.
+pub async fn gpu_reads_f16_extremes_exactly(ctx: &GpuContext) -> Result<(), String> {
+    let specials: Vec<f32> = [0x0001u16, 0x0002, 0x03ff, 0x0400, 0x3c00, 0x7bff, 0x8001, 0x83ff]
+        .into_iter()
+        .chain((0..56).map(|i| 0x0155 + 0x0111 * i as u16)) // spread over the exponents
+        .map(|bits| half::f16::from_bits(bits).to_f32())
+        .collect();
+    // Row r holds specials rotated by r, so each column sees every value.
+    let dim = 9;
+    let rows = specials.len();
+    let data: Vec<f32> = (0..rows * dim).map(|i| specials[(i / dim + i % dim) % rows]).collect();
+    let matrix = ItemMatrix::new(data, dim).map_err(|e| e.to_string())?;
+    let index = ItemIndex::quantize(&matrix, QuantScheme::F16, Similarity::Dot)
+        .map_err(|e| e.to_string())?;
+    let mut gpu = GpuIndex::upload(ctx, &index).await.map_err(|e| e.to_string())?;
+    for j in [0, 4, 8] {
+        let mut query = vec![0.0; dim];
+        query[j] = 1.0;
+        let top = gpu.top_k(ctx, &query, rows).await.map_err(|e| e.to_string())?;
+        for (&id, &score) in top.ids.iter().zip(&top.scores) {
+            let stored = index.matrix().get(id as usize, j);
+            if score.to_bits() != stored.to_bits() {
+                return Err(format!("f16 row {id} col {j}: GPU {score:e}, stored {stored:e}"));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A softmax layer whose logits reach ±2000 (far past f32's `exp` range) must still give finite
 /// distributions on the GPU: the kernel subtracts the row maximum, as the reference does.
 pub async fn gpu_softmax_is_stable(ctx: &GpuContext) -> Result<(), String> {

@@ -4,6 +4,43 @@ use super::shaders;
 use crate::error::{BackendKind, Error, Result};
 use std::sync::{Arc, Mutex};
 
+/// How the kernels read f16 data (item rows, dense weights, embedding tables), chosen once per
+/// context. Both read the same bytes and compute in f32, so they give the same results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum F16Path {
+    /// The device has `shader-f16`: the kernels declare f16 storage and the hardware widens it
+    /// (`shaders/f16_native.wgsl`).
+    ShaderF16,
+    /// f16 pairs are read as `u32` words and widened with `unpack2x16float`, core WGSL that every
+    /// device runs (`shaders/unpack.wgsl`).
+    Unpack,
+}
+
+impl F16Path {
+    /// `"shader-f16"` or `"unpack"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ShaderF16 => "shader-f16",
+            Self::Unpack => "unpack",
+        }
+    }
+}
+
+impl std::fmt::Display for F16Path {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Options for [`GpuContext::new_with`] and [`GpuContext::from_device_with`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GpuContextOptions {
+    /// Keep f16 data on the [`F16Path::Unpack`] path even where the adapter offers
+    /// `shader-f16` (which is then not requested). Tests use it to exercise both paths on one
+    /// adapter; it is also the switch for a driver whose f16 support misbehaves.
+    pub force_f16_unpack: bool,
+}
+
 /// A wgpu device with the top-k pipelines compiled, ready to host [`super::GpuIndex`]es.
 ///
 /// Build it once with [`GpuContext::new`] (or inject a device with
@@ -15,11 +52,12 @@ pub struct GpuContext {
     info: wgpu::AdapterInfo,
     pub(crate) score_layout: wgpu::BindGroupLayout,
     pub(crate) merge_layout: wgpu::BindGroupLayout,
-    /// `score_tiles` specialized per stored dtype: [f32, f16, int8] (override `DTYPE`).
+    /// `score_tiles` specialized per stored dtype: [f32, f16, int8] (override `DTYPE`; the f16
+    /// entry is the `shader-f16` build under [`F16Path::ShaderF16`]).
     pub(crate) score_pipelines: [wgpu::ComputePipeline; 3],
     pub(crate) merge_pipeline: wgpu::ComputePipeline,
     pub(crate) dense_layout: wgpu::BindGroupLayout,
-    /// `dense_forward` per weight dtype: [f32, f16, int8].
+    /// `dense_forward` per weight dtype: [f32, f16, int8] (f16 as for `score_pipelines`).
     pub(crate) dense_pipelines: [wgpu::ComputePipeline; 3],
     /// `softmax_rows`: the row-wise normalization of a softmax dense layer (dense layout).
     pub(crate) softmax_pipeline: wgpu::ComputePipeline,
@@ -27,13 +65,19 @@ pub struct GpuContext {
     /// `mix_experts`: MMoE gate-weighted mixing.
     pub(crate) mix_pipeline: wgpu::ComputePipeline,
     pub(crate) pool_layout: wgpu::BindGroupLayout,
-    /// `pool_histories` per table dtype: [f32, f16, int8].
+    /// `pool_histories` per table dtype: [f32, f16, int8] (f16 as for `score_pipelines`).
     pub(crate) pool_pipelines: [wgpu::ComputePipeline; 3],
+    /// Which build the f16 entries of the pipeline arrays above come from, and why.
+    f16_path: F16Path,
+    f16_reason: String,
     lost: Arc<Mutex<Option<String>>>,
 }
 
 /// Storage buffers `score_tiles` binds (WebGPU's default limit is 8; downlevel's is 4).
 const STORAGE_BUFFERS_NEEDED: u32 = 6;
+
+/// [`F16Path::Unpack`]'s reason under [`GpuContextOptions::force_f16_unpack`].
+const FORCED_UNPACK: &str = "shader-f16 disabled by GpuContextOptions::force_f16_unpack";
 
 fn unavailable(reason: impl Into<String>) -> Error {
     Error::BackendUnavailable { backend: BackendKind::WebGpu, reason: reason.into() }
@@ -64,13 +108,21 @@ async fn instance() -> Result<wgpu::Instance> {
 }
 
 impl GpuContext {
-    /// Finds an adapter, requests a device with the limits the kernels need and compiles the
-    /// pipelines.
+    /// Finds an adapter, requests a device with the limits the kernels need (and `shader-f16`
+    /// when the adapter offers it) and compiles the pipelines.
     ///
     /// # Errors
     /// [`Error::BackendUnavailable`] when there is no WebGPU/Vulkan adapter, the adapter lacks a
     /// needed limit, or the device request is refused.
     pub async fn new() -> Result<Self> {
+        Self::new_with(GpuContextOptions::default()).await
+    }
+
+    /// [`GpuContext::new`] with options.
+    ///
+    /// # Errors
+    /// As [`GpuContext::new`].
+    pub async fn new_with(options: GpuContextOptions) -> Result<Self> {
         let instance = instance().await?;
         let adapter = instance
             .request_adapter(&wgpu::RequestAdapterOptions {
@@ -100,20 +152,30 @@ impl GpuContext {
             max_buffer_size: supported.max_buffer_size,
             ..wgpu::Limits::downlevel_defaults()
         };
+        // shader-f16 is optional: without it f16 data takes the unpack path (F16Path).
+        let offers_f16 = adapter.features().contains(wgpu::Features::SHADER_F16);
+        let f16 = match (offers_f16, options.force_f16_unpack) {
+            (_, true) => Err(FORCED_UNPACK.to_string()),
+            (false, false) => Err("the adapter does not offer shader-f16".to_string()),
+            (true, false) => Ok(()),
+        };
+        let required_features =
+            if f16.is_ok() { wgpu::Features::SHADER_F16 } else { wgpu::Features::empty() };
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("edgerec"),
-                required_features: wgpu::Features::empty(),
+                required_features,
                 required_limits,
                 ..Default::default()
             })
             .await
             .map_err(|e| unavailable(format!("device request refused: {e}")))?;
-        Self::from_device(device, queue, adapter.get_info()).await
+        Self::build(device, queue, adapter.get_info(), f16).await
     }
 
     /// Wraps a device the caller already owns (tests, or an app that shares its device) and
-    /// compiles the pipelines on it.
+    /// compiles the pipelines on it. f16 data takes [`F16Path::ShaderF16`] if the device was
+    /// created with `wgpu::Features::SHADER_F16`, else [`F16Path::Unpack`].
     ///
     /// # Errors
     /// [`Error::Gpu`] when a pipeline fails to compile on this device.
@@ -121,6 +183,37 @@ impl GpuContext {
         device: wgpu::Device,
         queue: wgpu::Queue,
         info: wgpu::AdapterInfo,
+    ) -> Result<Self> {
+        Self::from_device_with(device, queue, info, GpuContextOptions::default()).await
+    }
+
+    /// [`GpuContext::from_device`] with options.
+    ///
+    /// # Errors
+    /// As [`GpuContext::from_device`].
+    pub async fn from_device_with(
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        info: wgpu::AdapterInfo,
+        options: GpuContextOptions,
+    ) -> Result<Self> {
+        let f16 = if options.force_f16_unpack {
+            Err(FORCED_UNPACK.to_string())
+        } else if device.features().contains(wgpu::Features::SHADER_F16) {
+            Ok(())
+        } else {
+            Err("the device was created without shader-f16".to_string())
+        };
+        Self::build(device, queue, info, f16).await
+    }
+
+    /// Compiles every pipeline. `f16` is `Ok` when the device has `shader-f16` and may use it,
+    /// or says why f16 data takes the unpack path.
+    async fn build(
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        info: wgpu::AdapterInfo,
+        f16: std::result::Result<(), String>,
     ) -> Result<Self> {
         let lost = Arc::new(Mutex::new(None));
         let lost_flag = Arc::clone(&lost);
@@ -168,36 +261,74 @@ impl GpuContext {
         let score = |dtype| {
             pipeline("score_topk", shaders::SCORE_TOPK, "score_tiles", &score_layout, Some(dtype))
         };
-        let score_pipelines = [score(0.0), score(1.0), score(2.0)];
-        let merge_pipeline =
-            pipeline("merge_topk", shaders::MERGE_TOPK, "merge_lists", &merge_layout, None);
         let dense =
             |dtype| pipeline("dense", shaders::DENSE, "dense_forward", &dense_layout, Some(dtype));
-        let dense_pipelines = [dense(0.0), dense(1.0), dense(2.0)];
+        let pool =
+            |dtype| pipeline("pool", shaders::POOL, "pool_histories", &pool_layout, Some(dtype));
+        let [score_f32, score_i8] = [score(0.0), score(2.0)];
+        let [dense_f32, dense_i8] = [dense(0.0), dense(2.0)];
+        let [pool_f32, pool_i8] = [pool(0.0), pool(2.0)];
+        let merge_pipeline =
+            pipeline("merge_topk", shaders::MERGE_TOPK, "merge_lists", &merge_layout, None);
         let softmax_pipeline =
             pipeline("softmax", shaders::DENSE, "softmax_rows", &dense_layout, None);
         let mix_pipeline = pipeline("mmoe mix", shaders::MMOE, "mix_experts", &mix_layout, None);
-        let pool =
-            |dtype| pipeline("pool", shaders::POOL, "pool_histories", &pool_layout, Some(dtype));
-        let pool_pipelines = [pool(0.0), pool(1.0), pool(2.0)];
         if let Some(e) = scope.pop().await {
             return Err(Error::Gpu { stage: "pipeline creation", reason: e.to_string() });
         }
+
+        // f16 data: the shader-f16 build where the device allows it, in its own error scope (a
+        // driver or browser that offers shader-f16 but rejects these modules costs the native
+        // f16 loads, not the GPU backend), else the packed build with DTYPE 1.
+        let native = match f16 {
+            Err(reason) => Err(reason),
+            Ok(()) => {
+                let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+                let (score_src, dense_src, pool_src) =
+                    (shaders::SCORE_TOPK_F16, shaders::DENSE_F16, shaders::POOL_F16);
+                let pipelines = [
+                    pipeline("score_topk f16", score_src, "score_tiles", &score_layout, None),
+                    pipeline("dense f16", dense_src, "dense_forward", &dense_layout, None),
+                    pipeline("pool f16", pool_src, "pool_histories", &pool_layout, None),
+                ];
+                match scope.pop().await {
+                    None => Ok(pipelines),
+                    Some(e) => {
+                        Err(format!("the device has shader-f16, but its pipelines failed: {e}"))
+                    }
+                }
+            }
+        };
+        let (f16_path, f16_reason, [score_f16, dense_f16, pool_f16]) = match native {
+            Ok(pipelines) => {
+                (F16Path::ShaderF16, "the device has shader-f16".to_string(), pipelines)
+            }
+            Err(reason) => {
+                let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+                let pipelines = [score(1.0), dense(1.0), pool(1.0)];
+                if let Some(e) = scope.pop().await {
+                    return Err(Error::Gpu { stage: "pipeline creation", reason: e.to_string() });
+                }
+                (F16Path::Unpack, reason, pipelines)
+            }
+        };
         Ok(Self {
             device,
             queue,
             info,
             score_layout,
             merge_layout,
-            score_pipelines,
+            score_pipelines: [score_f32, score_f16, score_i8],
             merge_pipeline,
             dense_layout,
-            dense_pipelines,
+            dense_pipelines: [dense_f32, dense_f16, dense_i8],
             softmax_pipeline,
             mix_layout,
             mix_pipeline,
             pool_layout,
-            pool_pipelines,
+            pool_pipelines: [pool_f32, pool_f16, pool_i8],
+            f16_path,
+            f16_reason,
             lost,
         })
     }
@@ -205,6 +336,16 @@ impl GpuContext {
     /// The adapter this context runs on (name, backend, device type).
     pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
         &self.info
+    }
+
+    /// How f16 data is read on this context, chosen at creation.
+    pub fn f16_path(&self) -> F16Path {
+        self.f16_path
+    }
+
+    /// Why [`GpuContext::f16_path`] is what it is, in words (for backend reports and logs).
+    pub fn f16_reason(&self) -> &str {
+        &self.f16_reason
     }
 
     /// True for software adapters (lavapipe, SwiftShader, WARP): correct, but slower than the
