@@ -34,6 +34,16 @@ use web_time::Instant;
 
 /// Storage key of the exposure filter (the user state has its own, in [`crate::user`]).
 pub const EXPOSURE_KEY: &str = "edgerec/exposure";
+/// Storage key of the blocklists.
+pub const BLOCKLIST_KEY: &str = "edgerec/blocklist";
+
+/// Items and attributes the user asked never to see, kept by id so they survive bundle updates.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct Blocklist {
+    items: Vec<String>,
+    attributes: Vec<(String, String)>,
+}
 
 /// Everything the funnel can be tuned by. `Default` is a sensible production setting.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -129,6 +139,8 @@ pub struct RestoreReport {
     pub residual_reset: bool,
     /// An exposure filter was found and loaded.
     pub exposure_restored: bool,
+    /// Blocked items and attributes restored.
+    pub blocked: usize,
     /// Stored values that could not be decoded and were replaced by fresh state (key: reason).
     pub discarded: Vec<String>,
 }
@@ -143,8 +155,7 @@ pub struct Recommender {
     ranker_scratch: RankerScratch,
     state: UserState,
     exposure: ExposureFilter,
-    blocked_items: Vec<u32>,
-    blocked_attributes: Vec<(String, String)>,
+    blocked: Blocklist,
     config: RecommenderConfig,
 }
 
@@ -197,8 +208,7 @@ impl Recommender {
             ranker_scratch: RankerScratch::default(),
             state: UserState::new(),
             exposure,
-            blocked_items: Vec::new(),
-            blocked_attributes: Vec::new(),
+            blocked: Blocklist::default(),
             config,
         })
     }
@@ -285,29 +295,43 @@ impl Recommender {
         Ok(())
     }
 
-    /// Never recommends `id` again (this session; persist the blocklist yourself if needed).
+    /// Never recommends `id` again (saved with the state by [`Recommender::save`]).
     ///
     /// # Errors
     /// [`Error::UnknownItem`].
     pub fn block_item(&mut self, id: &str) -> Result<()> {
-        let row = self.items.row_of(id).ok_or_else(|| Error::UnknownItem { id: id.into() })?;
-        self.blocked_items.push(row as u32);
+        if self.items.row_of(id).is_none() {
+            return Err(Error::UnknownItem { id: id.into() });
+        }
+        if !self.blocked.items.iter().any(|b| b == id) {
+            self.blocked.items.push(id.to_string());
+        }
         Ok(())
     }
 
-    /// Never recommends items whose attribute `key` is `value` (`key` `"tag"` matches tags).
+    /// Never recommends items whose attribute `key` is `value` (`key` `"tag"` matches tags);
+    /// saved with the state.
     pub fn block_attribute(&mut self, key: &str, value: &str) {
-        self.blocked_attributes.push((key.to_string(), value.to_string()));
+        let pair = (key.to_string(), value.to_string());
+        if !self.blocked.attributes.contains(&pair) {
+            self.blocked.attributes.push(pair);
+        }
+    }
+
+    /// Lifts every block set by [`Recommender::block_item`] and [`Recommender::block_attribute`].
+    pub fn clear_blocklist(&mut self) {
+        self.blocked = Blocklist::default();
     }
 
     /// The filters of one request: consumed items, blocklists and (optionally) exposure.
     fn filters(&self, now_s: i64) -> Filters {
         let mut filters =
             Filters::new(self.items.len()).consumed(self.user.consumed_rows(&self.state));
-        for &row in &self.blocked_items {
-            filters = filters.block_item(row);
+        // Ids from an older bundle that this one lacks block nothing.
+        for row in self.blocked.items.iter().filter_map(|id| self.items.row_of(id)) {
+            filters = filters.block_item(row as u32);
         }
-        for (key, value) in &self.blocked_attributes {
+        for (key, value) in &self.blocked.attributes {
             filters = filters.block_attribute(&self.items, key, value);
         }
         if self.config.filter_exposed {
@@ -403,14 +427,16 @@ impl Recommender {
         })
     }
 
-    /// Writes the user state and the exposure filter to `storage`. On error the in-memory state
-    /// is unchanged and the previously stored values stay readable.
+    /// Writes the user state, the exposure filter and the blocklists to `storage`. On error the
+    /// in-memory state is unchanged and the previously stored values stay readable.
     ///
     /// # Errors
     /// [`Error::StorageUnavailable`], [`Error::StorageQuotaExceeded`].
     pub async fn save(&self, storage: &impl Storage) -> Result<()> {
         crate::user::save(storage, &self.state).await?;
-        storage.put(EXPOSURE_KEY, &self.exposure.to_bytes()).await
+        storage.put(EXPOSURE_KEY, &self.exposure.to_bytes()).await?;
+        let blocklist = serde_json::to_vec(&self.blocked).unwrap_or_default();
+        storage.put(BLOCKLIST_KEY, &blocklist).await
     }
 
     /// Loads state saved by an earlier session (this bundle or an older one: it is migrated,
@@ -445,10 +471,20 @@ impl Recommender {
                 Err(e) => report.discarded.push(format!("{EXPOSURE_KEY}: {e}")),
             }
         }
+        if let Some(bytes) = storage.get(BLOCKLIST_KEY).await? {
+            match serde_json::from_slice::<Blocklist>(&bytes) {
+                Ok(blocked) => {
+                    report.blocked = blocked.items.len() + blocked.attributes.len();
+                    self.blocked = blocked;
+                }
+                Err(e) => report.discarded.push(format!("{BLOCKLIST_KEY}: {e}")),
+            }
+        }
         Ok(report)
     }
 
-    /// Erases everything local: the in-memory state, the exposure filter and the stored copies.
+    /// Erases everything local: the in-memory state, the exposure filter, the blocklists and the
+    /// stored copies.
     /// The in-memory state is cleared even when the store fails.
     ///
     /// # Errors
@@ -456,10 +492,10 @@ impl Recommender {
     pub async fn forget(&mut self, storage: &impl Storage) -> Result<()> {
         self.state = UserState::new();
         self.exposure.clear();
-        self.blocked_items.clear();
-        self.blocked_attributes.clear();
+        self.blocked = Blocklist::default();
         crate::user::forget(storage).await?;
-        storage.delete(EXPOSURE_KEY).await
+        storage.delete(EXPOSURE_KEY).await?;
+        storage.delete(BLOCKLIST_KEY).await
     }
 }
 

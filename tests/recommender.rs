@@ -6,7 +6,7 @@
 use edgerec::BackendKind;
 use edgerec::bundle::{Bundle, LoadOptions};
 use edgerec::compute::BackendChoice;
-use edgerec::recommender::{EXPOSURE_KEY, Recommender, RecommenderConfig};
+use edgerec::recommender::{BLOCKLIST_KEY, EXPOSURE_KEY, Recommender, RecommenderConfig};
 use edgerec::user::{FileStorage, Interaction, MemoryStorage, Storage, USER_STATE_KEY};
 use pollster::block_on;
 use std::path::Path;
@@ -130,7 +130,7 @@ fn a_full_store_refuses_the_write_and_keeps_both_copies() {
     click(&mut rec, &HORROR[..1]);
     let probe = MemoryStorage::new();
     block_on(rec.save(&probe)).unwrap();
-    let saved: usize = [USER_STATE_KEY, EXPOSURE_KEY]
+    let saved: usize = [USER_STATE_KEY, EXPOSURE_KEY, BLOCKLIST_KEY]
         .iter()
         .map(|k| block_on(probe.get(k)).unwrap().map_or(0, |v| v.len()))
         .sum();
@@ -161,6 +161,20 @@ fn shown_and_blocked_items_are_filtered() {
     assert_eq!(horror_share(&bundle, &third), 0);
     assert!(!third.contains(&second[0]));
     assert_eq!(rec.block_item("no-such-item").unwrap_err().code(), "UNKNOWN_ITEM");
+
+    // Blocks are saved with the state and come back in the next session; forget() lifts them.
+    let store = MemoryStorage::new();
+    block_on(rec.save(&store)).unwrap();
+    let mut next = recommender(&bundle);
+    let report = block_on(next.restore(&store)).unwrap();
+    assert_eq!(report.blocked, 2, "{report:?}");
+    let restored = top_ids(&mut next, 20);
+    assert_eq!(horror_share(&bundle, &restored), 0);
+    assert!(!restored.contains(&second[0]));
+    block_on(next.forget(&store)).unwrap();
+    assert_eq!(block_on(store.get(BLOCKLIST_KEY)).unwrap(), None);
+    let mut after = recommender(&bundle);
+    assert_eq!(block_on(after.restore(&store)).unwrap().blocked, 0);
     assert_eq!(block_on(rec.recommend(0, NOW)).unwrap_err().code(), "INVALID_K");
     assert_eq!(block_on(rec.recommend(10, f64::NAN)).unwrap_err().code(), "NON_FINITE");
 }

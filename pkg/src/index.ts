@@ -587,12 +587,12 @@ export class Recommender {
     return JSON.parse(await this.rec.history()) as HistoryEntry[];
   }
 
-  /** Never recommends item `id` again in this session. */
+  /** Never recommends item `id` again (saved with the state; `forget()` lifts it). */
   async blockItem(id: string): Promise<void> {
     await this.rec.blockItem(id);
   }
 
-  /** Never recommends items with attribute `key` = `value` (`'tag'` matches categories). */
+  /** Never recommends items with attribute `key` = `value` (`'tag'` matches categories); saved. */
   async blockAttribute(key: string, value: string): Promise<void> {
     await this.rec.blockAttribute(key, value);
   }

@@ -213,7 +213,7 @@ impl WasmRecommender {
         })
     }
 
-    /// Never recommends item `id` again in this session.
+    /// Never recommends item `id` again (saved with the state).
     #[wasm_bindgen(js_name = blockItem, unchecked_return_type = "Promise<void>")]
     pub fn block_item(&self, id: String) -> js_sys::Promise {
         let inner = Rc::clone(&self.inner);
@@ -224,7 +224,7 @@ impl WasmRecommender {
     }
 
     /// Never recommends items whose attribute `key` equals `value` (`key` `"tag"` matches
-    /// tags) in this session.
+    /// tags); saved with the state.
     #[wasm_bindgen(js_name = blockAttribute, unchecked_return_type = "Promise<void>")]
     pub fn block_attribute(&self, key: String, value: String) -> js_sys::Promise {
         let inner = Rc::clone(&self.inner);
