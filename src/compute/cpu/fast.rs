@@ -60,11 +60,17 @@ pub fn dot_i8(a: &[i8], b: &[f32]) -> f32 {
 /// conversion). Bundles hold only finite values, so infinities and NaN need no handling here.
 #[inline(always)]
 pub fn f16_to_f32(halves: &[u16], out: &mut [f32]) {
-    const TWO_POW_112: f32 = 5.192_297e33;
     for (o, &h) in out.iter_mut().zip(halves) {
-        let magnitude = f32::from_bits(u32::from(h & 0x7fff) << 13) * TWO_POW_112;
-        *o = f32::from_bits(magnitude.to_bits() | (u32::from(h & 0x8000) << 16));
+        *o = f16_bits_to_f32(h);
     }
+}
+
+/// One value of [`f16_to_f32`].
+#[inline(always)]
+fn f16_bits_to_f32(h: u16) -> f32 {
+    const TWO_POW_112: f32 = 5.192_297e33;
+    let magnitude = f32::from_bits(u32::from(h & 0x7fff) << 13) * TWO_POW_112;
+    f32::from_bits(magnitude.to_bits() | (u32::from(h & 0x8000) << 16))
 }
 
 /// Query values are rounded to this many fractional steps (16-bit fixed point) for the int8
@@ -109,7 +115,8 @@ pub fn dot_i8_i16(x: &[i8], q: &[i16]) -> i32 {
 }
 
 /// Which int8 · int16 dot product a scan uses: portable (auto-vectorized / simd128) or, on
-/// x86-64 CPUs that have it, hand-written AVX2.
+/// x86-64 CPUs that have it, hand-written AVX2 — and whether f16 rows can be widened in
+/// registers (F16C) and scanned in blocks like int8.
 trait IntDot {
     fn dot(x: &[i8], q: &[i16]) -> i32;
 
@@ -117,6 +124,20 @@ trait IntDot {
     #[inline(always)]
     fn dots8(rows: &[&[i8]; ROW_GROUP], q: &[i16]) -> [i32; ROW_GROUP] {
         std::array::from_fn(|t| Self::dot(rows[t], q))
+    }
+
+    /// Whether [`IntDot::dots8_f16`] is implemented; without it f16 rows are widened into a
+    /// buffer with [`f16_to_f32`] one at a time.
+    const F16C: bool = false;
+
+    /// Eight f16 rows against one f32 query, each bit-identical to widening the row and
+    /// taking [`dot`] with the query (same lanes, same products, same reduction order).
+    #[inline(always)]
+    fn dots8_f16(rows: &[&[u16]; ROW_GROUP], q: &[f32]) -> [f32; ROW_GROUP] {
+        std::array::from_fn(|t| {
+            let widened: Vec<f32> = rows[t].iter().map(|&h| f16_bits_to_f32(h)).collect();
+            dot(&widened, q)
+        })
     }
 }
 
@@ -149,6 +170,83 @@ impl IntDot for Avx2Dot {
         // SAFETY: as above.
         unsafe { dots8_i8_i16_avx2(rows, q) }
     }
+}
+
+/// AVX2 for int8 plus F16C for f16 rows.
+#[cfg(target_arch = "x86_64")]
+struct F16cDot;
+#[cfg(target_arch = "x86_64")]
+impl IntDot for F16cDot {
+    #[inline(always)]
+    fn dot(x: &[i8], q: &[i16]) -> i32 {
+        Avx2Dot::dot(x, q)
+    }
+
+    #[inline(always)]
+    fn dots8(rows: &[&[i8]; ROW_GROUP], q: &[i16]) -> [i32; ROW_GROUP] {
+        Avx2Dot::dots8(rows, q)
+    }
+
+    const F16C: bool = true;
+
+    #[inline(always)]
+    fn dots8_f16(rows: &[&[u16]; ROW_GROUP], q: &[f32]) -> [f32; ROW_GROUP] {
+        // SAFETY: `F16cDot` is only used by `scan_f16c`, which runs after run-time detection.
+        unsafe { dots8_f16_f16c(rows, q) }
+    }
+}
+
+/// Eight f16 rows against one f32 query: `vcvtph2ps` widens eight halves exactly, and each
+/// row keeps the [`LANES`] accumulators of [`dot`] (multiply, then add: never fused, as in
+/// [`dot`]). The reduction is [`reduce`]'s, done for eight rows at once: the two halves of
+/// each accumulator are added (`acc[l] + acc[l + 4]`), a 4×4 in-lane transpose lines up the
+/// four pair sums of rows r and r + 4, and `(p0 + p2) + (p1 + p3)` finishes them. The tail
+/// (dim mod 8) is summed per row in the same order as [`dot`]'s, so every score is
+/// bit-identical to widening the row with [`f16_to_f32`] and calling [`dot`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,f16c")]
+fn dots8_f16_f16c(rows: &[&[u16]; ROW_GROUP], q: &[f32]) -> [f32; ROW_GROUP] {
+    use core::arch::x86_64::*;
+    let n = rows.iter().fold(q.len(), |n, r| n.min(r.len()));
+    let body = n - n % LANES;
+    let mut out = [0.0f32; ROW_GROUP];
+    // SAFETY: every load reads [j, j + 8) with j + 8 <= body <= n, in bounds of the query and
+    // of all eight rows; the unaligned load/store intrinsics have no alignment requirement,
+    // and the store writes exactly the 32 bytes of `out`.
+    unsafe {
+        let mut acc = [_mm256_setzero_ps(); ROW_GROUP];
+        let mut j = 0;
+        while j < body {
+            let qs = _mm256_loadu_ps(q.as_ptr().add(j));
+            for (a, row) in acc.iter_mut().zip(rows) {
+                let xs = _mm256_cvtph_ps(_mm_loadu_si128(row.as_ptr().add(j).cast()));
+                *a = _mm256_add_ps(*a, _mm256_mul_ps(xs, qs));
+            }
+            j += LANES;
+        }
+        // v[r] = [acc[r] lanes 0..4 + lanes 4..8 | the same for acc[r + 4]].
+        let v: [__m256; 4] = std::array::from_fn(|r| {
+            let low = _mm256_permute2f128_ps::<0x20>(acc[r], acc[r + 4]);
+            let high = _mm256_permute2f128_ps::<0x31>(acc[r], acc[r + 4]);
+            _mm256_add_ps(low, high)
+        });
+        let lo01 = _mm256_unpacklo_ps(v[0], v[1]);
+        let lo23 = _mm256_unpacklo_ps(v[2], v[3]);
+        let hi01 = _mm256_unpackhi_ps(v[0], v[1]);
+        let hi23 = _mm256_unpackhi_ps(v[2], v[3]);
+        let p0 = _mm256_shuffle_ps::<0b01_00_01_00>(lo01, lo23);
+        let p1 = _mm256_shuffle_ps::<0b11_10_11_10>(lo01, lo23);
+        let p2 = _mm256_shuffle_ps::<0b01_00_01_00>(hi01, hi23);
+        let p3 = _mm256_shuffle_ps::<0b11_10_11_10>(hi01, hi23);
+        let sums = _mm256_add_ps(_mm256_add_ps(p0, p2), _mm256_add_ps(p1, p3));
+        _mm256_storeu_ps(out.as_mut_ptr(), sums);
+    }
+    for (o, row) in out.iter_mut().zip(rows) {
+        let tail: f32 =
+            row[body..n].iter().zip(&q[body..n]).map(|(&h, y)| f16_bits_to_f32(h) * y).sum();
+        *o += tail;
+    }
+    out
 }
 
 /// Eight rows against one query: each 16-value step loads the query once and feeds eight
@@ -331,6 +429,26 @@ fn offer_row<F: FnMut(&[f32]) -> f32>(
     }
 }
 
+/// Fills a block's row ids (`start..` of the candidates, or of all rows) and row multipliers.
+#[inline(always)]
+fn block_rows(rows: &[u32], mult: &[f32], start: usize, ids: &mut [u32], mults: &mut [f32]) {
+    let n = ids.len();
+    // Two plain loops, not `row_id` per element: LLVM vectorizes that one into masked loads
+    // from the (empty, dangling) candidate slice, which AMD cores execute via a slow
+    // fault-suppression assist — it was over half the scan's time.
+    if rows.is_empty() {
+        for (t, id) in ids.iter_mut().enumerate() {
+            *id = (start + t) as u32;
+        }
+        mults.copy_from_slice(&mult[start..start + n]);
+    } else {
+        ids.copy_from_slice(&rows[start..start + n]);
+        for (m, &r) in mults.iter_mut().zip(&*ids) {
+            *m = mult[r as usize];
+        }
+    }
+}
+
 /// The scan itself, inlined into each target-feature variant.
 #[inline(always)]
 fn scan<D: IntDot>(
@@ -357,6 +475,67 @@ fn scan<D: IntDot>(
                 let r = row_id(i);
                 let stored = &values[r * dim..(r + 1) * dim];
                 offer_row(heaps, request, query_scale, dim, mult[r], r, |q| dot(stored, q));
+            }
+        }
+        DType::F16 if D::F16C => {
+            // Blocked like int8 below: f32 dots of BLOCK rows, eight at a time (widened in
+            // registers), then their scores, then the threshold test before any heap work.
+            let halves: &[u16] = bytemuck::cast_slice(words);
+            let stride = per_row * 2;
+            let stored = |r: u32| &halves[r as usize * stride..r as usize * stride + dim];
+            row_buf.resize(dim, 0.0);
+            let mut raw = [0.0f32; BLOCK];
+            let mut ids = [0u32; BLOCK];
+            let mut mults = [0.0f32; BLOCK];
+            let mut scores = [0.0f32; BLOCK];
+            let mut start = 0;
+            while start < count {
+                let n = BLOCK.min(count - start);
+                block_rows(rows, mult, start, &mut ids[..n], &mut mults[..n]);
+                for (b, heap) in heaps.iter_mut().enumerate() {
+                    let q = &request.queries[b * dim..(b + 1) * dim];
+                    let mut t = 0;
+                    while t + ROW_GROUP <= n {
+                        let group: [&[u16]; ROW_GROUP] =
+                            std::array::from_fn(|u| stored(ids[t + u]));
+                        raw[t..t + ROW_GROUP].copy_from_slice(&D::dots8_f16(&group, q));
+                        t += ROW_GROUP;
+                    }
+                    for t in t..n {
+                        f16_to_f32(stored(ids[t]), row_buf);
+                        raw[t] = dot(row_buf, q);
+                    }
+                    // As `offer_row`: (dot · mult) · query scale.
+                    let cs = query_scale[b];
+                    for ((s, &v), &m) in scores[..n].iter_mut().zip(&raw[..n]).zip(&mults[..n]) {
+                        *s = v * m * cs;
+                    }
+                    // Until the heap holds k entries every eligible row is offered (f16 scores
+                    // can overflow to −∞ or NaN, which `> −∞` would drop); after that, a row
+                    // enters exactly when its score is strictly above the worst kept one —
+                    // NaN never is, as `offer` would also reject it.
+                    let k = request.k;
+                    let mut threshold = heap.peek().map_or(f32::NEG_INFINITY, |w| w.0);
+                    for (c, chunk) in scores[..n].chunks(ROW_GROUP).enumerate() {
+                        if heap.len() == k
+                            && !chunk.iter().fold(false, |hit, &s| hit | (s > threshold))
+                        {
+                            continue;
+                        }
+                        for (u, &score) in chunk.iter().enumerate() {
+                            let r = ids[c * ROW_GROUP + u];
+                            if (heap.len() < k || score > threshold) && !excluded(r as usize) {
+                                offer(heap, k, Candidate(score, r));
+                                if heap.len() == k
+                                    && let Some(worst) = heap.peek()
+                                {
+                                    threshold = worst.0;
+                                }
+                            }
+                        }
+                    }
+                }
+                start += n;
             }
         }
         DType::F16 => {
@@ -388,20 +567,7 @@ fn scan<D: IntDot>(
             let mut start = 0;
             while start < count {
                 let n = BLOCK.min(count - start);
-                // Two plain loops, not `row_id` per element: LLVM vectorizes that one into masked
-                // loads from the (empty, dangling) candidate slice, which AMD cores execute via
-                // a slow fault-suppression assist — it was over half the scan's time.
-                if rows.is_empty() {
-                    for (t, id) in ids[..n].iter_mut().enumerate() {
-                        *id = (start + t) as u32;
-                    }
-                    mults[..n].copy_from_slice(&mult[start..start + n]);
-                } else {
-                    ids[..n].copy_from_slice(&rows[start..start + n]);
-                    for (m, &r) in mults[..n].iter_mut().zip(&ids[..n]) {
-                        *m = mult[r as usize];
-                    }
-                }
+                block_rows(rows, mult, start, &mut ids[..n], &mut mults[..n]);
                 for (b, heap) in heaps.iter_mut().enumerate() {
                     let q = &query_i16[b * dim..(b + 1) * dim];
                     let mut t = 0;
@@ -466,12 +632,31 @@ fn scan_avx2(
     scan::<Avx2Dot>(index, request, rows, scratch)
 }
 
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn scan_f16c(
+    index: &ItemIndex,
+    request: &ScoreRequest<'_>,
+    rows: &[u32],
+    scratch: &mut CpuScratch,
+) {
+    scan::<F16cDot>(index, request, rows, scratch)
+}
+
 fn scan_dispatch(
     index: &ItemIndex,
     request: &ScoreRequest<'_>,
     rows: &[u32],
     scratch: &mut CpuScratch,
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma")
+        && std::arch::is_x86_feature_detected!("f16c")
+    {
+        // SAFETY: the CPU supports the features `scan_f16c` is compiled for (checked above).
+        return unsafe { scan_f16c(index, request, rows, scratch) };
+    }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         // SAFETY: the CPU supports the features `scan_avx2` is compiled for (checked above).
@@ -489,6 +674,19 @@ pub fn score_top_k(
     index: &ItemIndex,
     request: &ScoreRequest<'_>,
     scratch: &mut CpuScratch,
+) -> Result<Vec<TopK>> {
+    score_top_k_with(index, request, scratch, scan_dispatch)
+}
+
+/// A scan variant: [`scan_dispatch`] or, in tests, one particular instantiation of [`scan`].
+type ScanFn = fn(&ItemIndex, &ScoreRequest<'_>, &[u32], &mut CpuScratch);
+
+/// [`score_top_k`] with the scan given.
+fn score_top_k_with(
+    index: &ItemIndex,
+    request: &ScoreRequest<'_>,
+    scratch: &mut CpuScratch,
+    scan: ScanFn,
 ) -> Result<Vec<TopK>> {
     let batch = index.validate(request)?;
     let dim = index.dim();
@@ -524,7 +722,7 @@ pub fn score_top_k(
         rows.extend_from_slice(c);
         rows.sort_unstable();
     }
-    scan_dispatch(index, request, &rows, scratch);
+    scan(index, request, &rows, scratch);
     scratch.candidates = rows;
     Ok(scratch
         .heaps
@@ -604,6 +802,78 @@ mod tests {
         f16_to_f32(&finite, &mut out);
         for (&h, &x) in finite.iter().zip(&out) {
             assert_eq!(x.to_bits(), half::f16::from_bits(h).to_f32().to_bits(), "{h:#06x}");
+        }
+    }
+
+    /// The F16C scan (blocked, widened in registers) against the portable one (row at a time,
+    /// software widening): same top-k ids and the same score bits, for dims on and off the
+    /// 8-lane grid, both similarities, masks and candidates, k from 1 to past a block.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn f16c_scan_is_bit_identical_to_the_portable_scan() {
+        use crate::bundle::QuantScheme;
+        use crate::compute::index::RowMask;
+        if !(std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma")
+            && std::arch::is_x86_feature_detected!("f16c"))
+        {
+            return;
+        }
+        let f16c: ScanFn = |index, request, rows, scratch| {
+            // SAFETY: the features `scan_f16c` is compiled for were detected above.
+            unsafe { scan_f16c(index, request, rows, scratch) }
+        };
+        let mut rng = crate::rng::SeededRng::new(0x5eed_f16c);
+        let mut uniform = move || (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0;
+        let rows = 1000;
+        for dim in [1usize, 3, 7, 8, 9, 15, 16, 17, 24, 31, 33, 64, 100] {
+            let data: Vec<f32> = (0..rows * dim).map(|_| uniform()).collect();
+            let m = ItemMatrix::new(data, dim).unwrap();
+            let queries: Vec<f32> = (0..3 * dim).map(|_| uniform() * 4.0).collect();
+            let mut mask = RowMask::new(rows);
+            for r in (0..rows).step_by(7) {
+                mask.exclude(r);
+            }
+            let candidates: Vec<u32> = (0..rows as u32).rev().filter(|r| r % 3 != 1).collect();
+            for similarity in [Similarity::Dot, Similarity::Cosine] {
+                let index = ItemIndex::quantize(&m, QuantScheme::F16, similarity).unwrap();
+                for k in [1, 10, 100, 300] {
+                    for (batch, masked, candidate) in
+                        [(1, false, false), (3, false, false), (2, true, false), (3, true, true)]
+                    {
+                        let mut request = ScoreRequest::new(&queries[..batch * dim], k);
+                        if masked {
+                            request = request.with_mask(&mask);
+                        }
+                        if candidate {
+                            request = request.with_candidates(&candidates);
+                        }
+                        let run = |scan: ScanFn| {
+                            score_top_k_with(&index, &request, &mut CpuScratch::new(), scan)
+                                .unwrap()
+                        };
+                        let (fast, portable) = (run(f16c), run(scan::<PortableDot>));
+                        assert_eq!(fast.len(), portable.len());
+                        for (f, p) in fast.iter().zip(&portable) {
+                            let case = format!("dim {dim} k {k} batch {batch} {similarity:?}");
+                            assert_eq!(f.ids, p.ids, "{case}");
+                            let bits = |t: &TopK| t.scores.iter().map(|s| s.to_bits()).collect();
+                            let (fb, pb): (Vec<u32>, Vec<u32>) = (bits(f), bits(p));
+                            assert_eq!(fb, pb, "{case}");
+                        }
+                    }
+                }
+            }
+            // The kernel alone, against widening each row and calling `dot`.
+            let halves: Vec<u16> =
+                (0..8 * dim).map(|_| half::f16::from_f32(uniform() * 100.0).to_bits()).collect();
+            let group: [&[u16]; ROW_GROUP] =
+                std::array::from_fn(|t| &halves[t * dim..(t + 1) * dim]);
+            let q = &queries[..dim];
+            // SAFETY: F16C and AVX2 detected above.
+            let got = unsafe { dots8_f16_f16c(&group, q) };
+            let expected = PortableDot::dots8_f16(&group, q);
+            assert_eq!(got.map(f32::to_bits), expected.map(f32::to_bits), "dots8 dim {dim}");
         }
     }
 
