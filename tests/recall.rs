@@ -812,13 +812,13 @@ fn measure_fpr(config: ExposureConfig, inserts: usize, probes: usize) -> f64 {
     let fpr = hits as f64 / probes as f64;
     println!(
         "exposure filter: {inserts} inserts over {} bucket(s) of {} ids, {probes} probes: measured \
-         FPR {fpr:.5} ({hits} hits), configured {}, per-bucket {:.3e}, m = {} bits/bucket, \
+         FPR {fpr:.5} ({hits} hits), configured {}, per-bucket {:.3e}, m_0 = {} bits/bucket, \
          k = {}, {} bytes",
         config.buckets,
         per_bucket,
         config.false_positive_rate,
         config.bucket_false_positive_rate(),
-        f.bits_per_bucket(),
+        f.first_layer_bits(),
         f.hashes(),
         f.memory_bytes()
     );
@@ -852,6 +852,82 @@ fn fpr_of_1m_inserts_in_one_bucket_meets_the_configured_rate() {
     let strict = ExposureConfig { false_positive_rate: 0.001, ..config };
     let fpr = measure_fpr(strict, 1_000_000, 1_000_000);
     assert!(fpr <= 1.5 * strict.false_positive_rate, "measured {fpr}");
+}
+
+#[test]
+fn fpr_of_20k_inserts_in_one_default_bucket_stays_within_twice_the_rate() {
+    // The product bug: a feed session shows 2,000+ ids in one day against a default sizing of
+    // 500 a day. Each bucket now adds layers instead of saturating.
+    let config = ExposureConfig::default();
+    let mut f = ExposureFilter::new(config).unwrap();
+    let now = 1_700_000_000 - 1_700_000_000 % DAY + 12 * 3600;
+    for i in 0..20_000 {
+        f.insert(&format!("shown-{i}"), now - 3600 + i as i64 / 10);
+    }
+    assert!((0..20_000).all(|i| f.contains(&format!("shown-{i}"), now)), "a shown id was lost");
+    let probes = 100_000;
+    let hits = (0..probes).filter(|i| f.contains(&format!("never-{i}"), now)).count();
+    let fpr = hits as f64 / probes as f64;
+    eprintln!(
+        "exposure filter, default config, 20,000 ids in one bucket: measured FPR {fpr:.6} \
+         ({hits}/{probes}), configured {} (per bucket {:.3e}), {} layers, {} ids counted, {} bytes",
+        config.false_positive_rate,
+        config.bucket_false_positive_rate(),
+        f.live_layers(now),
+        f.live_ids(now),
+        f.memory_bytes()
+    );
+    assert!(fpr <= 2.0 * config.false_positive_rate, "measured {fpr}");
+    // Held to its bucket's share, not just the whole filter's rate.
+    assert!(fpr <= 2.0 * config.bucket_false_positive_rate(), "measured {fpr}");
+    // 500 + 1,000 + … + 16,000: six layers; memory follows what was shown.
+    assert_eq!(f.live_layers(now), 6);
+    assert!(f.live_ids(now) > 19_990 && f.live_ids(now) <= 20_000, "{}", f.live_ids(now));
+    assert!(f.memory_bytes() < 100 * 1024, "{}", f.memory_bytes());
+    // It persists and comes back bit for bit.
+    let g = ExposureFilter::from_bytes(&f.to_bytes()).unwrap();
+    assert_eq!(g, f);
+}
+
+#[test]
+fn exposure_recent_brings_back_the_oldest_exposures_first() {
+    let items = fixture().items();
+    let n = items.len();
+    assert!(n >= 8, "{n}");
+    let id = |r: usize| items.get(r).unwrap().id().to_string();
+    // Two ids per first layer: day 0 shows the first half, day 1 the rest, so every item has
+    // been shown and each day has several layers.
+    let config = ExposureConfig { expected_per_bucket: 2, ..ExposureConfig::default() };
+    let mut f = ExposureFilter::new(config).unwrap();
+    let day0 = Y2018 + 600;
+    let day1 = day0 + DAY;
+    for r in 0..n {
+        f.insert(&id(r), if r < n / 2 { day0 } else { day1 });
+    }
+    let now = day1 + 60;
+    let live = f.live_layers(now);
+    assert!(live >= 4, "{live}");
+    let all = Filters::new(n).exposure(&f, items, now);
+    assert_eq!(all.excluded(), n, "every item was shown");
+    assert_eq!(Filters::new(n).exposure_recent(&f, items, now, 0), all);
+    assert_eq!(Filters::new(n).exposure_recent(&f, items, now, live).excluded(), 0);
+    assert_eq!(Filters::new(n).exposure_recent(&f, items, now, usize::MAX).excluded(), 0);
+    // Relaxing one layer at a time: day 0's items come back before any of day 1's.
+    let day0_layers =
+        (0..=live).find(|&skip| (0..n / 2).all(|r| !f.contains_recent(&id(r), now, skip))).unwrap();
+    assert!(day0_layers >= 2 && day0_layers < live, "{day0_layers} of {live}");
+    let mut previous = n;
+    for skip in 0..=live {
+        let relaxed = Filters::new(n).exposure_recent(&f, items, now, skip);
+        assert!(relaxed.excluded() <= previous, "skip {skip}");
+        previous = relaxed.excluded();
+        for r in 0..n {
+            assert_eq!(!relaxed.allows(r as u32), f.contains_recent(&id(r), now, skip), "row {r}");
+        }
+        if skip <= day0_layers {
+            assert!((n / 2..n).all(|r| !relaxed.allows(r as u32)), "skip {skip}: day 1 kept");
+        }
+    }
 }
 
 #[test]
@@ -962,6 +1038,30 @@ proptest! {
         if let Ok(f) = ExposureFilter::from_bytes(&bytes) {
             prop_assert_eq!(f.to_bytes(), bytes);
         }
+    }
+
+    #[test]
+    fn contains_recent_agrees_with_contains(
+        ids in prop::collection::vec("[a-z0-9]{0,12}", 1..60),
+        times in prop::collection::vec(0i64..40_000, 1..60),
+        now in 0i64..60_000,
+    ) {
+        let config = ExposureConfig { expected_per_bucket: 3, bucket_s: 3600, buckets: 5, ..Default::default() };
+        let mut f = ExposureFilter::new(config).unwrap();
+        for (id, t) in ids.iter().zip(times.iter().cycle()) {
+            f.insert(id, *t);
+        }
+        let live = f.live_layers(now);
+        for id in &ids {
+            prop_assert_eq!(f.contains(id, now), f.contains_recent(id, now, 0));
+            prop_assert!(!f.contains_recent(id, now, live));
+            // Skipping more never remembers more.
+            for skip in 0..live {
+                prop_assert!(f.contains_recent(id, now, skip) >= f.contains_recent(id, now, skip + 1));
+            }
+        }
+        let back = ExposureFilter::from_bytes(&f.to_bytes()).unwrap();
+        prop_assert_eq!(back, f);
     }
 
     #[test]

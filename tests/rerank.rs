@@ -295,6 +295,11 @@ fn violates(rule: &Rule, out: &[usize], c: &Candidates) -> bool {
             let end = (*top).min(out.len());
             over(out[..end].iter().map(|&i| col(attribute)[i]).collect(), *max, *value)
         }
+        Constraint::MinInTop { attribute, value, min, top } => {
+            // Only a full top can be judged (a shorter list had fewer positions to fill).
+            out.len() >= *top
+                && out[..*top].iter().filter(|&&i| col(attribute)[i] == Some(*value)).count() < *min
+        }
         Constraint::Pin { selector, position } => {
             *position < out.len() && !matches(selector, out[*position])
         }
@@ -325,6 +330,9 @@ fn constraint(n: usize) -> impl proptest::strategy::Strategy<Value = Constraint>
         (attr_name(), prop::option::of(0u32..3), 0usize..3, 1usize..8).prop_map(
             |(attribute, value, max, top)| Constraint::MaxInTop { attribute, value, max, top }
         ),
+        (attr_name(), 0u32..3, 0usize..4, 1usize..8).prop_map(|(attribute, value, min, top)| {
+            Constraint::MinInTop { attribute, value, min: min.min(top), top }
+        }),
         (selector.clone(), 0usize..12)
             .prop_map(|(selector, position)| Constraint::Pin { selector, position }),
         (selector, 2usize..6, 0usize..4)

@@ -26,7 +26,7 @@ try {
   let last = [];
 
   const render = async () => {
-    const { items, trace } = await rec.recommend(20, { markShown: false });
+    const { items, trace } = await rec.recommend({ k: 20 });
     last = items.map((item) => ({ ...item, tags: bundle.itemTags(item.row) }));
     tbody.replaceChildren();
     last.forEach((item, i) => {
@@ -50,8 +50,8 @@ try {
     }));
     const channels = trace.recall.map((c) => `${c.name} ${c.kept}/${c.produced}`).join(', ');
     summary.textContent = `${trace.cold ? 'New user: popular and fresh picks' : `Personalized from ${history.length} interactions`}; ` +
-      `ordered by ${trace.ordered_by}; ${trace.candidates} candidates (${channels}); ` +
-      `user ${trace.user_ms.toFixed(1)} ms, recall ${trace.recall_ms.toFixed(1)} ms, rank ${trace.rank_ms.toFixed(1)} ms on ${rec.backend}`;
+      `ordered by ${trace.orderedBy}; ${trace.candidates} candidates (${channels}); ` +
+      `user ${trace.timings.userMs.toFixed(1)} ms, recall ${trace.timings.recallMs.toFixed(1)} ms, rank ${trace.timings.rankMs.toFixed(1)} ms, re-rank ${trace.timings.rerankMs.toFixed(1)} ms on ${rec.backend}`;
     return last;
   };
 

@@ -441,14 +441,84 @@ export interface SaveOutcome {
   message?: string;
 }
 
+/** How re-rank trades relevance for diversity. */
+export type DiversityMethod = 'none' | 'mmr' | 'dpp';
+
+/** The diversity stage of {@link Recommender.recommend}. */
+export interface DiversityOptions {
+  /** `none`, `mmr` or `dpp` (default: the config's, DPP). */
+  method?: DiversityMethod;
+  /** MMR trade-off λ ∈ [0, 1]; 1 keeps the ranked order. */
+  lambda?: number;
+  /** DPP trade-off θ ∈ [0, 1); θ → 1 keeps the ranked order. */
+  theta?: number;
+  /** Sliding window: only the last `window` picks count as redundant. */
+  window?: number | null;
+  /** Item similarity: embedding cosine, category Jaccard, or a mix. */
+  similarity?: 'embedding' | 'category' | 'mix';
+  /** Cosine weight of `mix`. */
+  mixWeight?: number;
+}
+
+/** Fields every rule has: `hard` rules never give way (`RULES_INFEASIBLE`), soft ones relax lowest `priority` first. */
+interface RuleBase { hard?: boolean; priority?: number }
+
+/**
+ * A business rule as data. `attribute: 'category'` is the item's first category; `type`,
+ * `decade` and `year` are derived; other names are the bundle's item attributes.
+ */
+export type RuleSpec = RuleBase & (
+  | { kind: 'max_consecutive'; attribute: string; max: number }
+  | { kind: 'max_per_window'; attribute: string; window: number; max: number }
+  | { kind: 'max_in_top'; attribute: string; value?: string; top: number; max: number }
+  | { kind: 'min_in_top'; attribute: string; value: string; top: number; min: number }
+  | { kind: 'pin'; item: string; position: number }
+  | { kind: 'dedupe'; attribute: string }
+);
+
+/** Exploration slots `first, first + every, …`, filled by a bandit over the recall channels. */
+export interface ExploreOptions {
+  every?: number;
+  first?: number;
+  method?: 'thompson' | 'ucb';
+}
+
+/** Options of {@link Recommender.recommend}. */
+export interface RecommendOptions {
+  /** List length (default 20). */
+  k?: number;
+  diversity?: DiversityOptions;
+  rules?: RuleSpec[];
+  explore?: ExploreOptions;
+  /** Hybrid mode: the app server's candidates replace recall; the device re-scores and re-ranks them. */
+  candidates?: { id: string; score: number }[];
+  /** Record the returned items as shown (default false: call {@link Recommender.markShown} when displayed). */
+  markShown?: boolean;
+}
+
+/** Why an item is at its position. */
+export type Placement = 'relevance' | 'diversity' | 'rule' | 'pin' | 'explore' | 'boost' | 'fill';
+
 /** One recommended item. */
 export interface Recommendation {
-  row: number;
+  /** Row in the bundle (null for an unknown hybrid candidate). */
+  row: number | null;
   id: string;
   title: string;
+  /** Relevance before re-rank. */
   score: number;
-  /** Recall channels that produced it (`vector`, `itemcf`, `swing`, `popular`, …). */
+  categories: string[];
+  /** Recall channels that produced it (`vector`, `itemcf`, `swing`, `popular`, …; `server` in hybrid mode). */
   channels: string[];
+  /** Position in the ranked list before re-rank. */
+  rankedPosition: number;
+  /** MMR redundancy or DPP marginal gain at its pick. */
+  diversity: number;
+  placedBy: Placement;
+  /** The rule (index into `rules`) that placed it or moved a more relevant item away. */
+  rule: number | null;
+  /** Soft rules that gave way at this position. */
+  relaxed: number[];
 }
 
 /** Per recall channel: how many items it produced, lost to filters, and kept. */
@@ -460,15 +530,38 @@ export interface ChannelTrace {
   micros: number;
 }
 
+/** A candidate of the re-rank pool, in ranked order. */
+export interface PoolItem {
+  row: number | null;
+  id: string;
+  title: string;
+  categories: string[];
+  channels: string[];
+  recallScore: number;
+  serverScore: number | null;
+  rankerScore: number | null;
+  boost: number;
+  explored: boolean;
+  score: number;
+}
+
 /** What one {@link Recommender.recommend} did. */
 export interface RecommendTrace {
+  /** Attach to impressions and clicks. */
+  requestId: string;
+  backend: Backend;
+  cold: boolean;
+  orderedBy: 'ranker' | 'recall' | 'server';
   recall: ChannelTrace[];
   candidates: number;
-  ordered_by: 'ranker' | 'recall';
-  cold: boolean;
-  user_ms: number;
-  recall_ms: number;
-  rank_ms: number;
+  pool: PoolItem[];
+  diversity: DiversityMethod;
+  /** `[rule, position]` for each soft rule that gave way. */
+  relaxedRules: [number, number][];
+  unknownCandidates: string[];
+  exposureRelaxed: number;
+  dppExhaustedAt: number | null;
+  timings: { userMs: number; recallMs: number; rankMs: number; rerankMs: number; totalMs: number };
 }
 
 /** The result of {@link Recommender.recommend}. */
@@ -577,9 +670,28 @@ export class Recommender {
     return JSON.parse(await this.rec.record(id, options.kind, options.timestampMs, options.dwellMs)) as SaveOutcome;
   }
 
-  /** The best `k` items now; marks them as shown unless `markShown: false`. */
-  async recommend(k: number, options: { markShown?: boolean } = {}): Promise<RecommendResult> {
-    return JSON.parse(await this.rec.recommend(k, options.markShown)) as RecommendResult;
+  /**
+   * The funnel: recall (or `candidates`) → rank → re-rank under rules. `recommend(20)` is
+   * `recommend({ k: 20 })`. Side-effect free unless `markShown: true`.
+   */
+  async recommend(options: number | RecommendOptions = {}): Promise<RecommendResult> {
+    const opts = typeof options === 'number' ? { k: options } : options;
+    return JSON.parse(await this.rec.recommend(JSON.stringify(opts))) as RecommendResult;
+  }
+
+  /** Records that `ids` were displayed (exposure filter, channel impressions); saves. */
+  async markShown(ids: string[]): Promise<SaveOutcome> {
+    return JSON.parse(await this.rec.markShown(ids)) as SaveOutcome;
+  }
+
+  /** The user's current embedding (tower + on-device residual), or undefined when cold. */
+  async query(): Promise<Float32Array | undefined> {
+    return (await this.rec.query()) ?? undefined;
+  }
+
+  /** Starts over as a new user (history, residual, exposures); blocklists stay. Saves. */
+  async resetUser(): Promise<SaveOutcome> {
+    return JSON.parse(await this.rec.resetUser()) as SaveOutcome;
   }
 
   /** The stored history, oldest first. */

@@ -155,7 +155,23 @@ impl Filters {
     /// hide an unseen item, never show a seen one. `items` must have [`Filters::rows`] rows
     /// (else see [`Filters::check`]).
     pub fn exposure(self, filter: &ExposureFilter, items: &ItemTable, now_s: i64) -> Self {
-        self.exclude_where(items, |item| filter.contains(item.id(), now_s))
+        self.exposure_recent(filter, items, now_s, 0)
+    }
+
+    /// [`Filters::exposure`] ignoring the `skip_oldest` oldest live layers of the filter
+    /// ([`ExposureFilter::contains_recent`]): the relaxation for when every candidate has
+    /// already been shown, bringing back the items shown longest ago first. `skip_oldest = 0` is
+    /// [`Filters::exposure`]; [`ExposureFilter::live_layers`] or more excludes nothing. The layer
+    /// order is resolved once, not per item.
+    pub fn exposure_recent(
+        self,
+        filter: &ExposureFilter,
+        items: &ItemTable,
+        now_s: i64,
+        skip_oldest: usize,
+    ) -> Self {
+        let window = filter.window(now_s, skip_oldest);
+        self.exclude_where(items, |item| filter.contains_in(item.id(), &window))
     }
 
     /// The exclusions as a mask over the item rows (for [`crate::compute::ScoreRequest`]).

@@ -183,6 +183,7 @@ pub struct Reranker {
     strategy: Strategy,
     rules: Vec<Rule>,
     trace: bool,
+    fill: bool,
 }
 
 impl Reranker {
@@ -197,7 +198,7 @@ impl Reranker {
                 params.validate()?;
             }
         }
-        Ok(Self { strategy, rules: Vec::new(), trace: false })
+        Ok(Self { strategy, rules: Vec::new(), trace: false, fill: false })
     }
 
     /// Sets the rules (their order is their index in traces and errors). Errors:
@@ -219,6 +220,15 @@ impl Reranker {
     /// Records a [`RerankTrace`] with each result.
     pub fn with_trace(mut self, on: bool) -> Self {
         self.trace = on;
+        self
+    }
+
+    /// When DPP runs out of marginal gain before `k` (the kernel's rank is at most the
+    /// embedding dimension, and near-duplicates drive the gain to 0), fills the remaining
+    /// positions by relevance under the same rules instead of returning a shorter list. The
+    /// trace's [`StopReason::GainBelowEpsilon`] still says where the gain ran out.
+    pub fn with_fill(mut self, on: bool) -> Self {
+        self.fill = on;
         self
     }
 
@@ -283,6 +293,7 @@ impl Reranker {
         let mut masks = vec![0u64; n];
         let mut steps = Vec::new();
         let mut stop = StopReason::ReachedK;
+        let mut exhausted = false;
         for position in 0..k {
             let (active, relaxed) = if rules.is_empty() {
                 (0, Vec::new())
@@ -292,14 +303,18 @@ impl Reranker {
                 choose_rules(rules, &masks, &remaining, position)?
             };
             let eligible = |c: usize| masks[c] & active == 0;
-            let pick = match &mut engine {
-                Engine::Relevance => (0..n)
+            let by_relevance = || {
+                (0..n)
                     .filter(|&c| remaining[c] && eligible(c))
                     .fold(None, |best: Option<usize>, c| match best {
                         Some(b) if relevance[b] >= relevance[c] => Some(b),
                         _ => Some(c),
                     })
-                    .map(|c| (c, relevance[c], Diversity::None)),
+                    .map(|c| (c, relevance[c], Diversity::None))
+            };
+            let pick = match &mut engine {
+                _ if exhausted => by_relevance(),
+                Engine::Relevance => by_relevance(),
                 Engine::Mmr(state) => state
                     .best(eligible)
                     .map(|p| (p.item, p.score, Diversity::MmrRedundancy(p.penalty))),
@@ -309,7 +324,8 @@ impl Reranker {
                     }
                     Some((_, gain)) => {
                         stop = StopReason::GainBelowEpsilon { position, gain };
-                        None
+                        exhausted = self.fill;
+                        if exhausted { by_relevance() } else { None }
                     }
                     None => None,
                 },
@@ -337,6 +353,7 @@ impl Reranker {
                 });
             }
             match &mut engine {
+                _ if exhausted => {}
                 Engine::Relevance => {}
                 Engine::Mmr(state) => state.select(item),
                 Engine::Dpp(state, _) => state.select(item),

@@ -69,6 +69,19 @@ pub enum Constraint {
         /// Number of leading positions covered.
         top: usize,
     },
+    /// At least `min` items whose `attribute` is `value` among the first `top ≥ 1` positions
+    /// (a quota, e.g. "2 new releases in the top 10"). When the positions left in the top are
+    /// exactly as many as the items still missing, only matching candidates are eligible.
+    MinInTop {
+        /// Attribute name.
+        attribute: String,
+        /// The wanted value.
+        value: u32,
+        /// Items required.
+        min: usize,
+        /// Number of leading positions covered.
+        top: usize,
+    },
     /// Position `position` holds a candidate that `selector` matches (a pinned item or type).
     Pin {
         /// The wanted item(s).
@@ -139,8 +152,13 @@ impl Rule {
             Constraint::MaxConsecutive { n: 0, .. } => bad("the longest allowed run must be ≥ 1"),
             Constraint::MaxPerWindow { window: 0, .. } => bad("the window must be ≥ 1"),
             Constraint::MaxPerWindow { max: 0, .. } => bad("the per-window quota must be ≥ 1"),
-            Constraint::MaxInTop { top: 0, .. } => bad("`top` must be ≥ 1"),
+            Constraint::MaxInTop { top: 0, .. } | Constraint::MinInTop { top: 0, .. } => {
+                bad("`top` must be ≥ 1")
+            }
             Constraint::Promote { every: 0, .. } => bad("`every` must be ≥ 1"),
+            Constraint::MinInTop { min, top, .. } if min > top => {
+                bad("`min` cannot exceed `top` (more items than positions)")
+            }
             _ => Ok(()),
         }
     }
@@ -167,6 +185,7 @@ enum Compiled<'c> {
     MaxConsecutive { col: &'c [Option<u32>], n: usize },
     MaxPerWindow { col: &'c [Option<u32>], max: usize, window: usize },
     MaxInTop { col: &'c [Option<u32>], value: Option<u32>, max: usize, top: usize },
+    MinInTop { col: &'c [Option<u32>], value: u32, min: usize, top: usize },
     Pin { sel: Sel<'c>, position: usize },
     Promote { sel: Sel<'c>, every: usize, offset: usize },
     Dedupe { col: &'c [Option<u32>] },
@@ -222,6 +241,9 @@ impl<'c> RuleSet<'c> {
                 }
                 Constraint::MaxInTop { attribute, value, max, top } => {
                     Compiled::MaxInTop { col: col(attribute)?, value: *value, max: *max, top: *top }
+                }
+                Constraint::MinInTop { attribute, value, min, top } => {
+                    Compiled::MinInTop { col: col(attribute)?, value: *value, min: *min, top: *top }
                 }
                 Constraint::Pin { selector, position } => {
                     Compiled::Pin { sel: sel(selector)?, position: *position }
@@ -308,6 +330,17 @@ impl<'c> RuleSet<'c> {
                     mark(&|c| {
                         col[c].is_some_and(|v| value.is_none_or(|w| w == v) && count_of(v) >= max)
                     });
+                }
+                Compiled::MinInTop { col, value, min, top } => {
+                    let end = top.min(k);
+                    if p >= end {
+                        continue;
+                    }
+                    let placed = prefix.iter().filter(|&&i| col[i] == Some(value)).count();
+                    let missing = min.saturating_sub(placed);
+                    if missing > 0 && missing >= end - p {
+                        mark(&|c| col[c] != Some(value));
+                    }
                 }
                 Compiled::Dedupe { col } => {
                     let seen: Vec<u32> = prefix.iter().filter_map(|&i| col[i]).collect();

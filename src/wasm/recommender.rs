@@ -8,7 +8,7 @@
 use super::storage::JsStorage;
 use crate::compute::BackendChoice;
 use crate::error::Error;
-use crate::recommender::{Recommender, RecommenderConfig};
+use crate::recommender::{RecommendOptions, Recommender, RecommenderConfig};
 use crate::user::{Interaction, InteractionKind, MemoryStorage, Storage};
 use futures_util::lock::Mutex;
 use std::rc::Rc;
@@ -186,20 +186,58 @@ impl WasmRecommender {
         })
     }
 
-    /// Resolves to JSON `{items: [{row, id, title, score, channels}], trace}`; marks the
-    /// returned items as shown when `mark_shown` is true (default).
+    /// Resolves to JSON `{items, trace}` (see `Recommendations`): the funnel with the options
+    /// given as JSON `RecommendOptions` (camelCase; `{}` for the defaults). Side-effect free
+    /// unless `markShown` is true.
     #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
-    pub fn recommend(&self, k: usize, mark_shown: Option<bool>) -> js_sys::Promise {
+    pub fn recommend(&self, options_json: String) -> js_sys::Promise {
+        let inner = Rc::clone(&self.inner);
+        wasm_bindgen_futures::future_to_promise(async move {
+            let options: RecommendOptions = serde_json::from_str(&options_json)
+                .map_err(|e| Error::InvalidArgument { name: "options", reason: e.to_string() })?;
+            let mut guard = inner.lock().await;
+            let result = guard.rec.recommend_with(&options, now_ms()).await?;
+            json(&result)
+        })
+    }
+
+    /// Records that `ids` were shown (exposure filter, channel impressions), then saves;
+    /// resolves to the save outcome as JSON.
+    #[wasm_bindgen(js_name = markShown, unchecked_return_type = "Promise<string>")]
+    pub fn mark_shown(&self, ids: Vec<String>) -> js_sys::Promise {
         let inner = Rc::clone(&self.inner);
         wasm_bindgen_futures::future_to_promise(async move {
             let mut guard = inner.lock().await;
-            let now = now_ms();
-            let result = guard.rec.recommend(k, now).await?;
-            if mark_shown.unwrap_or(true) {
-                let ids: Vec<&str> = result.items.iter().map(|i| i.id.as_str()).collect();
-                guard.rec.mark_shown(&ids, now)?;
-            }
-            json(&result)
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            guard.rec.mark_shown(&ids, now_ms())?;
+            let inner = &*guard;
+            Ok(save_outcome(inner.store.save(&inner.rec).await))
+        })
+    }
+
+    /// The user's query vector (tower output plus residual), or `undefined` for a cold user.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Float32Array | undefined>")]
+    pub fn query(&self) -> js_sys::Promise {
+        let inner = Rc::clone(&self.inner);
+        wasm_bindgen_futures::future_to_promise(async move {
+            let guard = inner.lock().await;
+            Ok(match guard.rec.query()? {
+                Some(q) => js_sys::Float32Array::from(q.as_slice()).into(),
+                None => JsValue::UNDEFINED,
+            })
+        })
+    }
+
+    /// Starts over as a new user in memory and saves (blocklists are kept; `forget` erases
+    /// everything).
+    #[wasm_bindgen(js_name = resetUser, unchecked_return_type = "Promise<string>")]
+    pub fn reset_user(&self) -> js_sys::Promise {
+        let inner = Rc::clone(&self.inner);
+        wasm_bindgen_futures::future_to_promise(async move {
+            let mut guard = inner.lock().await;
+            guard.rec.reset_user();
+            let inner = &*guard;
+            Ok(save_outcome(inner.store.save(&inner.rec).await))
         })
     }
 

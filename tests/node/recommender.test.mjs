@@ -15,18 +15,18 @@ test('state survives a new Recommender over the same store, and forget() erases 
   const store = new MemoryStore();
   const rec = await Recommender.create(bundle, { store, backend: 'cpu' });
   assert.equal(rec.backend, 'cpu');
-  const cold = await rec.recommend(20, { markShown: false });
+  const cold = await rec.recommend({ k: 20 });
   assert.equal(cold.trace.cold, true);
   assert.equal(cold.items.length, 20);
   for (const id of ['1', '2355', '3114']) assert.deepEqual(await rec.record(id), { persisted: true });
-  const warm = await rec.recommend(20, { markShown: false });
+  const warm = await rec.recommend({ k: 20 });
   assert.equal(warm.trace.cold, false);
   assert.ok(warm.items.every((i) => !['1', '2355', '3114'].includes(i.id)), 'consumed items are filtered');
 
   const again = await Recommender.create(bundle, { store, backend: 'cpu' });
   assert.equal(again.restoreReport.user_restored, true);
   assert.deepEqual((await again.history()).map((h) => h.item), ['1', '2355', '3114']);
-  assert.deepEqual((await again.recommend(20, { markShown: false })).items.map((i) => i.id), warm.items.map((i) => i.id));
+  assert.deepEqual((await again.recommend({ k: 20 })).items.map((i) => i.id), warm.items.map((i) => i.id));
 
   await again.forget();
   assert.equal((await again.history()).length, 0);
@@ -42,7 +42,7 @@ test('a full store reports the failed save and keeps the click in memory', async
   assert.equal(outcome.persisted, false);
   assert.equal(outcome.code, 'STORAGE_QUOTA_EXCEEDED');
   assert.deepEqual((await rec.history()).map((h) => h.item), ['1']);
-  assert.equal((await rec.recommend(10, { markShown: false })).trace.cold, false);
+  assert.equal((await rec.recommend({ k: 10 })).trace.cold, false);
 });
 
 test('an unavailable store (private mode) falls back to memory and says so', async () => {
@@ -76,8 +76,8 @@ test('bad interactions are typed errors and change nothing', async () => {
 test('config overrides are partial, checked, and change the behaviour', async () => {
   const plain = await Recommender.create(bundle, { store: 'memory', backend: 'cpu', config: { ranker_weight: 0, user: { fine_tune: { enabled: false } } } });
   await plain.record('1258');
-  const result = await plain.recommend(10, { markShown: false });
-  assert.equal(result.trace.ordered_by, 'recall');
+  const result = await plain.recommend({ k: 10 });
+  assert.equal(result.trace.orderedBy, 'recall');
   await assert.rejects(Recommender.create(bundle, { config: { ranker_wieght: 1 } }), (e) => isEdgerecError(e) && e.code === 'INVALID_ARGUMENT' && /ranker_wieght/.test(e.message));
   await assert.rejects(Recommender.create(bundle, { config: { user: { fine_tune: { learning_rate: 'fast' } } } }), (e) => isEdgerecError(e) && e.code === 'INVALID_ARGUMENT');
 });

@@ -1,0 +1,1068 @@
+//! [`Recommender`]: the funnel on the device — user state → recall → rank — with local
+//! persistence. It owns the configuration and passes each stage only what that stage needs
+//! (recall gets a query vector, seed items and interest categories, never the user module).
+//!
+//! ```no_run
+//! # async fn demo(bundle: &edgerec::bundle::Bundle) -> edgerec::Result<()> {
+//! use edgerec::recommender::{Recommender, RecommenderConfig};
+//! use edgerec::user::{Interaction, InteractionKind, MemoryStorage};
+//! use edgerec::compute::BackendChoice;
+//!
+//! let storage = MemoryStorage::new();
+//! let mut rec = Recommender::new(bundle, RecommenderConfig::default(), BackendChoice::Auto).await?;
+//! rec.restore(&storage).await?; // state from an earlier session, if any
+//! let now = 1_700_000_000_000.0;
+//! rec.record(&Interaction { item: "1".into(), kind: InteractionKind::Click, timestamp_ms: now }, now)?;
+//! rec.save(&storage).await?;
+//! let top = rec.recommend(20, now).await?;
+//! for item in &top.items {
+//!     println!("{} {} via {:?}", item.id, item.score, item.channels);
+//! }
+//! # Ok(()) }
+//! ```
+
+mod funnel;
+pub mod options;
+pub mod result;
+
+pub use options::{
+    DiversityMethod, DiversityOptions, ExploreMethod, ExploreOptions, RecommendOptions, RuleKind,
+    RuleSpec, ServerCandidate, SimilarityKind,
+};
+pub use result::{
+    Placement, PoolItem, RecommendTrace, Recommendation, Recommendations, StageTimings,
+};
+
+use crate::bundle::{Bundle, ItemTable, QuantizedMatrix};
+use crate::compute::{BackendChoice, BackendReport, ScoringEngine};
+use crate::error::{Error, Result};
+use crate::rank::{ArmStats, NewItemBoost, Ranker, RankerScratch};
+use crate::recall::{
+    ExposureConfig, ExposureFilter, Filters, Recall, RecallConfig, RecallContext, Seed, rank_score,
+};
+use crate::rerank::{Constraint, Rule, Selector};
+use crate::user::{Interaction, Storage, UserConfig, UserModel, UserState};
+use funnel::{PinKind, PoolEntry, RankSignals, RerankInput};
+use std::collections::HashMap;
+use web_time::Instant;
+
+/// Storage key of the exposure filter (the user state has its own, in [`crate::user`]).
+pub const EXPOSURE_KEY: &str = "edgerec/exposure";
+/// Storage key of the blocklists.
+pub const BLOCKLIST_KEY: &str = "edgerec/blocklist";
+
+/// Items and attributes the user asked never to see, kept by id so they survive bundle updates.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct Blocklist {
+    items: Vec<String>,
+    attributes: Vec<(String, String)>,
+}
+
+/// The new-item boost of the rank stage (see [`crate::rank::NewItemBoost`]): items younger than
+/// `target_age_days` (from the item's `created_at`) get their score multiplied by up to
+/// `1 + max_boost`. The device does not know an item's global impressions, so the boost decays
+/// by age only.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BoostConfig {
+    /// The largest boost (≥ 0).
+    pub max_boost: f32,
+    /// Age at which the boost reaches 0, in days (> 0).
+    pub target_age_days: f32,
+}
+
+impl Default for BoostConfig {
+    fn default() -> Self {
+        Self { max_boost: 0.5, target_age_days: 30.0 }
+    }
+}
+
+/// Everything the funnel can be tuned by. `Default` is a sensible production setting.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecommenderConfig {
+    /// History length, fine-tuning and interest decay of the user model.
+    pub user: UserConfig,
+    /// Recall channels, their quotas and weights.
+    pub recall: RecallConfig,
+    /// The exposure filter (items already shown are not recommended again while it remembers).
+    pub exposure: ExposureConfig,
+    /// Whether items already shown are filtered (the exposure filter still records them).
+    pub filter_exposed: bool,
+    /// Rank recalled candidates with the bundle's multi-task ranker when it has one (otherwise,
+    /// and for a cold user, the merged recall score orders them).
+    pub use_ranker: bool,
+    /// Weight of P(like) next to P(watch) in the ranker's score
+    /// `r = (P(watch) + w·P(like)) / (1 + w)`.
+    pub like_weight: f32,
+    /// How much the ranker's score `r` counts next to the merged recall score `m` (rank-based,
+    /// in (0, 1]): items are ordered by `m + ranker_weight · r`. 0 keeps the recall order.
+    pub ranker_weight: f32,
+    /// Hybrid mode: weight of the live user embedding's affinity `(1 + cos(q, v)) / 2` next to
+    /// the server's rank score (the ranker adds `ranker_weight · r` as in recall mode).
+    pub affinity_weight: f32,
+    /// Recent items used as item-to-item seeds.
+    pub max_seeds: usize,
+    /// The default diversity stage of [`Recommender::recommend`] (per-call override:
+    /// [`RecommendOptions::diversity`]).
+    pub diversity: DiversityOptions,
+    /// Default business rules (per-call override: [`RecommendOptions::rules`]).
+    pub rules: Vec<RuleSpec>,
+    /// Default exploration slots (off unless set).
+    pub explore: Option<ExploreOptions>,
+    /// The new-item boost (off unless set).
+    pub boost: Option<BoostConfig>,
+    /// How many of the ranked candidates the re-rank chooses from (at least `k`).
+    pub rerank_pool: usize,
+}
+
+impl Default for RecommenderConfig {
+    fn default() -> Self {
+        Self {
+            user: UserConfig::default(),
+            recall: RecallConfig::default_channels(),
+            exposure: ExposureConfig::default(),
+            filter_exposed: true,
+            use_ranker: true,
+            like_weight: 1.0,
+            ranker_weight: 0.1,
+            affinity_weight: 0.5,
+            max_seeds: 10,
+            diversity: DiversityOptions::default(),
+            rules: Vec::new(),
+            explore: None,
+            boost: None,
+            rerank_pool: 100,
+        }
+    }
+}
+
+/// What [`Recommender::restore`] found in storage.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct RestoreReport {
+    /// A user state was found and loaded.
+    pub user_restored: bool,
+    /// History entries dropped because the bundle no longer has their items.
+    pub history_dropped: usize,
+    /// The residual was reset (the stored one belongs to another model or dimension).
+    pub residual_reset: bool,
+    /// An exposure filter was found and loaded.
+    pub exposure_restored: bool,
+    /// Blocked items and attributes restored.
+    pub blocked: usize,
+    /// Stored values that could not be decoded and were replaced by fresh state (key: reason).
+    pub discarded: Vec<String>,
+}
+
+/// The on-device recommender: one per user and bundle.
+pub struct Recommender {
+    items: ItemTable,
+    engine: ScoringEngine,
+    user: UserModel,
+    recall: Recall,
+    ranker: Option<Ranker>,
+    ranker_scratch: RankerScratch,
+    state: UserState,
+    exposure: ExposureFilter,
+    blocked: Blocklist,
+    config: RecommenderConfig,
+    /// Dequantized-on-demand item embeddings (similarity and hybrid affinity).
+    embeddings: QuantizedMatrix,
+    /// Category ids of each row (tags interned once; "category" = the first).
+    categories: Vec<Vec<u32>>,
+    /// The interned tag strings.
+    category_ids: HashMap<String, u32>,
+    /// Clicks and impressions per recall channel on this device (exploration arms).
+    channel_stats: Vec<ArmStats>,
+    /// Channel bits of the rows of the lists returned, until shown or replaced.
+    last_sources: HashMap<u32, u64>,
+    /// Channel bits of the rows marked shown (a click on one counts for its channels).
+    shown_sources: HashMap<u32, u64>,
+    /// Requests served (request ids, exploration seeds).
+    requests: u64,
+}
+
+/// Channel bit of an item a `pin` rule added (past the recall channels' 64 bits is impossible,
+/// so it takes the last bit; the configuration allows at most 63 channels in practice).
+const PIN_BIT: u64 = 1 << 63;
+
+impl std::fmt::Debug for Recommender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recommender")
+            .field("items", &self.items.len())
+            .field("backend", &self.engine.report().backend)
+            .field("history", &self.state.history().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Recommender {
+    /// Builds every stage from a loaded bundle and uploads the item index to `backend`.
+    ///
+    /// # Errors
+    /// Missing tensors for a configured stage ([`Error::InvalidArgument`]), invalid
+    /// configuration, and everything [`ScoringEngine::new`] reports.
+    pub async fn new(
+        bundle: &Bundle,
+        config: RecommenderConfig,
+        backend: BackendChoice,
+    ) -> Result<Self> {
+        for (name, value) in [("like", config.like_weight), ("ranker", config.ranker_weight)] {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(Error::InvalidWeight {
+                    name: name.into(),
+                    value,
+                    reason: "must be finite and ≥ 0".into(),
+                });
+            }
+        }
+        let user = UserModel::from_bundle(bundle, config.user.clone())?;
+        let recall = Recall::from_bundle(bundle, config.recall.clone())?;
+        let ranker = if config.use_ranker && bundle.tensor("ranker.w0").is_some() {
+            Some(Ranker::from_bundle(bundle)?)
+        } else {
+            None
+        };
+        let exposure = ExposureFilter::new(config.exposure)?;
+        config.diversity.strategy()?;
+        if let Some(boost) = config.boost {
+            NewItemBoost::new(boost.max_boost, boost.target_age_days * 86_400.0, 1)?;
+        }
+        let index = crate::compute::ItemIndex::from_bundle(bundle)?;
+        let engine = ScoringEngine::new(index, backend).await?;
+        let mut category_ids = HashMap::new();
+        let categories = bundle
+            .items()
+            .iter()
+            .map(|item| {
+                item.tags()
+                    .map(|t| {
+                        let next = category_ids.len() as u32;
+                        *category_ids.entry(t.to_string()).or_insert(next)
+                    })
+                    .collect()
+            })
+            .collect();
+        let channels = config.recall.channels.len();
+        Ok(Self {
+            embeddings: bundle.item_embeddings().to_quantized_matrix()?,
+            categories,
+            category_ids,
+            channel_stats: vec![ArmStats::default(); channels],
+            last_sources: HashMap::new(),
+            shown_sources: HashMap::new(),
+            requests: 0,
+            items: bundle.items().clone(),
+            engine,
+            user,
+            recall,
+            ranker,
+            ranker_scratch: RankerScratch::default(),
+            state: UserState::new(),
+            exposure,
+            blocked: Blocklist::default(),
+            config,
+        })
+    }
+
+    /// The backend scoring runs on, and why.
+    pub fn backend(&self) -> &BackendReport {
+        self.engine.report()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RecommenderConfig {
+        &self.config
+    }
+
+    /// The user state (history, residual, interests).
+    pub fn state(&self) -> &UserState {
+        &self.state
+    }
+
+    /// The user model (tower, fine-tuning).
+    pub fn user_model(&self) -> &UserModel {
+        &self.user
+    }
+
+    /// The exposure filter (what was shown, for how long).
+    pub fn exposure(&self) -> &ExposureFilter {
+        &self.exposure
+    }
+
+    /// The item table of the bundle.
+    pub fn items(&self) -> &ItemTable {
+        &self.items
+    }
+
+    /// The user's current query vector (tower output plus fine-tuned residual); `None` for a
+    /// cold user.
+    ///
+    /// # Errors
+    /// As [`UserModel::query`].
+    pub fn query(&self) -> Result<Option<Vec<f32>>> {
+        self.user.query(&self.state)
+    }
+
+    /// The scoring engine (for direct top-k queries over the item index).
+    pub fn engine_mut(&mut self) -> &mut ScoringEngine {
+        &mut self.engine
+    }
+
+    /// Records an interaction: validates it (nothing changes on error), appends it to the
+    /// history and updates the embedding on the device. Call [`Recommender::save`] to persist.
+    ///
+    /// # Errors
+    /// [`Error::UnknownItem`], [`Error::InvalidInteraction`], [`Error::NonFinite`].
+    pub fn record(&mut self, interaction: &Interaction, now_ms: f64) -> Result<()> {
+        self.user.record(&mut self.state, interaction, now_ms)?;
+        // A click on an item shown from a list counts for the channels that produced it.
+        if let Some(row) = self.items.row_of(&interaction.item)
+            && let Some(sources) = self.shown_sources.remove(&(row as u32))
+        {
+            for (c, arm) in self.channel_stats.iter_mut().enumerate() {
+                if sources >> c & 1 == 1 {
+                    arm.clicks = arm.clicks.saturating_add(1).min(arm.exposures);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Imports interactions the device did not see (e.g. the server's history after sign-in):
+    /// each is validated and appended like [`Recommender::record`], but without fine-tuning
+    /// steps (the residual adapts to this device's session). Stops at the first invalid one.
+    ///
+    /// # Errors
+    /// As [`Recommender::record`]; the interactions before the invalid one stay imported.
+    pub fn import_history(&mut self, interactions: &[Interaction], now_ms: f64) -> Result<()> {
+        for interaction in interactions {
+            self.user.record_without_update(&mut self.state, interaction, now_ms)?;
+        }
+        Ok(())
+    }
+
+    /// Starts over as a new user in memory (the store is untouched; see
+    /// [`Recommender::forget`] to erase it too).
+    pub fn reset_user(&mut self) {
+        self.state = UserState::new();
+        self.exposure.clear();
+        self.clear_session();
+    }
+
+    /// Forgets the per-channel click statistics and the lists in flight.
+    fn clear_session(&mut self) {
+        self.channel_stats.fill(ArmStats::default());
+        self.last_sources.clear();
+        self.shown_sources.clear();
+    }
+
+    /// Remembers that `ids` were shown at `now_ms` (the exposure filter).
+    ///
+    /// # Errors
+    /// [`Error::UnknownItem`] for an id the bundle lacks (nothing is recorded then);
+    /// [`Error::NonFinite`] for a non-finite time.
+    pub fn mark_shown(&mut self, ids: &[&str], now_ms: f64) -> Result<()> {
+        let now_s = seconds(now_ms)?;
+        if let Some(id) = ids.iter().find(|id| self.items.row_of(id).is_none()) {
+            return Err(Error::UnknownItem { id: id.to_string() });
+        }
+        for id in ids {
+            self.exposure.insert(id, now_s);
+            let row = self.items.row_of(id).unwrap_or_default() as u32;
+            if let Some(sources) = self.last_sources.remove(&row) {
+                for (c, arm) in self.channel_stats.iter_mut().enumerate() {
+                    if sources >> c & 1 == 1 {
+                        arm.exposures = arm.exposures.saturating_add(1);
+                    }
+                }
+                self.shown_sources.insert(row, sources);
+            }
+        }
+        Ok(())
+    }
+
+    /// Never recommends `id` again (saved with the state by [`Recommender::save`]).
+    ///
+    /// # Errors
+    /// [`Error::UnknownItem`].
+    pub fn block_item(&mut self, id: &str) -> Result<()> {
+        if self.items.row_of(id).is_none() {
+            return Err(Error::UnknownItem { id: id.into() });
+        }
+        if !self.blocked.items.iter().any(|b| b == id) {
+            self.blocked.items.push(id.to_string());
+        }
+        Ok(())
+    }
+
+    /// Never recommends items whose attribute `key` is `value` (`key` `"tag"` matches tags);
+    /// saved with the state.
+    pub fn block_attribute(&mut self, key: &str, value: &str) {
+        let pair = (key.to_string(), value.to_string());
+        if !self.blocked.attributes.contains(&pair) {
+            self.blocked.attributes.push(pair);
+        }
+    }
+
+    /// Lifts every block set by [`Recommender::block_item`] and [`Recommender::block_attribute`].
+    pub fn clear_blocklist(&mut self) {
+        self.blocked = Blocklist::default();
+    }
+
+    /// The filters of one request: consumed items, blocklists and (optionally) exposure,
+    /// ignoring the `skip_oldest` oldest exposure layers.
+    fn filters(&self, now_s: i64, skip_oldest: usize) -> Filters {
+        let mut filters = self.block_filters();
+        filters = filters.consumed(self.user.consumed_rows(&self.state));
+        if self.config.filter_exposed {
+            filters = filters.exposure_recent(&self.exposure, &self.items, now_s, skip_oldest);
+        }
+        filters
+    }
+
+    /// The blocklists alone (hybrid mode applies only these to the server's candidates).
+    fn block_filters(&self) -> Filters {
+        let mut filters = Filters::new(self.items.len());
+        // Ids from an older bundle that this one lacks block nothing.
+        for row in self.blocked.items.iter().filter_map(|id| self.items.row_of(id)) {
+            filters = filters.block_item(row as u32);
+        }
+        for (key, value) in &self.blocked.attributes {
+            filters = filters.block_attribute(&self.items, key, value);
+        }
+        filters
+    }
+
+    /// The best `k` items now with the configuration's diversity and rules:
+    /// [`Recommender::recommend_with`] with [`RecommendOptions::top`]`(k)`.
+    ///
+    /// # Errors
+    /// As [`Recommender::recommend_with`].
+    pub async fn recommend(&mut self, k: usize, now_ms: f64) -> Result<Recommendations> {
+        self.recommend_with(&RecommendOptions::top(k), now_ms).await
+    }
+
+    /// The funnel: user state → recall (or the server's `candidates`) → rank (ranker fusion,
+    /// new-item boost, exploration slots) → re-rank (none | MMR | DPP) under the rules → the
+    /// list and its trace. Side-effect free unless `options.mark_shown`.
+    ///
+    /// When the exposure filter leaves fewer than `k` candidates (the user has been shown
+    /// everything recall can find), the oldest exposures are ignored first, layer by layer
+    /// (doubling), until the list fills; the trace's `exposureRelaxed` says how many layers.
+    ///
+    /// # Errors
+    /// [`Error::InvalidK`] for `k` = 0; [`Error::NonFinite`] for a bad time;
+    /// [`Error::InvalidArgument`] for bad diversity parameters or exploration with
+    /// `candidates`; [`Error::InvalidRule`] for a bad rule (unknown pinned item, zero window,
+    /// …); [`Error::RulesInfeasible`] when the hard rules cannot be met; backend errors.
+    pub async fn recommend_with(
+        &mut self,
+        options: &RecommendOptions,
+        now_ms: f64,
+    ) -> Result<Recommendations> {
+        let total = Instant::now();
+        let k = options.k;
+        if k == 0 {
+            return Err(Error::InvalidK { k, max: self.items.len() });
+        }
+        let now_s = seconds(now_ms)?;
+        let diversity = options.diversity.unwrap_or(self.config.diversity);
+        diversity.strategy()?;
+        let specs = options.rules.as_ref().unwrap_or(&self.config.rules).clone();
+        let explore = options.explore.or(self.config.explore);
+        if explore.is_some() && options.candidates.is_some() {
+            return Err(Error::InvalidArgument {
+                name: "explore",
+                reason: "exploration slots pick among recall channels; hybrid mode has none".into(),
+            });
+        }
+        self.requests += 1;
+        let request = self.requests;
+
+        let start = Instant::now();
+        let query = self.user.query(&self.state)?;
+        let user_ms = ms_since(start);
+
+        let start = Instant::now();
+        let mut recall_trace = Vec::new();
+        let mut unknown = Vec::new();
+        let mut exposure_relaxed = 0;
+        let mut pool = match &options.candidates {
+            Some(candidates) => self.server_pool(candidates, &mut unknown)?,
+            None => {
+                let seeds: Vec<Seed> = self
+                    .user
+                    .seeds(&self.state, self.config.max_seeds, now_ms)
+                    .into_iter()
+                    .map(|(row, weight)| Seed { row, weight })
+                    .collect();
+                let categories = self.state.top_categories(3, now_ms);
+                let ctx = RecallContext {
+                    query: query.as_deref(),
+                    seeds: &seeds,
+                    categories: &categories,
+                    now_s,
+                };
+                let layers =
+                    if self.config.filter_exposed { self.exposure.live_layers(now_s) } else { 0 };
+                let recalled = loop {
+                    let filters = self.filters(now_s, exposure_relaxed);
+                    let recalled = self.recall.recall(&mut self.engine, &ctx, &filters).await?;
+                    if recalled.candidates.len() >= k || exposure_relaxed >= layers {
+                        break recalled;
+                    }
+                    exposure_relaxed = (exposure_relaxed * 2).clamp(1, layers);
+                };
+                recall_trace = recalled.channels;
+                let best = recalled.candidates.iter().map(|c| c.score).fold(0.0f32, f32::max);
+                recalled
+                    .candidates
+                    .iter()
+                    .map(|c| PoolEntry {
+                        row: Some(c.row),
+                        id: self.item_id(c.row),
+                        prior: if best > 0.0 { c.score / best } else { 1.0 },
+                        server: None,
+                        sources: c.sources,
+                    })
+                    .collect()
+            }
+        };
+        let recall_ms = if options.candidates.is_some() { 0.0 } else { ms_since(start) };
+        let candidates = pool.len();
+        let pinned = self.add_pinned(&specs, &mut pool)?;
+
+        let start = Instant::now();
+        let ranker_on = self.ranker.is_some() && self.config.ranker_weight > 0.0;
+        let mut scratch = std::mem::take(&mut self.ranker_scratch);
+        let probabilities = match (&self.ranker, query.as_deref()) {
+            (Some(ranker), Some(q)) if ranker_on && !pool.is_empty() => {
+                Some(self.ranker_probabilities(ranker, q, &pool, &mut scratch)?)
+            }
+            _ => None,
+        };
+        self.ranker_scratch = scratch;
+        let affinity = match (&options.candidates, query.as_deref()) {
+            (Some(_), Some(q)) if self.config.affinity_weight > 0.0 => {
+                Some(self.affinity(q, &pool))
+            }
+            _ => None,
+        };
+        let ages: Vec<f32> = pool.iter().map(|e| self.age_s(e.row, now_s)).collect();
+        let boost = match self.config.boost {
+            Some(b) => {
+                Some((NewItemBoost::new(b.max_boost, b.target_age_days * 86_400.0, 1)?, &ages[..]))
+            }
+            None => None,
+        };
+        let signals = RankSignals {
+            ranker: probabilities.as_deref(),
+            affinity: affinity.as_deref(),
+            ranker_weight: self.config.ranker_weight,
+            like_weight: self.config.like_weight,
+            affinity_weight: self.config.affinity_weight,
+            boost,
+            explore: explore.map(|e| (funnel::exploration(&e), &self.channel_stats[..])),
+            seed: request ^ (now_ms.to_bits().rotate_left(17)),
+        };
+        let ranked = if pool.is_empty() {
+            funnel::RankedPool {
+                order: Vec::new(),
+                scores: Vec::new(),
+                ranker: Vec::new(),
+                boost: Vec::new(),
+                explored: Vec::new(),
+            }
+        } else {
+            funnel::rank(&pool, &signals)?
+        };
+        let ordered_by = match (probabilities.is_some(), options.candidates.is_some()) {
+            (true, _) => "ranker",
+            (false, true) => "server",
+            (false, false) => "recall",
+        };
+        // The re-rank pool: the best `rerank_pool` (at least k), plus pinned items wherever
+        // they ranked.
+        let keep = self.config.rerank_pool.max(k);
+        let mut order: Vec<usize> = ranked.order.iter().copied().take(keep).collect();
+        for &i in &ranked.order[order.len()..] {
+            if pinned.contains(&i) {
+                order.push(i);
+            }
+        }
+        let rank_ms = ms_since(start);
+
+        let start = Instant::now();
+        let pool_trace: Vec<PoolItem> = order
+            .iter()
+            .map(|&i| {
+                let e = &pool[i];
+                PoolItem {
+                    row: e.row,
+                    id: e.id.clone(),
+                    title: self.title(e.row),
+                    categories: self.tags(e.row),
+                    channels: self.channel_names(e.sources, options.candidates.is_some()),
+                    recall_score: e.prior,
+                    server_score: e.server,
+                    ranker_score: ranked.ranker[i],
+                    boost: ranked.boost[i],
+                    explored: ranked.explored[i],
+                    score: ranked.scores[i] as f32,
+                }
+            })
+            .collect();
+        let mut items = Vec::new();
+        let mut relaxed_rules = Vec::new();
+        let mut dpp_exhausted_at = None;
+        if !order.is_empty() {
+            let input = self.rerank_input(&pool, &order, &ranked.scores, &specs);
+            let rules = self.rules_for(&specs, &pool, &order)?;
+            let pins: Vec<(usize, usize, PinKind)> = order
+                .iter()
+                .enumerate()
+                .take(k)
+                .filter_map(|(position, &i)| {
+                    if ranked.explored[i] {
+                        Some((position, position, PinKind::Explore))
+                    } else if ranked.boost[i] > 0.0 {
+                        Some((position, position, PinKind::Boost))
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            let out = funnel::rerank(input, &diversity, rules, &pins, k)?;
+            dpp_exhausted_at = out.dpp_exhausted_at;
+            for (position, p) in out.placed.into_iter().enumerate() {
+                for &r in &p.relaxed {
+                    relaxed_rules.push((r, position));
+                }
+                let pooled = &pool_trace[p.candidate];
+                items.push(Recommendation {
+                    row: pooled.row,
+                    id: pooled.id.clone(),
+                    title: pooled.title.clone(),
+                    score: pooled.score,
+                    categories: pooled.categories.clone(),
+                    channels: pooled.channels.clone(),
+                    ranked_position: p.candidate,
+                    diversity: p.diversity,
+                    placed_by: p.placed_by,
+                    rule: p.rule,
+                    relaxed: p.relaxed,
+                });
+            }
+        }
+        let rerank_ms = ms_since(start);
+
+        self.last_sources =
+            order.iter().filter_map(|&i| pool[i].row.map(|r| (r, pool[i].sources))).collect();
+        if options.mark_shown {
+            let ids: Vec<&str> =
+                items.iter().filter(|i| i.row.is_some()).map(|i| i.id.as_str()).collect();
+            self.mark_shown(&ids, now_ms)?;
+        }
+        let (h, _) = crate::recall::bloom::murmur3_x64_128(
+            &[request.to_le_bytes(), now_ms.to_bits().to_le_bytes()].concat(),
+            0x6564_6765,
+        );
+        Ok(Recommendations {
+            items,
+            trace: RecommendTrace {
+                request_id: format!("{h:016x}"),
+                backend: self.engine.report().backend.as_str().to_string(),
+                cold: query.is_none(),
+                ordered_by,
+                recall: recall_trace,
+                candidates,
+                pool: pool_trace,
+                diversity: diversity.method,
+                relaxed_rules,
+                unknown_candidates: unknown,
+                exposure_relaxed,
+                dpp_exhausted_at,
+                timings: StageTimings {
+                    user_ms,
+                    recall_ms,
+                    rank_ms,
+                    rerank_ms,
+                    total_ms: ms_since(total),
+                },
+            },
+        })
+    }
+
+    /// Hybrid mode's pool: the server's candidates in the server's order (ties keep the given
+    /// order), scored `K / (K + rank)`; blocked items dropped, duplicates keep the first.
+    fn server_pool(
+        &self,
+        candidates: &[ServerCandidate],
+        unknown: &mut Vec<String>,
+    ) -> Result<Vec<PoolEntry>> {
+        if let Some(position) = candidates.iter().position(|c| !c.score.is_finite()) {
+            return Err(Error::NonFinite { what: "candidate score", position });
+        }
+        let mut order: Vec<usize> = (0..candidates.len()).collect();
+        order.sort_by(|&a, &b| candidates[b].score.total_cmp(&candidates[a].score).then(a.cmp(&b)));
+        let blocked = self.block_filters();
+        let mut seen = std::collections::HashSet::new();
+        let mut pool = Vec::with_capacity(candidates.len());
+        for i in order {
+            let c = &candidates[i];
+            if !seen.insert(c.id.as_str()) {
+                continue;
+            }
+            let row = self.items.row_of(&c.id).map(|r| r as u32);
+            match row {
+                Some(r) if !blocked.allows(r) => continue,
+                None => unknown.push(c.id.clone()),
+                Some(_) => {}
+            }
+            pool.push(PoolEntry {
+                row,
+                id: c.id.clone(),
+                prior: rank_score(pool.len()),
+                server: Some(c.score),
+                sources: 1,
+            });
+        }
+        Ok(pool)
+    }
+
+    /// Adds the items of `pin` rules that are not in the pool yet; returns the pool indices of
+    /// every pinned item.
+    fn add_pinned(&self, specs: &[RuleSpec], pool: &mut Vec<PoolEntry>) -> Result<Vec<usize>> {
+        let mut pinned = Vec::new();
+        for (index, spec) in specs.iter().enumerate() {
+            let RuleKind::Pin { item, .. } = &spec.rule else { continue };
+            let at = match pool.iter().position(|e| &e.id == item) {
+                Some(at) => at,
+                None => {
+                    let row = self.items.row_of(item).ok_or_else(|| Error::InvalidRule {
+                        rule: index,
+                        reason: format!("pinned item {item:?} is not in the bundle"),
+                    })?;
+                    pool.push(PoolEntry {
+                        row: Some(row as u32),
+                        id: item.clone(),
+                        prior: 0.0,
+                        server: None,
+                        sources: PIN_BIT,
+                    });
+                    pool.len() - 1
+                }
+            };
+            pinned.push(at);
+        }
+        Ok(pinned)
+    }
+
+    /// `n × 2` (watch, like) probabilities; zeros for unknown items.
+    fn ranker_probabilities(
+        &self,
+        ranker: &Ranker,
+        q: &[f32],
+        pool: &[PoolEntry],
+        scratch: &mut RankerScratch,
+    ) -> Result<Vec<f32>> {
+        let known: Vec<u32> = pool.iter().filter_map(|e| e.row).collect();
+        let p = if known.is_empty() { Vec::new() } else { ranker.predict(q, &known, scratch)? };
+        let tasks = ranker.tasks().len().max(1);
+        let mut out = Vec::with_capacity(pool.len() * 2);
+        let mut next = p.chunks_exact(tasks);
+        for e in pool {
+            match e.row.and_then(|_| next.next()) {
+                Some(t) => out.extend([t[0], t.get(1).copied().unwrap_or(0.0)]),
+                None => out.extend([0.0, 0.0]),
+            }
+        }
+        Ok(out)
+    }
+
+    /// `(1 + cos(q, v)) / 2` per candidate; 0.5 (no opinion) for unknown items.
+    fn affinity(&self, q: &[f32], pool: &[PoolEntry]) -> Vec<f32> {
+        let qn = q.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let mut v = vec![0.0; self.embeddings.dim()];
+        pool.iter()
+            .map(|e| match e.row {
+                Some(row) => {
+                    self.embeddings.dequantize_row(row as usize, &mut v);
+                    let vn = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                    let dot: f32 = q.iter().zip(&v).map(|(a, b)| a * b).sum();
+                    if qn > 0.0 && vn > 0.0 { (1.0 + dot / (qn * vn)) / 2.0 } else { 0.5 }
+                }
+                None => 0.5,
+            })
+            .collect()
+    }
+
+    /// Item age in seconds (infinite when unknown).
+    fn age_s(&self, row: Option<u32>, now_s: i64) -> f32 {
+        match row.and_then(|r| self.items.get(r as usize)).map(|i| i.created_at()) {
+            Some(t) if t > 0 => (now_s - t).max(0) as f32,
+            _ => f32::INFINITY,
+        }
+    }
+
+    /// Relevance, embeddings, categories and rule attributes of the pool in ranked order.
+    fn rerank_input(
+        &self,
+        pool: &[PoolEntry],
+        order: &[usize],
+        scores: &[f64],
+        specs: &[RuleSpec],
+    ) -> RerankInput {
+        let dim = self.embeddings.dim();
+        let mut embeddings = vec![0.0; order.len() * dim];
+        let mut categories = Vec::with_capacity(order.len());
+        for (j, &i) in order.iter().enumerate() {
+            if let Some(row) = pool[i].row {
+                self.embeddings
+                    .dequantize_row(row as usize, &mut embeddings[j * dim..(j + 1) * dim]);
+                categories.push(self.categories.get(row as usize).cloned().unwrap_or_default());
+            } else {
+                categories.push(Vec::new());
+            }
+        }
+        let mut attributes: Vec<(String, Vec<Option<u32>>)> = Vec::new();
+        for name in specs.iter().filter_map(RuleSpec::attribute) {
+            if attributes.iter().any(|(n, _)| n == name) {
+                continue;
+            }
+            let column = order
+                .iter()
+                .map(|&i| pool[i].row.and_then(|r| self.attribute_value(r, name)).map(|v| v.0))
+                .collect();
+            attributes.push((name.to_string(), column));
+        }
+        RerankInput {
+            relevance: order.iter().map(|&i| scores[i]).collect(),
+            embeddings,
+            dim,
+            categories,
+            attributes,
+        }
+    }
+
+    /// The value of attribute `name` of `row` as `(id, text)`: `category` is the first tag
+    /// (ids shared with the similarity), `type` the item type, `decade` and `year` are derived
+    /// from `created_at` unless the bundle has such an attribute, anything else is a bundle
+    /// attribute (ids are stable hashes of the text, so the same value has the same id).
+    fn attribute_value(&self, row: u32, name: &str) -> Option<(u32, String)> {
+        let item = self.items.get(row as usize)?;
+        let text = match name {
+            "category" => {
+                let first = item.tags().next()?;
+                return self.category_ids.get(first).map(|&id| (id, first.to_string()));
+            }
+            "type" => Some(item.item_type().to_string()).filter(|t| !t.is_empty()),
+            _ => match item.attribute(name) {
+                Some(v) => Some(v.to_string()),
+                None if name == "decade" || name == "year" => {
+                    let t = item.created_at();
+                    (t != 0).then(|| {
+                        let year = 1970 + t.div_euclid(31_556_952);
+                        if name == "decade" {
+                            format!("{}s", year - year.rem_euclid(10))
+                        } else {
+                            year.to_string()
+                        }
+                    })
+                }
+                None => None,
+            },
+        }?;
+        Some((value_id(&text), text))
+    }
+
+    /// The caller's rules as [`Rule`]s over the re-rank pool (ranked order).
+    fn rules_for(
+        &self,
+        specs: &[RuleSpec],
+        pool: &[PoolEntry],
+        order: &[usize],
+    ) -> Result<Vec<Rule>> {
+        let value = |attribute: &str, text: &str| -> u32 {
+            if attribute == "category" {
+                // Ids of categories the bundle lacks can match nothing.
+                self.category_ids.get(text).copied().unwrap_or(u32::MAX)
+            } else {
+                value_id(text)
+            }
+        };
+        specs
+            .iter()
+            .enumerate()
+            .map(|(index, spec)| {
+                let constraint = match &spec.rule {
+                    RuleKind::MaxConsecutive { attribute, max } => {
+                        Constraint::MaxConsecutive { attribute: attribute.clone(), n: *max }
+                    }
+                    RuleKind::MaxPerWindow { attribute, window, max } => Constraint::MaxPerWindow {
+                        attribute: attribute.clone(),
+                        max: *max,
+                        window: *window,
+                    },
+                    RuleKind::MaxInTop { attribute, value: v, top, max } => Constraint::MaxInTop {
+                        attribute: attribute.clone(),
+                        value: v.as_deref().map(|t| value(attribute, t)),
+                        max: *max,
+                        top: *top,
+                    },
+                    RuleKind::MinInTop { attribute, value: v, top, min } => Constraint::MinInTop {
+                        attribute: attribute.clone(),
+                        value: value(attribute, v),
+                        min: *min,
+                        top: *top,
+                    },
+                    RuleKind::Pin { item, position } => {
+                        let at =
+                            order.iter().position(|&i| &pool[i].id == item).ok_or_else(|| {
+                                Error::InvalidRule {
+                                    rule: index,
+                                    reason: format!("pinned item {item:?} is not a candidate"),
+                                }
+                            })?;
+                        Constraint::Pin { selector: Selector::Item(at), position: *position }
+                    }
+                    RuleKind::Dedupe { attribute } => {
+                        Constraint::Dedupe { attribute: attribute.clone() }
+                    }
+                };
+                let rule = if spec.hard {
+                    Rule::hard(constraint)
+                } else {
+                    Rule::soft(constraint, spec.priority)
+                };
+                rule.validate(index)?;
+                Ok(rule)
+            })
+            .collect()
+    }
+
+    fn item_id(&self, row: u32) -> String {
+        self.items.get(row as usize).map(|it| it.id().to_string()).unwrap_or_default()
+    }
+
+    fn title(&self, row: Option<u32>) -> String {
+        row.and_then(|r| self.items.get(r as usize))
+            .map(|it| it.title().to_string())
+            .unwrap_or_default()
+    }
+
+    fn tags(&self, row: Option<u32>) -> Vec<String> {
+        row.and_then(|r| self.items.get(r as usize))
+            .map(|it| it.tags().map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+
+    fn channel_names(&self, sources: u64, server: bool) -> Vec<String> {
+        if server {
+            return vec!["server".into()];
+        }
+        let mut names: Vec<String> = self
+            .recall
+            .config()
+            .channels
+            .iter()
+            .enumerate()
+            .filter(|(c, _)| sources >> c & 1 == 1)
+            .map(|(_, c)| c.name.clone())
+            .collect();
+        if sources & PIN_BIT != 0 {
+            names.push("pin".into());
+        }
+        names
+    }
+
+    /// Writes the user state, the exposure filter and the blocklists to `storage`. On error the
+    /// in-memory state is unchanged and the previously stored values stay readable.
+    ///
+    /// # Errors
+    /// [`Error::StorageUnavailable`], [`Error::StorageQuotaExceeded`].
+    pub async fn save(&self, storage: &impl Storage) -> Result<()> {
+        crate::user::save(storage, &self.state).await?;
+        storage.put(EXPOSURE_KEY, &self.exposure.to_bytes()).await?;
+        let blocklist = serde_json::to_vec(&self.blocked).unwrap_or_default();
+        storage.put(BLOCKLIST_KEY, &blocklist).await
+    }
+
+    /// Loads state saved by an earlier session (this bundle or an older one: it is migrated,
+    /// re-deriving the embedding from the history). Undecodable values are discarded and
+    /// reported, never fatal.
+    ///
+    /// # Errors
+    /// [`Error::StorageUnavailable`] when the store cannot be read (the recommender keeps
+    /// working in memory).
+    pub async fn restore(&mut self, storage: &impl Storage) -> Result<RestoreReport> {
+        let mut report = RestoreReport::default();
+        match crate::user::load(storage).await {
+            Ok(Some(mut state)) => {
+                let migration = self.user.migrate(&mut state);
+                report.history_dropped = migration.dropped_items;
+                report.residual_reset = migration.residual_dropped;
+                report.user_restored = true;
+                self.state = state;
+            }
+            Ok(None) => {}
+            Err(Error::StorageCorrupt { key, reason }) => {
+                report.discarded.push(format!("{key}: {reason}"))
+            }
+            Err(e) => return Err(e),
+        }
+        if let Some(bytes) = storage.get(EXPOSURE_KEY).await? {
+            match ExposureFilter::from_bytes(&bytes) {
+                Ok(filter) => {
+                    self.exposure = filter;
+                    report.exposure_restored = true;
+                }
+                Err(e) => report.discarded.push(format!("{EXPOSURE_KEY}: {e}")),
+            }
+        }
+        if let Some(bytes) = storage.get(BLOCKLIST_KEY).await? {
+            match serde_json::from_slice::<Blocklist>(&bytes) {
+                Ok(blocked) => {
+                    report.blocked = blocked.items.len() + blocked.attributes.len();
+                    self.blocked = blocked;
+                }
+                Err(e) => report.discarded.push(format!("{BLOCKLIST_KEY}: {e}")),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Erases everything local: the in-memory state, the exposure filter, the blocklists and the
+    /// stored copies.
+    /// The in-memory state is cleared even when the store fails.
+    ///
+    /// # Errors
+    /// [`Error::StorageUnavailable`] when the stored copies could not be deleted.
+    pub async fn forget(&mut self, storage: &impl Storage) -> Result<()> {
+        self.state = UserState::new();
+        self.exposure.clear();
+        self.blocked = Blocklist::default();
+        crate::user::forget(storage).await?;
+        storage.delete(EXPOSURE_KEY).await?;
+        storage.delete(BLOCKLIST_KEY).await
+    }
+}
+
+fn seconds(now_ms: f64) -> Result<i64> {
+    if !now_ms.is_finite() {
+        return Err(Error::NonFinite { what: "now", position: 0 });
+    }
+    Ok((now_ms / 1000.0).floor() as i64)
+}
+
+fn ms_since(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64() * 1e3
+}
+
+/// A stable id for an attribute value (MurmurHash3 of the text, low 32 bits; `u32::MAX` is
+/// reserved for "matches nothing").
+fn value_id(text: &str) -> u32 {
+    (crate::recall::bloom::murmur3_x64_128(text.as_bytes(), 0).0 as u32).min(u32::MAX - 1)
+}
