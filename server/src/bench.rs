@@ -48,6 +48,22 @@ enum BenchWhat {
         #[arg(long)]
         no_gpu: bool,
     },
+    /// The product path: `record(click) + recommend(20)` with DPP and a rule, on the CPU, over a
+    /// shipped bundle; p50 / p95 of each call.
+    Funnel {
+        /// Bundle directory.
+        #[arg(long, default_value = "models/movielens-small")]
+        bundle: std::path::PathBuf,
+        /// Timed rounds (after 10 warm-up rounds).
+        #[arg(long, default_value_t = 300)]
+        iters: usize,
+        /// List length.
+        #[arg(long, default_value_t = 20)]
+        k: usize,
+        /// Diversity: none, mmr or dpp.
+        #[arg(long, default_value = "dpp")]
+        diversity: String,
+    },
 }
 
 /// Runs the chosen benchmark.
@@ -57,6 +73,9 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
             let shape = Shape { rows: *rows, dim: *dim, k: *k, batch: (*batch).max(1) };
             let similarity = similarity.parse::<Similarity>().map_err(|e| e.to_string())?;
             score(shape, dtype, similarity, (*iters).max(1), *reference, *no_gpu)
+        }
+        BenchWhat::Funnel { bundle, iters, k, diversity } => {
+            funnel(bundle, (*iters).max(1), *k, diversity)
         }
     }
 }
@@ -171,5 +190,82 @@ fn score(
             report(name, &format!("gpu ({})", ctx.adapter_info().name), d, bytes, &shape);
         }
     }
+    Ok(())
+}
+
+/// `edgerec bench funnel`: each round clicks a random item, then asks for `k` items with the
+/// chosen diversity and "at most 2 of a category in a row", marking them shown (a feed).
+fn funnel(dir: &std::path::Path, iters: usize, k: usize, diversity: &str) -> Result<(), String> {
+    use edgerec::bundle::{Bundle, LoadOptions};
+    use edgerec::compute::BackendChoice;
+    use edgerec::recommender::{
+        DiversityOptions, RecommendOptions, Recommender, RecommenderConfig, RuleKind, RuleSpec,
+    };
+    use edgerec::user::Interaction;
+    let bundle = Bundle::open(dir, &LoadOptions::default()).map_err(|e| e.to_string())?;
+    let method = serde_json::from_value(serde_json::Value::String(diversity.into()))
+        .map_err(|_| format!("--diversity {diversity:?}: expected none, mmr or dpp"))?;
+    let options = RecommendOptions {
+        k,
+        diversity: Some(DiversityOptions { method, ..DiversityOptions::default() }),
+        rules: Some(vec![RuleSpec::soft(RuleKind::MaxConsecutive {
+            attribute: "category".into(),
+            max: 2,
+        })]),
+        mark_shown: true,
+        ..RecommendOptions::default()
+    };
+    let mut rec = pollster::block_on(Recommender::new(
+        &bundle,
+        RecommenderConfig::default(),
+        BackendChoice::Cpu,
+    ))
+    .map_err(|e| e.to_string())?;
+    let mut rng = SmallRng::seed_from_u64(11);
+    let n = bundle.items().len();
+    let now = 1_537_000_000_000.0;
+    let (mut record, mut recommend, mut stages) = (Vec::new(), Vec::new(), [0.0f64; 4]);
+    for round in 0..iters + 10 {
+        let t = now + round as f64 * 1000.0;
+        let id = bundle.items().get(rng.random_range(0..n)).map(|i| i.id().to_string());
+        let start = Instant::now();
+        rec.record(&Interaction::click(id.unwrap_or_default(), t), t).map_err(|e| e.to_string())?;
+        let r = start.elapsed();
+        let start = Instant::now();
+        let out = pollster::block_on(rec.recommend_with(&options, t)).map_err(|e| e.to_string())?;
+        let q = start.elapsed();
+        if round >= 10 {
+            record.push(r);
+            recommend.push(q);
+            let s = &out.trace.timings;
+            for (acc, v) in stages.iter_mut().zip([s.user_ms, s.recall_ms, s.rank_ms, s.rerank_ms])
+            {
+                *acc += v / iters as f64;
+            }
+        }
+    }
+    let quantile = |samples: &[Duration], q: f64| {
+        let mut s: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+        s.sort_by(f64::total_cmp);
+        s[((s.len() - 1) as f64 * q).round() as usize]
+    };
+    let both: Vec<Duration> = record.iter().zip(&recommend).map(|(a, b)| *a + *b).collect();
+    println!(
+        "funnel ({} items, k = {k}, {diversity} + max 2 per category in a row, CPU, {iters} rounds)",
+        n
+    );
+    for (name, samples) in
+        [("record", &record), ("recommend", &recommend), ("record+recommend", &both)]
+    {
+        println!(
+            "  {name:<17} p50 {:>7.3} ms   p95 {:>7.3} ms",
+            quantile(samples, 0.5),
+            quantile(samples, 0.95)
+        );
+    }
+    println!(
+        "  stages (mean ms): user {:.3}, recall {:.3}, rank {:.3}, re-rank {:.3}",
+        stages[0], stages[1], stages[2], stages[3]
+    );
     Ok(())
 }
