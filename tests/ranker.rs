@@ -52,8 +52,9 @@ fn ranker_gpu_forward_matches_the_cpu() {
     let mut scratch = RankerScratch::default();
     let cpu = ranker.predict(&query, &candidates, &mut scratch).unwrap();
     let mut gpu_mlp = block_on(GpuMlp::upload(&ctx, ranker.mlp())).unwrap();
-    let gpu = block_on(ranker.predict_gpu(&ctx, &mut gpu_mlp, &query, &candidates, &mut scratch))
-        .unwrap();
+    let gpu =
+        block_on(ranker.predict_on(Some((&ctx, &mut gpu_mlp)), &query, &candidates, &mut scratch))
+            .unwrap();
     assert_eq!(cpu.len(), gpu.len());
     for (i, (a, b)) in cpu.iter().zip(&gpu).enumerate() {
         assert!((a - b).abs() <= 1e-4 * (1.0 + a.abs()), "output {i}: cpu {a}, gpu {b}");

@@ -63,6 +63,10 @@ enum BenchWhat {
         /// Diversity: none, mmr or dpp.
         #[arg(long, default_value = "dpp")]
         diversity: String,
+        /// Backend: cpu, webgpu (any adapter) or auto. On a GPU the ranker runs there too, and
+        /// the user model's GPU path is timed beside the CPU `record`.
+        #[arg(long, default_value = "cpu")]
+        backend: String,
     },
 }
 
@@ -74,8 +78,8 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
             let similarity = similarity.parse::<Similarity>().map_err(|e| e.to_string())?;
             score(shape, dtype, similarity, (*iters).max(1), *reference, *no_gpu)
         }
-        BenchWhat::Funnel { bundle, iters, k, diversity } => {
-            funnel(bundle, (*iters).max(1), *k, diversity)
+        BenchWhat::Funnel { bundle, iters, k, diversity, backend } => {
+            funnel(bundle, (*iters).max(1), *k, diversity, backend)
         }
     }
 }
@@ -195,12 +199,19 @@ fn score(
 
 /// `edgerec bench funnel`: each round clicks a random item, then asks for `k` items with the
 /// chosen diversity and "at most 2 of a category in a row", marking them shown (a feed).
-fn funnel(dir: &std::path::Path, iters: usize, k: usize, diversity: &str) -> Result<(), String> {
+fn funnel(
+    dir: &std::path::Path,
+    iters: usize,
+    k: usize,
+    diversity: &str,
+    backend: &str,
+) -> Result<(), String> {
     use edgerec::bundle::{Bundle, LoadOptions};
     use edgerec::compute::BackendChoice;
     use edgerec::recommender::{
         DiversityOptions, RecommendOptions, Recommender, RecommenderConfig, RuleKind, RuleSpec,
     };
+    use edgerec::user::GpuUserModel;
     use edgerec::user::Interaction;
     let bundle = Bundle::open(dir, &LoadOptions::default()).map_err(|e| e.to_string())?;
     let method = serde_json::from_value(serde_json::Value::String(diversity.into()))
@@ -215,12 +226,19 @@ fn funnel(dir: &std::path::Path, iters: usize, k: usize, diversity: &str) -> Res
         mark_shown: true,
         ..RecommendOptions::default()
     };
-    let mut rec = pollster::block_on(Recommender::new(
-        &bundle,
-        RecommenderConfig::default(),
-        BackendChoice::Cpu,
-    ))
-    .map_err(|e| e.to_string())?;
+    let choice = backend.parse::<BackendChoice>().map_err(|e| e.to_string())?;
+    let mut rec =
+        pollster::block_on(Recommender::new(&bundle, RecommenderConfig::default(), choice))
+            .map_err(|e| e.to_string())?;
+    let report = rec.backend().clone();
+    let mut gpu_user = match rec.gpu_context() {
+        Some(ctx) => Some(
+            pollster::block_on(GpuUserModel::upload(ctx, rec.user_model()))
+                .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
+    let mut record_gpu = Vec::new();
     let mut rng = SmallRng::seed_from_u64(11);
     let n = bundle.items().len();
     let now = 1_537_000_000_000.0;
@@ -228,8 +246,21 @@ fn funnel(dir: &std::path::Path, iters: usize, k: usize, diversity: &str) -> Res
     for round in 0..iters + 10 {
         let t = now + round as f64 * 1000.0;
         let id = bundle.items().get(rng.random_range(0..n)).map(|i| i.id().to_string());
+        let click = Interaction::click(id.unwrap_or_default(), t);
+        if let Some(gpu) = gpu_user.as_mut() {
+            // The same update on the GPU, on a copy of the state (the funnel keeps the CPU's).
+            let mut state = rec.state().clone();
+            let model = rec.user_model().clone();
+            let start = Instant::now();
+            let ctx = rec.gpu_context().ok_or("the GPU went away")?;
+            pollster::block_on(model.record_gpu(ctx, gpu, &mut state, &click, t))
+                .map_err(|e| e.to_string())?;
+            if round >= 10 {
+                record_gpu.push(start.elapsed());
+            }
+        }
         let start = Instant::now();
-        rec.record(&Interaction::click(id.unwrap_or_default(), t), t).map_err(|e| e.to_string())?;
+        rec.record(&click, t).map_err(|e| e.to_string())?;
         let r = start.elapsed();
         let start = Instant::now();
         let out = pollster::block_on(rec.recommend_with(&options, t)).map_err(|e| e.to_string())?;
@@ -251,12 +282,16 @@ fn funnel(dir: &std::path::Path, iters: usize, k: usize, diversity: &str) -> Res
     };
     let both: Vec<Duration> = record.iter().zip(&recommend).map(|(a, b)| *a + *b).collect();
     println!(
-        "funnel ({} items, k = {k}, {diversity} + max 2 per category in a row, CPU, {iters} rounds)",
-        n
+        "funnel ({n} items, k = {k}, {diversity} + max 2 per category in a row, {} [{}], {iters} \
+         rounds)",
+        report.backend, report.reason
     );
-    for (name, samples) in
-        [("record", &record), ("recommend", &recommend), ("record+recommend", &both)]
-    {
+    let mut rows =
+        vec![("record", &record), ("recommend", &recommend), ("record+recommend", &both)];
+    if !record_gpu.is_empty() {
+        rows.insert(1, ("record on the GPU", &record_gpu));
+    }
+    for (name, samples) in rows {
         println!(
             "  {name:<17} p50 {:>7.3} ms   p95 {:>7.3} ms",
             quantile(samples, 0.5),

@@ -157,6 +157,15 @@ impl DenseLayer {
     }
 }
 
+/// Where [`Mlp::forward_on`] runs.
+#[derive(Debug)]
+pub enum MlpDevice<'a> {
+    /// The CPU fast path, with reusable buffers.
+    Cpu(&'a mut MlpScratch),
+    /// A GPU holding an upload of the same MLP ([`crate::compute::gpu::GpuMlp::upload`]).
+    Gpu(&'a crate::compute::gpu::GpuContext, &'a mut crate::compute::gpu::GpuMlp),
+}
+
 /// A stack of dense layers whose shapes chain (`layer[i].out_dim == layer[i+1].in_dim`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mlp {
@@ -185,6 +194,54 @@ impl Mlp {
             }
         }
         Ok(Self { layers })
+    }
+
+    /// The MLP a bundle stores as `{prefix}.w0`, `{prefix}.b0`, `{prefix}.w1`, … (weights
+    /// `[out, in]`, biases `[out]`), `hidden` after every layer but the last, `output` after the
+    /// last — the one loader of the user tower, the ranker and the evaluation. `Ok(None)` when
+    /// the bundle has no `{prefix}.w0`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a weight without its bias; as [`DenseLayer::new`] and
+    /// [`Mlp::new`] for shapes that do not chain.
+    pub fn from_bundle(
+        bundle: &crate::bundle::Bundle,
+        prefix: &str,
+        hidden: Activation,
+        output: Activation,
+    ) -> Result<Option<Self>> {
+        let mut weights = Vec::new();
+        while let Some(w) = bundle.tensor(&format!("{prefix}.w{}", weights.len())) {
+            let name = format!("{prefix}.b{}", weights.len());
+            let b = bundle.tensor(&name).ok_or_else(|| Error::InvalidArgument {
+                name: "bundle",
+                reason: format!("the bundle has no tensor {name:?}"),
+            })?;
+            weights.push((w.to_quantized_matrix()?, b.dequantize()));
+        }
+        if weights.is_empty() {
+            return Ok(None);
+        }
+        let last = weights.len() - 1;
+        let layers = weights
+            .into_iter()
+            .enumerate()
+            .map(|(i, (w, b))| DenseLayer::new(w, b, if i == last { output } else { hidden }))
+            .collect::<Result<Vec<_>>>()?;
+        Self::new(layers).map(Some)
+    }
+
+    /// The forward pass on `device`: the CPU fast path ([`Mlp::forward`]) or this MLP's upload
+    /// to a GPU ([`crate::compute::gpu::GpuMlp::forward`]). Callers write their logic once and
+    /// pick the device at run time.
+    ///
+    /// # Errors
+    /// As [`Mlp::validate`]; on the GPU also [`Error::DeviceLost`] and [`Error::Gpu`].
+    pub async fn forward_on(&self, device: MlpDevice<'_>, inputs: &[f32]) -> Result<Vec<f32>> {
+        match device {
+            MlpDevice::Cpu(scratch) => self.forward(inputs, scratch),
+            MlpDevice::Gpu(ctx, gpu) => gpu.forward(ctx, inputs).await,
+        }
     }
 
     /// The layers, input first.

@@ -19,7 +19,7 @@ pub mod pool;
 mod topk;
 
 pub use crate::bundle::parse_scheme;
-pub use dense::{Activation, DenseLayer, Mlp, MlpScratch};
+pub use dense::{Activation, DenseLayer, Mlp, MlpDevice, MlpScratch};
 pub use engine::{BackendChoice, BackendReport, ScoringEngine, TrialTimings};
 pub use index::{ItemIndex, RowMask, ScoreRequest, Similarity};
 pub use matrix::ItemMatrix;

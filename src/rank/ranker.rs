@@ -8,8 +8,10 @@
 //! sigmoid per task, in the order of [`Ranker::tasks`].
 
 use crate::bundle::{Bundle, QuantizedMatrix};
+#[cfg(test)]
+use crate::compute::DenseLayer;
 use crate::compute::gpu::{GpuContext, GpuMlp};
-use crate::compute::{Activation, DenseLayer, Mlp, MlpScratch};
+use crate::compute::{Activation, Mlp, MlpDevice, MlpScratch};
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 
@@ -43,27 +45,8 @@ impl Ranker {
     /// [`Error::InvalidArgument`] for a missing tensor; [`Error::DimensionMismatch`] when the
     /// first layer's inputs are not the feature width or the output is not one row per task.
     pub fn from_bundle(bundle: &Bundle) -> Result<Self> {
-        let mut layers = Vec::new();
-        while let Some(w) = bundle.tensor(&format!("ranker.w{}", layers.len())) {
-            let name = format!("ranker.b{}", layers.len());
-            let b = bundle.tensor(&name).ok_or_else(|| missing(&name))?;
-            layers.push((w.to_quantized_matrix()?, b.dequantize()));
-        }
-        if layers.is_empty() {
-            return Err(missing("ranker.w0"));
-        }
-        let last = layers.len() - 1;
-        let layers = layers
-            .into_iter()
-            .enumerate()
-            .map(|(i, (w, b))| {
-                DenseLayer::new(
-                    w,
-                    b,
-                    if i == last { Activation::Sigmoid } else { Activation::Relu },
-                )
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let mlp = Mlp::from_bundle(bundle, "ranker", Activation::Relu, Activation::Sigmoid)?
+            .ok_or_else(|| missing("ranker.w0"))?;
         let stats = STATS.map(|name| bundle.tensor(name).map(|t| t.dequantize()));
         let [Some(pop), Some(recent), Some(fresh)] = stats else {
             return Err(missing(
@@ -84,7 +67,7 @@ impl Ranker {
             })
             .collect();
         Self::new(
-            Mlp::new(layers)?,
+            mlp,
             bundle.item_embeddings().to_quantized_matrix()?,
             [pop, recent, fresh],
             categories,
@@ -206,25 +189,25 @@ impl Ranker {
         self.mlp.forward(&scratch.features, &mut scratch.mlp)
     }
 
-    /// Task probabilities on the GPU, with the MLP uploaded once into `gpu` (see
-    /// [`GpuMlp::upload`] with [`Ranker::mlp`]).
+    /// Task probabilities on `gpu` (an upload of [`Ranker::mlp`]) when given, else on the CPU:
+    /// the same features, the one forward pass of [`Mlp::forward_on`].
     ///
     /// # Errors
-    /// As [`Ranker::features`] and [`GpuMlp::forward`].
-    pub async fn predict_gpu(
+    /// As [`Ranker::features`] and [`Mlp::forward_on`].
+    pub async fn predict_on(
         &self,
-        ctx: &GpuContext,
-        gpu: &mut GpuMlp,
+        gpu: Option<(&GpuContext, &mut GpuMlp)>,
         query: &[f32],
         candidates: &[u32],
         scratch: &mut RankerScratch,
     ) -> Result<Vec<f32>> {
+        let Some((ctx, gpu)) = gpu else { return self.predict(query, candidates, scratch) };
         if candidates.is_empty() {
             return Ok(Vec::new());
         }
         scratch.features.clear();
         self.features(query, candidates, &mut scratch.features)?;
-        gpu.forward(ctx, &scratch.features).await
+        self.mlp.forward_on(MlpDevice::Gpu(ctx, gpu), &scratch.features).await
     }
 }
 

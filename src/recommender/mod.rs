@@ -34,6 +34,7 @@ pub use result::{
 };
 
 use crate::bundle::{Bundle, ItemTable, QuantizedMatrix};
+use crate::compute::gpu::GpuMlp;
 use crate::compute::{BackendChoice, BackendReport, ScoringEngine};
 use crate::error::{Error, Result};
 use crate::rank::{ArmStats, NewItemBoost, Ranker, RankerScratch};
@@ -162,6 +163,8 @@ pub struct Recommender {
     user: UserModel,
     recall: Recall,
     ranker: Option<Ranker>,
+    /// The ranker's MLP on the GPU, when scoring runs there (uploaded once).
+    ranker_gpu: Option<GpuMlp>,
     ranker_scratch: RankerScratch,
     state: UserState,
     exposure: ExposureFilter,
@@ -231,6 +234,11 @@ impl Recommender {
         }
         let index = crate::compute::ItemIndex::from_bundle(bundle)?;
         let engine = ScoringEngine::new(index, backend).await?;
+        // When scoring runs on the GPU, so does the ranker (one upload, reused per request).
+        let ranker_gpu = match (engine.gpu_context(), &ranker) {
+            (Some(ctx), Some(r)) => Some(GpuMlp::upload(ctx, r.mlp()).await?),
+            _ => None,
+        };
         let mut category_ids = HashMap::new();
         let categories = bundle
             .items()
@@ -258,6 +266,7 @@ impl Recommender {
             user,
             recall,
             ranker,
+            ranker_gpu,
             ranker_scratch: RankerScratch::default(),
             state: UserState::new(),
             exposure,
@@ -269,6 +278,11 @@ impl Recommender {
     /// The backend scoring runs on, and why.
     pub fn backend(&self) -> &BackendReport {
         self.engine.report()
+    }
+
+    /// The GPU the funnel runs on, if any (shared with the scoring engine).
+    pub fn gpu_context(&self) -> Option<&crate::compute::gpu::GpuContext> {
+        self.engine.gpu_context()
     }
 
     /// The configuration.
@@ -536,14 +550,25 @@ impl Recommender {
 
         let start = Instant::now();
         let ranker_on = self.ranker.is_some() && self.config.ranker_weight > 0.0;
-        let mut scratch = std::mem::take(&mut self.ranker_scratch);
         let probabilities = match (&self.ranker, query.as_deref()) {
             (Some(ranker), Some(q)) if ranker_on && !pool.is_empty() => {
-                Some(self.ranker_probabilities(ranker, q, &pool, &mut scratch)?)
+                let known: Vec<u32> = pool.iter().filter_map(|e| e.row).collect();
+                let gpu = match (self.engine.gpu_context(), self.ranker_gpu.as_mut()) {
+                    (Some(ctx), Some(mlp)) => Some((ctx, mlp)),
+                    _ => None,
+                };
+                let p = match ranker.predict_on(gpu, q, &known, &mut self.ranker_scratch).await {
+                    // A lost device: the engine falls back on its next query; the ranker now.
+                    Err(Error::DeviceLost { .. }) => {
+                        self.ranker_gpu = None;
+                        ranker.predict(q, &known, &mut self.ranker_scratch)?
+                    }
+                    p => p?,
+                };
+                Some(per_candidate(&pool, &p, ranker.tasks().len()))
             }
             _ => None,
         };
-        self.ranker_scratch = scratch;
         let affinity = match (&options.candidates, query.as_deref()) {
             (Some(_), Some(q)) if self.config.affinity_weight > 0.0 => {
                 Some(self.affinity(q, &pool))
@@ -758,28 +783,6 @@ impl Recommender {
             pinned.push(at);
         }
         Ok(pinned)
-    }
-
-    /// `n × 2` (watch, like) probabilities; zeros for unknown items.
-    fn ranker_probabilities(
-        &self,
-        ranker: &Ranker,
-        q: &[f32],
-        pool: &[PoolEntry],
-        scratch: &mut RankerScratch,
-    ) -> Result<Vec<f32>> {
-        let known: Vec<u32> = pool.iter().filter_map(|e| e.row).collect();
-        let p = if known.is_empty() { Vec::new() } else { ranker.predict(q, &known, scratch)? };
-        let tasks = ranker.tasks().len().max(1);
-        let mut out = Vec::with_capacity(pool.len() * 2);
-        let mut next = p.chunks_exact(tasks);
-        for e in pool {
-            match e.row.and_then(|_| next.next()) {
-                Some(t) => out.extend([t[0], t.get(1).copied().unwrap_or(0.0)]),
-                None => out.extend([0.0, 0.0]),
-            }
-        }
-        Ok(out)
     }
 
     /// `(1 + cos(q, v)) / 2` per candidate; 0.5 (no opinion) for unknown items.
@@ -1065,4 +1068,18 @@ fn ms_since(start: Instant) -> f64 {
 /// reserved for "matches nothing").
 fn value_id(text: &str) -> u32 {
     (crate::recall::bloom::murmur3_x64_128(text.as_bytes(), 0).0 as u32).min(u32::MAX - 1)
+}
+
+/// The ranker's `known × tasks` output spread over the pool as `n × 2` (watch, like); zeros for
+/// the unknown candidates of hybrid mode.
+fn per_candidate(pool: &[PoolEntry], p: &[f32], tasks: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(pool.len() * 2);
+    let mut next = p.chunks_exact(tasks.max(1));
+    for e in pool {
+        match e.row.and_then(|_| next.next()) {
+            Some(t) => out.extend([t[0], t.get(1).copied().unwrap_or(0.0)]),
+            None => out.extend([0.0, 0.0]),
+        }
+    }
+    out
 }

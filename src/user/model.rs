@@ -26,7 +26,7 @@ use super::state::{Interaction, ModelStamp, StoredInteraction, UserState, decay}
 use crate::bundle::{Bundle, ItemTable, QuantizedMatrix};
 use crate::compute::gradient::{SoftmaxExample, softmax_gradient};
 use crate::compute::pool::{PoolRequest, Pooling, pool_fast};
-use crate::compute::{Activation, DenseLayer, Mlp, MlpScratch};
+use crate::compute::{Activation, Mlp, MlpScratch};
 use crate::error::{Error, Result};
 use crate::rng::SeededRng;
 use std::collections::HashMap;
@@ -160,25 +160,8 @@ impl UserModel {
                 ),
             ));
         }
-        let mut weights = Vec::new();
-        while let Some(w) = bundle.tensor(&format!("user_tower.w{}", weights.len())) {
-            let name = format!("user_tower.b{}", weights.len());
-            let b = bundle.tensor(&name).ok_or_else(|| missing(&name))?;
-            weights.push((w.to_quantized_matrix()?, b.dequantize()));
-        }
-        if weights.is_empty() {
-            return Err(missing("user_tower.w0"));
-        }
-        let last = weights.len() - 1;
-        let layers = weights
-            .into_iter()
-            .enumerate()
-            .map(|(i, (w, b))| {
-                let act = if i == last { Activation::Identity } else { Activation::Relu };
-                DenseLayer::new(w, b, act)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let mlp = Mlp::new(layers)?;
+        let mlp = Mlp::from_bundle(bundle, "user_tower", Activation::Relu, Activation::Identity)?
+            .ok_or_else(|| missing("user_tower.w0"))?;
         if mlp.in_dim() != dim {
             return Err(Error::DimensionMismatch { expected: dim, received: mlp.in_dim() });
         }
