@@ -4,6 +4,7 @@
 mod bench;
 mod bundle;
 mod eval;
+mod recommend;
 mod rerank;
 mod train;
 
@@ -24,6 +25,9 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Build, inspect and verify model bundles.
     Bundle(bundle::BundleArgs),
+    /// One recommendation from a bundle by the SDK's funnel (clicks, diversity, rules,
+    /// server candidates); prints the items and trace as JSON.
+    Recommend(recommend::RecommendArgs),
     /// Re-rank (DPP, MMR) on .npy inputs: conformance output and timings.
     Rerank(rerank::RerankArgs),
     /// Train the two-tower model, i2i lists, statistics and ranker; write a bundle.
@@ -37,6 +41,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Bench(args) => bench::run(&args),
         Command::Bundle(args) => bundle::run(&args),
+        Command::Recommend(args) => recommend::run(&args),
         Command::Rerank(args) => rerank::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args),

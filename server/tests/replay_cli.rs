@@ -2,7 +2,8 @@
 //! time order through the SDK's `Recommender`. On the first 60 test users (by id) the user tower
 //! beats popularity and local fine-tuning beats the tower alone on next-item HR@10 — the issue's
 //! claim, measured on a slice small enough for every test run (the full table is in the model
-//! card).
+//! card). The same run checks the shape and sanity of the re-rank table (diversity settings on
+//! `tower+finetune`'s funnel) and of hybrid mode (server list vs. device re-scoring).
 
 mod common;
 
@@ -47,6 +48,77 @@ fn replay_orders_finetune_over_tower_over_popularity() {
     assert!(finetune > tower, "fine-tuned {finetune} vs tower {tower}\n{stdout}");
     assert!(hr("tower+finetune", "funnel") > hr("tower", "funnel"), "{stdout}");
     assert!(hr("cold+updates", "vector") > pop, "{stdout}");
+    rerank_table_is_sane(&report, &stdout);
+    hybrid_rows_are_present(&report, &stdout);
+}
+
+/// The re-rank table on `tower+finetune`: every setting, on every event, with metrics in range;
+/// the strongest diversity settings raise ILD over `none`.
+fn rerank_table_is_sane(report: &serde_json::Value, stdout: &str) {
+    assert!(stdout.contains("re-rank on tower+finetune"), "{stdout}");
+    let events = report["settings"]["tower+finetune"]["funnel"]["events"].as_u64();
+    let rows = report["rerank"].as_array().expect("rerank rows");
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().expect("name")).collect();
+    assert_eq!(
+        names,
+        [
+            "none",
+            "mmr λ=0.9",
+            "mmr λ=0.7",
+            "mmr λ=0.5",
+            "dpp θ=0.9",
+            "dpp θ=0.7",
+            "dpp θ=0.5",
+            "dpp θ=0.7 w=8",
+            "mmr λ=0.7 w=8"
+        ]
+    );
+    let row = |name: &str| &rows[names.iter().position(|n| *n == name).expect("row")];
+    let get = |name: &str, field: &str| row(name)[field].as_f64().expect(field);
+    for r in rows {
+        assert_eq!(r["events"].as_u64(), events, "{r}");
+        for (field, max) in [
+            ("hr10", 1.0),
+            ("ndcg10", 1.0),
+            ("ild_category", 1.0),
+            ("ild_embedding", 2.0),
+            ("category_coverage", 1.0),
+        ] {
+            let v = r[field].as_f64().expect(field);
+            assert!((0.0..=max).contains(&v), "{field} = {v}: {r}");
+        }
+        assert!(r["ndcg10"].as_f64() <= r["hr10"].as_f64(), "{r}");
+        assert!(r["categories_per_list"].as_f64().unwrap_or(0.0) >= 1.0, "{r}");
+    }
+    assert_eq!(get("none", "ndcg_change"), 0.0);
+    assert_eq!(row("none")["diversity"]["method"], "none");
+    assert_eq!(row("dpp θ=0.7 w=8")["diversity"]["window"], 8);
+    for strong in ["dpp θ=0.5", "mmr λ=0.5"] {
+        for ild in ["ild_embedding", "ild_category"] {
+            assert!(get(strong, ild) >= get("none", ild), "{strong} {ild}\n{stdout}");
+        }
+        assert!(get(strong, "ild_embedding") > get("none", "ild_embedding"), "{stdout}");
+    }
+    // Less relevance weight, more diversity.
+    assert!(get("dpp θ=0.5", "ild_embedding") >= get("dpp θ=0.9", "ild_embedding"), "{stdout}");
+    assert!(get("mmr λ=0.5", "ild_embedding") >= get("mmr λ=0.9", "ild_embedding"), "{stdout}");
+}
+
+/// Hybrid mode: the server's fixed list and the device's re-scoring of it, on every event.
+fn hybrid_rows_are_present(report: &serde_json::Value, stdout: &str) {
+    assert!(stdout.contains("hybrid mode"), "{stdout}");
+    let events = report["settings"]["tower+finetune"]["funnel"]["events"].as_u64();
+    let hybrid = &report["hybrid"];
+    assert_eq!(hybrid["server_k"], 100, "{hybrid}");
+    assert!(hybrid["server_list_mean"].as_f64().unwrap_or(0.0) > 10.0, "{hybrid}");
+    for list in ["server", "device", "device_rerank"] {
+        let m = &hybrid[list];
+        assert_eq!(m["events"].as_u64(), events, "{list}: {hybrid}");
+        let (hr, ndcg) = (m["hr10"].as_f64().expect("hr10"), m["ndcg10"].as_f64().expect("ndcg"));
+        assert!((0.0..=1.0).contains(&hr) && ndcg <= hr, "{list}: {hybrid}");
+    }
+    // Re-scoring with the session's clicks finds at least some next items.
+    assert!(hybrid["device"]["hr10"].as_f64() > Some(0.0), "{hybrid}");
 }
 
 #[test]

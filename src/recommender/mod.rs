@@ -721,7 +721,8 @@ impl Recommender {
     }
 
     /// Hybrid mode's pool: the server's candidates in the server's order (ties keep the given
-    /// order), scored `K / (K + rank)`; blocked items dropped, duplicates keep the first.
+    /// order), scored `K / (K + rank)`; blocked and consumed items dropped, duplicates keep the
+    /// first.
     fn server_pool(
         &self,
         candidates: &[ServerCandidate],
@@ -732,7 +733,9 @@ impl Recommender {
         }
         let mut order: Vec<usize> = (0..candidates.len()).collect();
         order.sort_by(|&a, &b| candidates[b].score.total_cmp(&candidates[a].score).then(a.cmp(&b)));
-        let blocked = self.block_filters();
+        // What the user blocked or already consumed is dropped, as in recall mode; exposure
+        // is the server's business (it chose to send them).
+        let blocked = self.block_filters().consumed(self.user.consumed_rows(&self.state));
         let mut seen = std::collections::HashSet::new();
         let mut pool = Vec::with_capacity(candidates.len());
         for i in order {

@@ -24,8 +24,8 @@ use crate::train::i2i;
 use clap::Args;
 use edgerec::bundle::{Bundle, LoadOptions};
 use edgerec::compute::{
-    Activation, BackendChoice, DenseLayer, ItemIndex, Mlp, MlpScratch, RowMask, ScoreRequest,
-    ScoringEngine, Similarity,
+    Activation, BackendChoice, ItemIndex, Mlp, MlpScratch, RowMask, ScoreRequest, ScoringEngine,
+    Similarity,
 };
 use metrics::{Accumulator, CUTOFFS, ModelMetrics};
 use serde::Serialize;
@@ -87,9 +87,15 @@ pub struct EvalArgs {
     /// fine-tuning, plus latency per click.
     #[arg(long)]
     pub replay: bool,
-    /// Replay only the first N test users (by id).
+    /// Replay only the first N test users (by id), after `--replay-skip`.
     #[arg(long)]
     pub replay_users: Option<usize>,
+    /// Skip the first N test users (by id): tune on one range, report on another.
+    #[arg(long, default_value_t = 0)]
+    pub replay_skip: usize,
+    /// Also replay the fine re-rank grid the defaults are tuned on.
+    #[arg(long)]
+    pub replay_fine_grid: bool,
     /// A JSON `RecommenderConfig` for the replay (omitted fields take their defaults), e.g.
     /// `{"user": {"fine_tune": {"learning_rate": 0.1}}}`.
     #[arg(long)]
@@ -199,8 +205,9 @@ fn eval(args: &EvalArgs) -> Result<()> {
             &train_path,
             &test_path,
             &args.columns,
-            args.replay_users,
+            replay::UserRange { skip: args.replay_skip, take: args.replay_users },
             &config,
+            args.replay_fine_grid,
         )?;
         replay::print(&report);
         return write_json(args, &report);
@@ -246,6 +253,51 @@ pub(crate) fn catalogue_of(bundle: &Bundle) -> Catalogue {
     cat
 }
 
+/// Pairwise item distances for intra-list diversity (Ziegler et al. 2005): `1 − Jaccard` of the
+/// category sets and `1 − cosine` of the bundle's (dequantized) item embeddings.
+pub(crate) struct ItemDistances {
+    unit: Vec<f32>,
+    dim: usize,
+    categories: Vec<HashSet<u32>>,
+}
+
+impl ItemDistances {
+    /// From the bundle's item embeddings and the catalogue's categories (same rows).
+    pub(crate) fn new(bundle: &Bundle, catalogue: &Catalogue) -> Self {
+        let emb = bundle.item_embeddings();
+        let dim = emb.cols();
+        let mut unit = emb.dequantize();
+        for row in unit.chunks_exact_mut(dim) {
+            let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if norm > 0.0 {
+                row.iter_mut().for_each(|x| *x /= norm);
+            }
+        }
+        let categories =
+            catalogue.items.iter().map(|i| i.categories.iter().copied().collect()).collect();
+        Self { unit, dim, categories }
+    }
+
+    /// `1 − |A ∩ B| / |A ∪ B|` of the two items' categories (0 when neither has any).
+    pub(crate) fn category(&self, a: u32, b: u32) -> f64 {
+        let (x, y) = (&self.categories[a as usize], &self.categories[b as usize]);
+        let union = x.union(y).count();
+        if union == 0 { 0.0 } else { 1.0 - x.intersection(y).count() as f64 / union as f64 }
+    }
+
+    /// `1 − cosine` of the two items' embeddings.
+    pub(crate) fn embedding(&self, a: u32, b: u32) -> f64 {
+        let d = self.dim;
+        let (x, y) = (&self.unit[a as usize * d..][..d], &self.unit[b as usize * d..][..d]);
+        1.0 - f64::from(x.iter().zip(y).map(|(p, q)| p * q).sum::<f32>())
+    }
+
+    /// The item's categories.
+    pub(crate) fn categories(&self, row: u32) -> &HashSet<u32> {
+        &self.categories[row as usize]
+    }
+}
+
 /// The user tower of a bundle, on the stored weights.
 struct UserTower {
     history: Vec<f32>,
@@ -263,13 +315,8 @@ impl UserTower {
         };
         let t = |name: &str| bundle.tensor(name).ok_or_else(|| missing(name));
         let h = t("user_tower.history_embeddings")?;
-        let layer = |w: &str, b: &str, act| -> Result<DenseLayer> {
-            Ok(DenseLayer::new(t(w)?.to_quantized_matrix()?, t(b)?.dequantize(), act)?)
-        };
-        let mlp = Mlp::new(vec![
-            layer("user_tower.w0", "user_tower.b0", Activation::Relu)?,
-            layer("user_tower.w1", "user_tower.b1", Activation::Identity)?,
-        ])?;
+        let mlp = Mlp::from_bundle(bundle, "user_tower", Activation::Relu, Activation::Identity)?
+            .ok_or_else(|| missing("user_tower.w0"))?;
         Ok(Self { history: h.dequantize(), dim: h.cols(), mlp, scratch: MlpScratch::default(), n })
     }
 
@@ -344,27 +391,10 @@ fn evaluate(
         cutoffs.sort_unstable();
     }
 
-    // Distances for ILD.
+    let distances = ItemDistances::new(&bundle, &catalogue);
+    let d_cat = |a: u32, b: u32| distances.category(a, b);
+    let d_emb = |a: u32, b: u32| distances.embedding(a, b);
     let emb = bundle.item_embeddings();
-    let dim = emb.cols();
-    let mut unit = emb.dequantize();
-    for row in unit.chunks_exact_mut(dim) {
-        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
-        if norm > 0.0 {
-            row.iter_mut().for_each(|x| *x /= norm);
-        }
-    }
-    let cats: Vec<HashSet<u32>> =
-        catalogue.items.iter().map(|i| i.categories.iter().copied().collect()).collect();
-    let d_cat = |a: u32, b: u32| {
-        let (x, y) = (&cats[a as usize], &cats[b as usize]);
-        let union = x.union(y).count();
-        if union == 0 { 0.0 } else { 1.0 - x.intersection(y).count() as f64 / union as f64 }
-    };
-    let d_emb = |a: u32, b: u32| {
-        let (x, y) = (&unit[a as usize * dim..][..dim], &unit[b as usize * dim..][..dim]);
-        1.0 - f64::from(x.iter().zip(y).map(|(p, q)| p * q).sum::<f32>())
-    };
     let mut models = BTreeMap::new();
 
     // Two-tower, through the SDK's engine on the stored index.
