@@ -59,12 +59,14 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	scripts/fuzz.sh $(FUZZ_SECONDS) || { rc=$$?; [ $$rc -eq 3 ] && echo "WARNING: fuzzing skipped: no nightly toolchain"; [ $$rc -eq 3 ]; }
 
-## bench: kernel timings on this machine — native CPU and GPU, then the browser (wasm + WebGPU)
+## bench: kernel and funnel timings on this machine — native CPU and GPU, then the browser (wasm + WebGPU)
 bench: pkg
 	scripts/setup.sh vulkan browser
 	cargo build --release -p edgerec-server
 	for rows in 100000 1000000; do target/release/edgerec bench score --rows $$rows --dim 64 --k 100; done
+	for d in none mmr dpp; do target/release/edgerec bench funnel --diversity $$d; done
 	node scripts/bench-browser.mjs
+	node scripts/bench-funnel-browser.mjs
 
 clean:
 	cargo clean

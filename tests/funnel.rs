@@ -42,7 +42,13 @@ fn run(rec: &mut Recommender, options: &RecommendOptions) -> Recommendations {
 }
 
 fn diversity(method: DiversityMethod, lambda: f64, theta: f64) -> DiversityOptions {
-    DiversityOptions { method, lambda, theta, ..DiversityOptions::default() }
+    DiversityOptions {
+        method,
+        lambda,
+        theta,
+        similarity: SimilarityKind::Embedding,
+        ..DiversityOptions::default()
+    }
 }
 
 /// The value of `attribute` the funnel's rules see, recomputed independently from the bundle.

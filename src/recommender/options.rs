@@ -26,9 +26,9 @@ pub enum DiversityMethod {
     /// Keep the ranked order (rules still apply).
     None,
     /// Maximal Marginal Relevance (Carbonell & Goldstein 1998).
+    #[default]
     Mmr,
     /// Greedy DPP MAP inference (Chen, Zhang & Zhou 2018).
-    #[default]
     Dpp,
 }
 
@@ -37,9 +37,9 @@ pub enum DiversityMethod {
 #[serde(rename_all = "lowercase")]
 pub enum SimilarityKind {
     /// Cosine of the bundle's item embeddings.
-    #[default]
     Embedding,
     /// Jaccard of the items' category sets.
+    #[default]
     Category,
     /// `mixWeight · cosine + (1 − mixWeight) · jaccard`.
     Mix,
@@ -65,13 +65,18 @@ pub struct DiversityOptions {
 }
 
 impl Default for DiversityOptions {
+    /// MMR, λ = 0.9, category similarity: of the settings tuned on the first 150 replay users
+    /// (`edgerec eval --replay --replay-users 150 --replay-fine-grid`), the one with the largest
+    /// intra-list distance by category (+8 %, 12 % more categories per list) within a 5 % loss
+    /// of next-item NDCG@10 (−2.9 %). θ = 0.9 is the best DPP setting under the same budget.
+    /// Reported on the other 460 users in the model card.
     fn default() -> Self {
         Self {
-            method: DiversityMethod::Dpp,
-            lambda: 0.7,
-            theta: 0.7,
+            method: DiversityMethod::Mmr,
+            lambda: 0.9,
+            theta: 0.9,
             window: None,
-            similarity: SimilarityKind::Embedding,
+            similarity: SimilarityKind::Category,
             mix_weight: 0.5,
         }
     }

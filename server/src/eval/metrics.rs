@@ -1,9 +1,24 @@
 //! Top-K ranking metrics, accumulated over users.
 //!
-//! Conventions (binary relevance, seen items already excluded from the ranking):
-//! `Recall@K = hits / |relevant|`, `Precision@K = hits / K`, `HR@K = [hits > 0]`,
-//! `NDCG@K = DCG / IDCG` with `DCG = Σ 1/log2(rank + 1)` and IDCG over `min(|relevant|, K)`
-//! (Järvelin & Kekäläinen 2002), `MAP@K = Σ_{hit ranks r} Precision@r / min(|relevant|, K)`.
+//! Conventions (binary relevance, seen items already excluded from the ranking, every user
+//! with at least one relevant item counts, a user whose list has no hit scores 0), as in
+//! Microsoft Recommenders' `recommenders/evaluation/python_evaluation.py`
+//! (`precision_at_k`, `recall_at_k`, `ndcg_at_k`, `map_at_k`), so numbers are comparable with
+//! its published MovieLens benchmark (`examples/06_benchmarks`):
+//!
+//! * `Precision@K = hits / K` (also when the list is shorter than K, as Recommenders and Spark);
+//! * `Recall@K = hits / |relevant|`; `HR@K = [hits > 0]`;
+//! * `NDCG@K = DCG / IDCG`, `DCG = Σ_{hit ranks r} 1 / log(r + 1)` (ranks from 1), IDCG the
+//!   same sum over ranks `1..=min(|relevant|, K)` (Järvelin & Kekäläinen 2002; the log's base
+//!   cancels, Recommenders uses `ln`);
+//! * `MAP@K = Σ_{hit ranks r ≤ K} Precision@r / |relevant|` — divided by the number of
+//!   relevant items, not by `min(|relevant|, K)`: Recommenders' `map_at_k` as its benchmark
+//!   table was computed ("normalized by the number of relevant items in the ground truth data,
+//!   instead of k", e.g. commit 20b0b53f of recommenders-team/recommenders). Later releases
+//!   kept that formula under the name `map` and made `map_at_k` divide by
+//!   `min(|relevant|, K)` (Spark's `RankingMetrics.meanAveragePrecisionAt`); that variant is
+//!   reported too, as `map_min` (it is what edgerec called MAP before).
+//!
 //! Coverage is the share of the catalogue appearing in any user's top K; intra-list diversity
 //! (Ziegler et al. WWW 2005) is the mean pairwise distance inside each top-10 list, by
 //! category (`1 − Jaccard`) and by embedding (`1 − cosine`).
@@ -25,8 +40,10 @@ pub struct AtK {
     pub ndcg: f64,
     /// Hit rate.
     pub hr: f64,
-    /// Mean average precision.
+    /// Mean average precision, divided by `|relevant|` (Recommenders' benchmark MAP@K).
     pub map: f64,
+    /// Mean average precision, divided by `min(|relevant|, K)` (Spark's MAP@K).
+    pub map_min: f64,
     /// Precision.
     pub precision: f64,
     /// Catalogue coverage.
@@ -99,7 +116,8 @@ impl Accumulator {
             s.precision += hits as f64 / k as f64;
             s.hr += f64::from(u8::from(hits > 0));
             s.ndcg += if idcg > 0.0 { dcg / idcg } else { 0.0 };
-            s.map += ap / ideal.max(1) as f64;
+            s.map += ap / relevant.len().max(1) as f64;
+            s.map_min += ap / ideal.max(1) as f64;
             self.covered[c].extend(top.iter().copied());
         }
         let top = &ranked[..ILD_K.min(ranked.len())];
@@ -133,6 +151,7 @@ impl Accumulator {
                         ndcg: s.ndcg / n,
                         hr: s.hr / n,
                         map: s.map / n,
+                        map_min: s.map_min / n,
                         precision: s.precision / n,
                         coverage: cov.len() as f64 / self.n_items.max(1) as f64,
                     },
@@ -171,6 +190,29 @@ mod tests {
         acc.add(&[3, 4], &rel, |_, _| 0.0, |_, _| 0.0);
         let a = &acc.finish().at["@2"];
         assert!((a.ndcg - 1.0 / 3f64.log2()).abs() < 1e-12);
-        assert_eq!((a.recall, a.map, a.precision), (1.0, 0.5, 0.5));
+        assert_eq!((a.recall, a.map, a.map_min, a.precision), (1.0, 0.5, 0.5, 0.5));
+    }
+
+    /// Two users, worked by hand. K = 3.
+    /// User A: ranked [1, 2, 3], relevant {1, 3, 7, 8} (hits at ranks 1 and 3).
+    ///   P = 2/3, R = 2/4, DCG = 1/log2 2 + 1/log2 4 = 1.5, IDCG = 1 + 1/log2 3 + 1/2,
+    ///   AP sum = 1/1 + 2/3 = 5/3 → MAP = (5/3)/4, MAP_min = (5/3)/3.
+    /// User B: ranked [4, 5] (short list), relevant {5}: hit at rank 2.
+    ///   P = 1/3, R = 1, DCG = 1/log2 3, IDCG = 1, AP sum = 1/2 → MAP = MAP_min = 1/2.
+    #[test]
+    fn hand_computed_two_users() {
+        let mut acc = Accumulator::new(&[3], 10);
+        acc.add(&[1, 2, 3], &[1, 3, 7, 8].into_iter().collect(), |_, _| 0.0, |_, _| 0.0);
+        acc.add(&[4, 5], &[5].into_iter().collect(), |_, _| 0.0, |_, _| 0.0);
+        let a = &acc.finish().at["@3"];
+        let l3 = 3f64.log2();
+        let close = |x: f64, y: f64| assert!((x - y).abs() < 1e-12, "{x} vs {y}");
+        close(a.precision, (2.0 / 3.0 + 1.0 / 3.0) / 2.0);
+        close(a.recall, (0.5 + 1.0) / 2.0);
+        close(a.ndcg, (1.5 / (1.5 + 1.0 / l3) + 1.0 / l3) / 2.0);
+        close(a.map, (5.0 / 12.0 + 0.5) / 2.0);
+        close(a.map_min, (5.0 / 9.0 + 0.5) / 2.0);
+        close(a.hr, 1.0);
+        close(a.coverage, 0.5);
     }
 }

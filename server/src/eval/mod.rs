@@ -7,12 +7,20 @@
 //! * Baselines by the same metric code on the same split: popularity (train counts) and
 //!   ItemCF (computed from the train file), plus any external recommendation lists given with
 //!   `--recs NAME=FILE` (e.g. `implicit`'s ALS from `bench/als_baseline.py`).
+//! * `--funnel`: the shipped on-device funnel (`Recommender`, history imported from train),
+//!   re-rank off and on, as rows `funnel` and `funnel+rerank` ([`funnel`]).
 //! * Items a user has in the train file are excluded from every ranking.
+//! * Metrics: NDCG, Precision, Recall, MAP (Microsoft Recommenders' definitions, see
+//!   [`metrics`]), HR, coverage and ILD at 10, 20, 50 and `--k`.
 //!
-//! `--split temporal|leave-last-out --interactions I.csv --items M.csv --split-out DIR` writes
-//! `DIR/train.csv` and `DIR/test.csv` (and evaluates `--bundle` on them when given; the bundle
-//! must have been trained on `DIR/train.csv`).
+//! `--split temporal|leave-last-out|random --interactions I.csv --items M.csv --split-out DIR`
+//! writes `DIR/train.csv` and `DIR/test.csv` (and the data set's README beside them), and
+//! evaluates `--bundle` on them when given; the bundle must have been trained on
+//! `DIR/train.csv`, or its metrics are not held out. `random` is the Microsoft Recommenders
+//! benchmark protocol: stratified by item, `--ratio` (0.75) of each item's interactions to
+//! train at random with `--seed` (42); see [`data::split_with`].
 
+pub mod funnel;
 pub mod metrics;
 pub mod replay;
 
@@ -47,9 +55,16 @@ pub struct EvalArgs {
     /// Length of the dumped lists (metrics are always at 10, 20, 50, plus K).
     #[arg(long, default_value_t = 50)]
     pub k: usize,
-    /// Write `{"<user>": ["<item>", …]}` with each test user's top-K two-tower ids.
+    /// Write `{"<user>": ["<item>", …]}` with each test user's top-K ids of `--dump-model`.
     #[arg(long)]
     pub dump_recs: Option<PathBuf>,
+    /// Whose lists `--dump-recs` writes (`funnel` and `funnel+rerank` run the funnel).
+    #[arg(long, value_enum, default_value_t = DumpModel::Funnel)]
+    pub dump_model: DumpModel,
+    /// Also rank every test user with the shipped funnel (`Recommender` with the train history
+    /// imported), re-rank off and on: rows `funnel` and `funnel+rerank`.
+    #[arg(long)]
+    pub funnel: bool,
     /// Write the metrics as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -69,6 +84,12 @@ pub struct EvalArgs {
     /// Where `--split` writes train.csv and test.csv.
     #[arg(long)]
     pub split_out: Option<PathBuf>,
+    /// Train share of `--split temporal` (default 0.8) or `random` (default 0.75), in (0, 1).
+    #[arg(long)]
+    pub ratio: Option<f64>,
+    /// Seed of `--split random`.
+    #[arg(long, default_value_t = data::RANDOM_SPLIT_SEED)]
+    pub seed: u64,
     /// History length of the user tower (default: the bundle's train_report.json, else 50).
     #[arg(long)]
     pub history: Option<usize>,
@@ -105,6 +126,36 @@ pub struct EvalArgs {
     pub columns: ColumnArgs,
 }
 
+/// The models `--dump-recs` can write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DumpModel {
+    /// The shipped funnel, re-rank off.
+    Funnel,
+    /// The shipped funnel with the config's default re-rank.
+    #[value(name = "funnel+rerank", alias = "funnel-rerank")]
+    FunnelRerank,
+    /// The two-tower model on its own.
+    #[value(name = "two_tower", alias = "two-tower")]
+    TwoTower,
+    /// The ItemCF baseline.
+    Itemcf,
+    /// The popularity baseline.
+    Popularity,
+}
+
+impl DumpModel {
+    /// The row name in the table and the JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Funnel => "funnel",
+            Self::FunnelRerank => "funnel+rerank",
+            Self::TwoTower => "two_tower",
+            Self::Itemcf => "itemcf",
+            Self::Popularity => "popularity",
+        }
+    }
+}
+
 /// The JSON `edgerec eval` writes.
 #[derive(Debug, Serialize)]
 pub struct EvalReport {
@@ -114,6 +165,9 @@ pub struct EvalReport {
     pub models: BTreeMap<String, ModelMetrics>,
     /// The scoring backend and why.
     pub backend: String,
+    /// How the funnel rows were made (with `--funnel`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub funnel: Option<funnel::FunnelSummary>,
 }
 
 /// What was evaluated and what was skipped.
@@ -153,7 +207,7 @@ fn eval(args: &EvalArgs) -> Result<()> {
         let out = need(&args.split_out, "split-out", "with --split")?;
         let catalogue = read_items(items, &args.columns)?;
         let all = read_interactions(input, &args.columns, &catalogue, None)?;
-        let (train, test) = data::split(&all, mode);
+        let (train, test) = data::split_with(&all, mode, args.ratio, args.seed)?;
         std::fs::create_dir_all(out)
             .map_err(|e| TrainError::Io { path: out.clone(), reason: e.to_string() })?;
         let (tp, sp) = (out.join("train.csv"), out.join("test.csv"));
@@ -164,10 +218,18 @@ fn eval(args: &EvalArgs) -> Result<()> {
             std::fs::copy(&readme, &to)
                 .map_err(|e| TrainError::Io { path: to, reason: e.to_string() })?;
         }
+        let how = match mode {
+            SplitMode::Random => format!(
+                "random by item, ratio {}, seed {}",
+                args.ratio.unwrap_or(data::RANDOM_SPLIT_RATIO),
+                args.seed
+            ),
+            _ => format!("{mode:?}"),
+        };
         eprintln!(
-            "split {:?}: {} train rows, {} test rows ({} users; skipped {} malformed, {} unknown \
+            "split {}: {} train rows, {} test rows ({} users; skipped {} malformed, {} unknown \
              items) → {}",
-            mode,
+            how,
             train.len(),
             test.len(),
             all.users.len(),
@@ -396,6 +458,21 @@ fn evaluate(
     let d_emb = |a: u32, b: u32| distances.embedding(a, b);
     let emb = bundle.item_embeddings();
     let mut models = BTreeMap::new();
+    let want_dump = args.dump_recs.as_ref().map(|_| args.dump_model.name());
+    let mut dump: Option<BTreeMap<String, Vec<&str>>> = None;
+    // Scores one model's lists (in `users` order) and keeps them when they are the dump's.
+    let mut score = |name: &str, lists: &[Vec<u32>], models: &mut BTreeMap<_, _>| {
+        let mut acc = Accumulator::new(&cutoffs, n_items);
+        for ((user, _, rel), ranked) in users.iter().zip(lists) {
+            acc.add(ranked, rel, d_cat, d_emb);
+            if want_dump == Some(name) {
+                let ids =
+                    ranked.iter().take(args.k).map(|r| catalogue.items[*r as usize].id.as_str());
+                dump.get_or_insert_with(BTreeMap::new).insert(user.to_string(), ids.collect());
+            }
+        }
+        models.insert(name.to_string(), acc.finish());
+    };
 
     // Two-tower, through the SDK's engine on the stored index.
     let history =
@@ -409,33 +486,17 @@ fn evaluate(
     let choice: BackendChoice = args.backend.parse()?;
     let mut engine = pollster::block_on(ScoringEngine::new(index, choice))?;
     let backend = format!("{} ({})", engine.report().backend, engine.report().reason);
-    let mut acc = Accumulator::new(&cutoffs, n_items);
-    let mut dump = BTreeMap::new();
-    for (user, hist, rel) in &users {
+    let mut lists = Vec::with_capacity(users.len());
+    for (_, hist, _) in &users {
         let q = tower.query(hist)?;
         let mut mask = RowMask::new(n_items);
         hist.iter().for_each(|i| mask.exclude(*i as usize));
         let k = kmax.min(n_items - hist.iter().collect::<HashSet<_>>().len()).max(1);
         let top =
             pollster::block_on(engine.score_top_k(&ScoreRequest::new(&q, k).with_mask(&mask)))?;
-        let ranked = top.into_iter().next().map(|t| t.ids).unwrap_or_default();
-        acc.add(&ranked, rel, d_cat, d_emb);
-        if args.dump_recs.is_some() {
-            let ids: Vec<&str> = ranked
-                .iter()
-                .take(args.k)
-                .map(|r| catalogue.items[*r as usize].id.as_str())
-                .collect();
-            dump.insert(user.to_string(), ids);
-        }
+        lists.push(top.into_iter().next().map(|t| t.ids).unwrap_or_default());
     }
-    models.insert("two_tower".to_string(), acc.finish());
-    if let Some(p) = &args.dump_recs {
-        let json = serde_json::to_string(&dump)
-            .map_err(|e| TrainError::Io { path: p.clone(), reason: e.to_string() })?;
-        std::fs::write(p, json)
-            .map_err(|e| TrainError::Io { path: p.clone(), reason: e.to_string() })?;
-    }
+    score("two_tower", &lists, &mut models);
 
     if !args.no_baselines {
         // Popularity: train counts.
@@ -443,12 +504,11 @@ fn evaluate(
         for r in &train.rows {
             counts[r.item as usize] += 1.0;
         }
-        let mut acc = Accumulator::new(&cutoffs, n_items);
-        for (_, hist, rel) in &users {
-            let seen: HashSet<u32> = hist.iter().copied().collect();
-            acc.add(&top_by_score(&counts, &seen, kmax), rel, d_cat, d_emb);
-        }
-        models.insert("popularity".to_string(), acc.finish());
+        let lists: Vec<Vec<u32>> = users
+            .iter()
+            .map(|(_, hist, _)| top_by_score(&counts, &hist.iter().copied().collect(), kmax))
+            .collect();
+        score("popularity", &lists, &mut models);
         // ItemCF from the train file: score(u, j) = Σ_{i ∈ history(u)} sim(i, j).
         let sets: Vec<Vec<u32>> = train
             .by_user()
@@ -461,9 +521,9 @@ fn evaluate(
             })
             .collect();
         let nb = i2i::item_cf(&sets, n_items, args.itemcf_neighbours, 0.5);
-        let mut acc = Accumulator::new(&cutoffs, n_items);
         let mut scores = vec![0f32; n_items];
-        for (_, hist, rel) in &users {
+        let mut lists = Vec::with_capacity(users.len());
+        for (_, hist, _) in &users {
             scores.iter_mut().for_each(|s| *s = 0.0);
             let seen: HashSet<u32> = hist.iter().copied().collect();
             for &i in &seen {
@@ -475,9 +535,47 @@ fn evaluate(
             for (s, c) in scores.iter_mut().zip(&counts) {
                 *s += 1e-6 * c / (1.0 + c);
             }
-            acc.add(&top_by_score(&scores, &seen, kmax), rel, d_cat, d_emb);
+            lists.push(top_by_score(&scores, &seen, kmax));
         }
-        models.insert("itemcf".to_string(), acc.finish());
+        score("itemcf", &lists, &mut models);
+    } else if matches!(args.dump_model, DumpModel::Itemcf | DumpModel::Popularity)
+        && args.dump_recs.is_some()
+    {
+        return Err(TrainError::InvalidArgument {
+            name: "dump-model",
+            reason: format!(
+                "{} is a baseline, and --no-baselines skips it",
+                args.dump_model.name()
+            ),
+        });
+    }
+
+    // The shipped funnel: the SDK's `Recommender`, history imported from train.
+    let dump_funnel = args.dump_recs.is_some()
+        && matches!(args.dump_model, DumpModel::Funnel | DumpModel::FunnelRerank);
+    let mut funnel_summary = None;
+    if args.funnel || dump_funnel {
+        let seen: Vec<HashSet<u32>> =
+            users.iter().map(|(_, hist, _)| hist.iter().copied().collect()).collect();
+        let who: Vec<(&str, &HashSet<u32>)> =
+            users.iter().zip(&seen).map(|((user, _, _), s)| (*user, s)).collect();
+        let lists = funnel::rank(&bundle, &catalogue, &train, &who, kmax)?;
+        score("funnel", &lists.plain, &mut models);
+        score("funnel+rerank", &lists.rerank, &mut models);
+        if lists.summary.seen_dropped > 0 {
+            eprintln!(
+                "funnel: dropped {} train items from its lists (consumed filter missed them)",
+                lists.summary.seen_dropped
+            );
+        }
+        funnel_summary = Some(lists.summary);
+    }
+
+    if let Some(p) = &args.dump_recs {
+        let json = serde_json::to_string(&dump.unwrap_or_default())
+            .map_err(|e| TrainError::Io { path: p.clone(), reason: e.to_string() })?;
+        std::fs::write(p, json)
+            .map_err(|e| TrainError::Io { path: p.clone(), reason: e.to_string() })?;
     }
 
     for spec in &args.recs {
@@ -515,7 +613,7 @@ fn evaluate(
         }
         models.insert(name.to_string(), acc.finish());
     }
-    Ok(EvalReport { data: summary, models, backend })
+    Ok(EvalReport { data: summary, models, backend, funnel: funnel_summary })
 }
 
 /// `(user id, train history in time order, unseen relevant test items)` per test user.
@@ -567,26 +665,70 @@ fn print_table(report: &EvalReport) {
         d.test_items_seen_in_train,
         report.backend
     );
-    let ks: Vec<String> =
-        report.models.values().next().map(|m| m.at.keys().cloned().collect()).unwrap_or_default();
-    let mut ks = ks;
-    ks.sort_by_key(|k| k.trim_start_matches('@').parse::<usize>().unwrap_or(0));
-    print!("{:<12}", "model");
-    for k in &ks {
-        for m in ["Recall", "NDCG", "HR", "MAP", "Prec", "Cov"] {
-            print!(" {:>9}", format!("{m}{k}"));
+    // Best NDCG@10 first.
+    let mut rows: Vec<(&String, &ModelMetrics)> = report.models.iter().collect();
+    let at = |m: &ModelMetrics, k: &str, f: fn(&metrics::AtK) -> f64| m.at.get(k).map_or(0.0, f);
+    rows.sort_by(|a, b| at(b.1, "@10", |x| x.ndcg).total_cmp(&at(a.1, "@10", |x| x.ndcg)));
+    println!(
+        "{:<14} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>7} {:>7}",
+        "model",
+        "NDCG@10",
+        "P@10",
+        "R@10",
+        "MAP@10",
+        "MAPmin@10",
+        "HR@10",
+        "Cov@10",
+        "ILDcat",
+        "ILDemb"
+    );
+    for (name, m) in &rows {
+        if let Some(a) = m.at.get("@10") {
+            println!(
+                "{name:<14} {:>8.4} {:>8.4} {:>8.4} {:>8.4} {:>9.4} {:>8.4} {:>8.4} {:>7.4} {:>7.4}",
+                a.ndcg,
+                a.precision,
+                a.recall,
+                a.map,
+                a.map_min,
+                a.hr,
+                a.coverage,
+                m.ild_category,
+                m.ild_embedding
+            );
         }
     }
-    println!(" {:>8} {:>8}", "ILDcat", "ILDemb");
-    for (name, m) in &report.models {
-        print!("{name:<12}");
+    let mut ks: Vec<&String> = rows
+        .first()
+        .map(|(_, m)| m.at.keys().filter(|k| k.as_str() != "@10").collect())
+        .unwrap_or_default();
+    ks.sort_by_key(|k| k.trim_start_matches('@').parse::<usize>().unwrap_or(0));
+    if ks.is_empty() {
+        return;
+    }
+    print!("{:<14}", "model");
+    for k in &ks {
+        for m in ["NDCG", "P", "R", "MAP"] {
+            print!(" {:>8}", format!("{m}{k}"));
+        }
+    }
+    println!();
+    for (name, m) in &rows {
+        print!("{name:<14}");
         for k in &ks {
-            if let Some(a) = m.at.get(k) {
-                for v in [a.recall, a.ndcg, a.hr, a.map, a.precision, a.coverage] {
-                    print!(" {v:>9.4}");
+            if let Some(a) = m.at.get(k.as_str()) {
+                for v in [a.ndcg, a.precision, a.recall, a.map] {
+                    print!(" {v:>8.4}");
                 }
             }
         }
-        println!(" {:>8.4} {:>8.4}", m.ild_category, m.ild_embedding);
+        println!();
+    }
+    if let Some(f) = &report.funnel {
+        println!(
+            "funnel: k {}, history capacity {}, {:.2} ms/user (both lists), {} train items \
+             dropped; re-rank {}",
+            f.k, f.history_capacity, f.ms_per_user, f.seen_dropped, f.rerank
+        );
     }
 }

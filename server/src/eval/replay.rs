@@ -211,6 +211,7 @@ pub fn rerank_settings(fine: bool) -> Vec<(String, DiversityOptions)> {
         ("dpp θ=0.5".into(), dpp(0.5, None)),
         ("dpp θ=0.7 w=8".into(), dpp(0.7, Some(8))),
         ("mmr λ=0.7 w=8".into(), mmr(0.7, Some(8))),
+        ("mmr λ=0.9 cat (default)".into(), DiversityOptions::default()),
     ];
     if fine {
         let with = |d: DiversityOptions, similarity| DiversityOptions { similarity, ..d };
@@ -223,7 +224,6 @@ pub fn rerank_settings(fine: bool) -> Vec<(String, DiversityOptions)> {
             ("dpp θ=0.8".into(), dpp(0.8, None)),
             ("dpp θ=0.9 w=5".into(), dpp(0.9, Some(5))),
             ("mmr λ=0.9 w=5".into(), mmr(0.9, Some(5))),
-            ("mmr λ=0.9 cat".into(), with(mmr(0.9, None), SimilarityKind::Category)),
             ("mmr λ=0.8 cat".into(), with(mmr(0.8, None), SimilarityKind::Category)),
             ("dpp θ=0.9 cat".into(), with(dpp(0.9, None), SimilarityKind::Category)),
             ("dpp θ=0.9 mix".into(), with(dpp(0.9, None), SimilarityKind::Mix)),

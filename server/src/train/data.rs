@@ -368,27 +368,137 @@ impl Interactions {
 /// How `edgerec eval` splits one interactions file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SplitMode {
-    /// Per user, the last 20% of interactions by time (at least one, for users with ≥ 2).
+    /// Per user, the last 20% of interactions by time (at least one, for users with ≥ 2);
+    /// `--ratio` sets the train share (default 0.8).
     Temporal,
     /// Per user, the last interaction (users with ≥ 2).
     LeaveLastOut,
+    /// Stratified by item, at random (the Microsoft Recommenders benchmark protocol): each
+    /// item's interactions are shuffled with `--seed` and the first `round(ratio · n)` go to
+    /// train, the rest to test (`--ratio` default 0.75).
+    Random,
 }
 
-/// Splits per user: returns `(train, test)` rows. Users with a single interaction stay in
-/// train only.
-pub fn split(data: &Interactions, mode: SplitMode) -> (Vec<Interaction>, Vec<Interaction>) {
+/// Train share of [`SplitMode::Random`] when `--ratio` is not given (the Recommenders
+/// benchmark's `ratio=0.75`).
+pub const RANDOM_SPLIT_RATIO: f64 = 0.75;
+/// Seed of [`SplitMode::Random`] when `--seed` is not given (Recommenders' `SEED = 42`).
+pub const RANDOM_SPLIT_SEED: u64 = 42;
+
+/// Splits `data` into `(train, test)` rows: per user by time ([`SplitMode::Temporal`],
+/// [`SplitMode::LeaveLastOut`]; users with a single interaction stay in train only) or per item
+/// at random ([`SplitMode::Random`]). `ratio` is the train share in (0, 1) (`None`: the mode's
+/// default); `seed` drives the random split only.
+///
+/// # Errors
+/// [`TrainError::InvalidArgument`] for a ratio outside (0, 1), or a ratio with
+/// [`SplitMode::LeaveLastOut`].
+pub fn split_with(
+    data: &Interactions,
+    mode: SplitMode,
+    ratio: Option<f64>,
+    seed: u64,
+) -> Result<(Vec<Interaction>, Vec<Interaction>)> {
+    if let Some(r) = ratio {
+        if !(r > 0.0 && r < 1.0) {
+            return Err(TrainError::InvalidArgument {
+                name: "ratio",
+                reason: format!("{r} is outside (0, 1) (the share of interactions in train)"),
+            });
+        }
+        if mode == SplitMode::LeaveLastOut {
+            return Err(TrainError::InvalidArgument {
+                name: "ratio",
+                reason: "leave-last-out keeps exactly one test interaction per user".into(),
+            });
+        }
+    }
+    Ok(match mode {
+        SplitMode::Random => split_random(data, ratio.unwrap_or(RANDOM_SPLIT_RATIO), seed),
+        _ => split_per_user(data, mode, ratio),
+    })
+}
+
+fn split_per_user(
+    data: &Interactions,
+    mode: SplitMode,
+    ratio: Option<f64>,
+) -> (Vec<Interaction>, Vec<Interaction>) {
     let (mut train, mut test) = (Vec::new(), Vec::new());
     for seq in data.by_user() {
         let n = seq.len();
-        let n_test = match mode {
+        let n_test = match (mode, ratio) {
             _ if n < 2 => 0,
-            SplitMode::Temporal => ((n as f64 * 0.2).round() as usize).max(1),
-            SplitMode::LeaveLastOut => 1,
+            (SplitMode::Temporal, None) => ((n as f64 * 0.2).round() as usize).max(1),
+            (SplitMode::Temporal, Some(r)) => (n - (n as f64 * r).round() as usize).clamp(1, n - 1),
+            (SplitMode::LeaveLastOut | SplitMode::Random, _) => 1,
         };
         train.extend_from_slice(&seq[..n - n_test]);
         test.extend_from_slice(&seq[n - n_test..]);
     }
     (train, test)
+}
+
+/// The random split stratified by item, after Microsoft Recommenders'
+/// `python_stratified_split(data, ratio, filter_by="item", seed)` (its MovieLens benchmark,
+/// `examples/06_benchmarks`): every interaction counts (no rating threshold); the interactions
+/// of each item, in file order, are shuffled (Fisher–Yates driven by SplitMix64 seeded from
+/// `seed` and the item's catalogue row, so an item's split does not depend on other items) and the
+/// first `round(ratio · n)` go to train — rounding half to even, as Python's `round` in
+/// Recommenders' `split_pandas_data_with_ratios` does (an item with 2 interactions keeps both
+/// in train, one with 6 keeps 4). The shuffle is not numpy's, so the rows differ from
+/// Recommenders' for the same seed; the protocol is the same. Both parts keep file order.
+fn split_random(
+    data: &Interactions,
+    ratio: f64,
+    seed: u64,
+) -> (Vec<Interaction>, Vec<Interaction>) {
+    let mut by_item: HashMap<u32, Vec<usize>> = HashMap::new();
+    for (i, r) in data.rows.iter().enumerate() {
+        by_item.entry(r.item).or_default().push(i);
+    }
+    let mut in_test = vec![false; data.rows.len()];
+    for (item, mut rows) in by_item {
+        let mut rng = SplitMix64(seed ^ row_hash(item));
+        for i in (1..rows.len()).rev() {
+            rows.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        let n_train = (rows.len() as f64 * ratio).round_ties_even() as usize;
+        for &r in &rows[n_train.min(rows.len())..] {
+            in_test[r] = true;
+        }
+    }
+    let (mut train, mut test) = (Vec::new(), Vec::new());
+    for (r, t) in data.rows.iter().zip(in_test) {
+        if t { test.push(*r) } else { train.push(*r) }
+    }
+    (train, test)
+}
+
+/// FNV-1a of a catalogue row: stable across builds, unlike the standard library's hasher.
+fn row_hash(item: u32) -> u64 {
+    item.to_le_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3))
+}
+
+/// SplitMix64 (Steele, Lea & Flood, OOPSLA 2014): a tiny generator whose output is fixed by its
+/// definition, so a split written today is reproducible by any later build.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (Lemire's multiply-shift; the bias for `n` ≪ 2^64 is negligible).
+    fn below(&mut self, n: u64) -> u64 {
+        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
+    }
 }
 
 /// Writes interactions as `user,item,rating,timestamp` CSV.
