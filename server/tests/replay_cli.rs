@@ -70,7 +70,8 @@ fn rerank_table_is_sane(report: &serde_json::Value, stdout: &str) {
             "dpp θ=0.7",
             "dpp θ=0.5",
             "dpp θ=0.7 w=8",
-            "mmr λ=0.7 w=8"
+            "mmr λ=0.7 w=8",
+            "mmr λ=0.9 cat (default)"
         ]
     );
     let row = |name: &str| &rows[names.iter().position(|n| *n == name).expect("row")];
@@ -99,6 +100,16 @@ fn rerank_table_is_sane(report: &serde_json::Value, stdout: &str) {
         }
         assert!(get(strong, "ild_embedding") > get("none", "ild_embedding"), "{stdout}");
     }
+    // The default (category similarity) diversifies categories.
+    assert!(
+        get("mmr λ=0.9 cat (default)", "ild_category") > get("none", "ild_category"),
+        "{stdout}"
+    );
+    // The funnel rows use the default re-rank: the same list as its table row.
+    assert_eq!(
+        report["settings"]["tower+finetune"]["funnel"]["ndcg10"].as_f64(),
+        row("mmr λ=0.9 cat (default)")["ndcg10"].as_f64()
+    );
     // Less relevance weight, more diversity.
     assert!(get("dpp θ=0.5", "ild_embedding") >= get("dpp θ=0.9", "ild_embedding"), "{stdout}");
     assert!(get("mmr λ=0.5", "ild_embedding") >= get("mmr λ=0.9", "ild_embedding"), "{stdout}");
