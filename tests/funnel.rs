@@ -445,3 +445,28 @@ fn a_thousand_lists_never_go_blank() {
     );
     assert!(rate <= 2.0 * configured, "{rate} > 2 × {configured}");
 }
+
+/// The cut before the ranker (candidates whose prior cannot reach the re-rank pool are not
+/// scored) changes nothing: a zero boost turns the cut off without changing any score.
+#[test]
+fn the_cut_before_the_ranker_is_lossless() {
+    use edgerec::recommender::BoostConfig;
+    let mut cut = recommender(RecommenderConfig::default());
+    let mut full = recommender(RecommenderConfig {
+        boost: Some(BoostConfig { max_boost: 0.0, target_age_days: 30.0 }),
+        ..RecommenderConfig::default()
+    });
+    for (k, d) in [
+        (10, DiversityOptions::NONE),
+        (20, DiversityOptions::default()),
+        (50, diversity(DiversityMethod::Dpp, 0.0, 0.7)),
+    ] {
+        let options = RecommendOptions { k, diversity: Some(d), ..Default::default() };
+        let (a, b) = (run(&mut cut, &options), run(&mut full, &options));
+        let ids = |r: &Recommendations| r.items.iter().map(|i| i.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&a), ids(&b), "k = {k}, {d:?}");
+        let pool =
+            |r: &Recommendations| r.trace.pool.iter().map(|p| p.id.clone()).collect::<Vec<_>>();
+        assert_eq!(pool(&a), pool(&b));
+    }
+}

@@ -546,6 +546,11 @@ impl Recommender {
         };
         let recall_ms = if options.candidates.is_some() { 0.0 } else { ms_since(start) };
         let candidates = pool.len();
+        if explore.is_none() && self.config.boost.is_none() {
+            let gain = self.config.ranker_weight
+                + if options.candidates.is_some() { self.config.affinity_weight } else { 0.0 };
+            cut_before_rank(&mut pool, self.config.rerank_pool.max(k), gain, &specs);
+        }
         let pinned = self.add_pinned(&specs, &mut pool)?;
 
         let start = Instant::now();
@@ -1085,4 +1090,24 @@ fn per_candidate(pool: &[PoolEntry], p: &[f32], tasks: usize) -> Vec<f32> {
         }
     }
     out
+}
+
+/// Drops, before the ranker runs, the candidates that cannot reach the re-rank pool: the rank
+/// stage adds at most `gain` to a prior in (0, 1] (`ranker_weight · r` with `r ∈ [0, 1]`, plus
+/// the hybrid affinity), so a candidate whose prior is more than `gain` below the `keep`-th best
+/// prior scores below at least `keep` others whatever the ranker says. Lossless (the lists are
+/// the same), and the ranker — the costliest stage on the CPU — scores a fraction of the
+/// candidates. Not applied with the boost or exploration, which can lift any candidate.
+fn cut_before_rank(pool: &mut Vec<PoolEntry>, keep: usize, gain: f32, specs: &[RuleSpec]) {
+    if pool.len() <= keep || keep == 0 {
+        return;
+    }
+    let mut priors: Vec<f32> = pool.iter().map(|e| e.prior).collect();
+    priors.select_nth_unstable_by(keep - 1, |a, b| b.total_cmp(a));
+    // A margin for the f32/f64 rounding of the fused score.
+    let threshold = priors[keep - 1] - gain - 1e-4;
+    let pinned = |id: &str| {
+        specs.iter().any(|s| matches!(&s.rule, RuleKind::Pin { item, .. } if item == id))
+    };
+    pool.retain(|e| e.prior >= threshold || pinned(&e.id));
 }

@@ -570,14 +570,16 @@ pub fn print(report: &ReplayReport) {
         l.clicks, l.record_mean_ms, l.recommend_mean_ms, l.p50_ms, l.p95_ms
     );
     println!();
-    println!("re-rank on tower+finetune's funnel (top-10, embedding similarity, config rules):");
     println!(
-        "{:<16} {:>8} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "re-rank on tower+finetune's funnel (top-10; embedding similarity unless marked cat or mix):"
+    );
+    println!(
+        "{:<24} {:>8} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}",
         "diversity", "events", "HR@10", "NDCG@10", "ΔNDCG", "ILDcat", "ILDemb", "cats", "catCov"
     );
     for r in &report.rerank {
         println!(
-            "{:<16} {:>8} {:>9.4} {:>9.4} {:>7.1}% {:>8.4} {:>8.4} {:>8.2} {:>8.4}",
+            "{:<24} {:>8} {:>9.4} {:>9.4} {:>7.1}% {:>8.4} {:>8.4} {:>8.2} {:>8.4}",
             r.name,
             r.events,
             r.hr10,
