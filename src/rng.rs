@@ -40,6 +40,13 @@ impl SeededRng {
         out
     }
 
+    /// A uniform draw from `0..n` (Lemire's multiply-shift, "Fast random integer generation in
+    /// an interval", 2019, without the rejection step: the bias is below `n / 2^64`). 0 for
+    /// `n = 0`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
+    }
+
     /// A uniform draw from the open interval `(0, 1)` (53 random bits, never 0, so `ln` is
     /// finite).
     pub fn next_f64(&mut self) -> f64 {

@@ -2,26 +2,16 @@
 // against the scalar CPU reference. The outcome is also published on `window.edgerecDemo` (and
 // `document.body.dataset.status`) for the end-to-end test.
 import { ScoringEngine, referenceTopK, isEdgerecError } from '../pkg/dist/index.js';
+import { mulberry32 } from './rng.js';
 
 const REL_TOL = 1e-4;
 const form = document.querySelector('#controls');
 const summary = document.querySelector('#summary');
 const tbody = document.querySelector('#results tbody');
 
-// mulberry32: a tiny seeded PRNG so that every run with the same seed scores the same data.
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomMatrix(rows, dim, seed) {
-  const next = rng(seed);
+  const next = mulberry32(seed);
   const items = new Float32Array(rows * dim).map(() => next() * 2 - 1);
   const query = new Float32Array(dim).map(() => next() * 2 - 1);
   return { items, query };

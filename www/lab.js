@@ -5,6 +5,7 @@
 // `window.edgerecLab` for the end-to-end test (tests/e2e/lab.test.mjs).
 import { loadBundle, Recommender, isEdgerecError } from '../pkg/dist/index.js';
 import * as echarts from '../node_modules/echarts/dist/echarts.esm.min.mjs';
+import { mulberry32 } from './rng.js';
 
 const url = new URL(location.href);
 const manifest = url.searchParams.get('manifest') ?? '../models/movielens-small/manifest.json';
@@ -123,16 +124,6 @@ function unitRows(data, n, d) {
   return out;
 }
 
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The top two principal axes of `rows` (unit vectors, dim `d`), by power iteration with deflation. */
 function pca2(unit, rows, d) {

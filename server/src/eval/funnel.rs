@@ -57,11 +57,13 @@ pub struct FunnelLists {
     pub summary: FunnelSummary,
 }
 
+/// A rating of 4 or more is a like, anything else a click (the replay's and the funnel's rule).
 fn kind_of(rating: f32) -> InteractionKind {
     if rating >= 4.0 { InteractionKind::Like } else { InteractionKind::Click }
 }
 
-fn to_interactions(seq: &[Row], catalogue: &Catalogue) -> Vec<Interaction> {
+/// Training rows as the SDK's interactions, in the given order.
+pub(super) fn to_interactions(seq: &[Row], catalogue: &Catalogue) -> Vec<Interaction> {
     seq.iter()
         .map(|r| Interaction {
             item: catalogue.items[r.item as usize].id.clone(),

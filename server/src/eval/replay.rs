@@ -41,6 +41,7 @@
 //! re-scores the server's candidates with the session's clicks (`device+rerank`: the same with
 //! the config's default diversity).
 
+use super::funnel::to_interactions;
 use crate::train::data::{Interactions, read_interactions};
 use crate::train::error::{Result, TrainError};
 use edgerec::bundle::{Bundle, LoadOptions};
@@ -50,7 +51,7 @@ use edgerec::recommender::{
     DiversityMethod, DiversityOptions, RecommendOptions, Recommender, RecommenderConfig,
     ServerCandidate, SimilarityKind,
 };
-use edgerec::user::{Interaction, InteractionKind};
+use edgerec::user::Interaction;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -287,10 +288,6 @@ fn rows_of(recs: &edgerec::recommender::Recommendations) -> Vec<u32> {
     recs.items.iter().filter_map(|i| i.row).collect()
 }
 
-fn kind_of(rating: f32) -> InteractionKind {
-    if rating >= 4.0 { InteractionKind::Like } else { InteractionKind::Click }
-}
-
 #[derive(Clone, Copy, PartialEq)]
 enum Setting {
     Popularity,
@@ -519,19 +516,6 @@ pub fn replay(
 
 fn histories(train: &Interactions) -> HashMap<&str, Vec<crate::train::data::Interaction>> {
     train.by_user().into_iter().enumerate().map(|(u, seq)| (train.users[u].as_str(), seq)).collect()
-}
-
-fn to_interactions(
-    seq: &[crate::train::data::Interaction],
-    catalogue: &crate::train::data::Catalogue,
-) -> Vec<Interaction> {
-    seq.iter()
-        .map(|r| Interaction {
-            item: catalogue.items[r.item as usize].id.clone(),
-            kind: kind_of(r.rating),
-            timestamp_ms: r.time as f64 * 1000.0,
-        })
-        .collect()
 }
 
 fn summarize(samples: &[(f64, f64)]) -> Latency {

@@ -442,7 +442,7 @@ fn split_per_user(
 /// The random split stratified by item, after Microsoft Recommenders'
 /// `python_stratified_split(data, ratio, filter_by="item", seed)` (its MovieLens benchmark,
 /// `examples/06_benchmarks`): every interaction counts (no rating threshold); the interactions
-/// of each item, in file order, are shuffled (Fisher–Yates driven by SplitMix64 seeded from
+/// of each item, in file order, are shuffled (Fisher–Yates driven by the SDK's [`edgerec::rng::SeededRng`] seeded from
 /// `seed` and the item's catalogue row, so an item's split does not depend on other items) and the
 /// first `round(ratio · n)` go to train — rounding half to even, as Python's `round` in
 /// Recommenders' `split_pandas_data_with_ratios` does (an item with 2 interactions keeps both
@@ -459,7 +459,7 @@ fn split_random(
     }
     let mut in_test = vec![false; data.rows.len()];
     for (item, mut rows) in by_item {
-        let mut rng = SplitMix64(seed ^ row_hash(item));
+        let mut rng = edgerec::rng::SeededRng::new(seed ^ row_hash(item));
         for i in (1..rows.len()).rev() {
             rows.swap(i, rng.below(i as u64 + 1) as usize);
         }
@@ -480,25 +480,6 @@ fn row_hash(item: u32) -> u64 {
     item.to_le_bytes()
         .iter()
         .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3))
-}
-
-/// SplitMix64 (Steele, Lea & Flood, OOPSLA 2014): a tiny generator whose output is fixed by its
-/// definition, so a split written today is reproducible by any later build.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (Lemire's multiply-shift; the bias for `n` ≪ 2^64 is negligible).
-    fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
-    }
 }
 
 /// Writes interactions as `user,item,rating,timestamp` CSV.
