@@ -12,7 +12,7 @@
 # 4. `edgerec eval` prints the table and writes WORK_DIR/metrics.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DATA=${1:-../shared/data/ml-latest-small}
+DATA=${1:-data/ml-latest-small}
 WORK=${2:-target/eval-baselines}
 BUNDLE=${3:-$WORK/bundle}
 EDGEREC=${EDGEREC:-target/release/edgerec}

@@ -7,14 +7,11 @@
 
 mod common;
 
-use common::{edgerec, movielens_dir, movielens_split, repo, scratch, stderr};
+use common::{edgerec, movielens_split, repo, scratch, stderr};
 
 #[test]
 fn replay_orders_finetune_over_tower_over_popularity() {
     let dir = scratch("replay");
-    if !movielens_dir().is_dir() {
-        return eprintln!("skipped: {} not present", movielens_dir().display());
-    }
     let split = movielens_split(&dir);
     let json = dir.join("replay.json");
     let out = edgerec(&[

@@ -38,9 +38,16 @@ pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// `../shared/data/ml-latest-small` beside the repository.
+/// MovieLens ml-latest-small, carried in the repository (`data/ml-latest-small`, with its
+/// README and licence). Panics when it is missing: the tests that need it must fail, not skip.
 pub fn movielens_dir() -> PathBuf {
-    repo().join("../shared/data/ml-latest-small")
+    let dir = repo().join("data/ml-latest-small");
+    assert!(
+        dir.join("ratings.csv").is_file() && dir.join("movies.csv").is_file(),
+        "MovieLens ml-latest-small is missing at {} (it is part of the repository)",
+        dir.display()
+    );
+    dir
 }
 
 /// Splits MovieLens per user by time (`edgerec eval --split temporal`, the sample model's
