@@ -53,11 +53,11 @@ test-e2e:
 	node --test tests/e2e/
 
 ## fuzz: the bundle parsers under libFuzzer for FUZZ_SECONDS (default 60; longer by hand).
-## A crash or a target that does not build fails; a machine that cannot install the nightly
-## toolchain skips with a warning (exit 3 from the script).
+## A crash, a target that does not build, or a toolchain that cannot be installed fails it.
 FUZZ_SECONDS ?= 60
 fuzz:
-	scripts/fuzz.sh $(FUZZ_SECONDS) || { rc=$$?; [ $$rc -eq 3 ] && echo "WARNING: fuzzing skipped: no nightly toolchain"; [ $$rc -eq 3 ]; }
+	scripts/setup.sh fuzz
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 ## bench: kernel and funnel timings on this machine — native CPU and GPU, then the browser (wasm + WebGPU)
 bench: pkg

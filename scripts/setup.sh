@@ -4,6 +4,7 @@
 #   scripts/setup.sh browser  chromium + chromedriver (Debian packages)
 #   scripts/setup.sh vulkan   Mesa lavapipe (software Vulkan) for native GPU tests
 #   scripts/setup.sh node     node/npm + the dev tools in package.json (tsc, wasm-opt, playwright-core)
+#   scripts/setup.sh fuzz     the nightly toolchain + cargo-fuzz (for `make fuzz`)
 # With no argument: all of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -64,13 +65,26 @@ setup_node() {
   fi
 }
 
-if [ $# -eq 0 ]; then set -- rust browser vulkan node; fi
+setup_fuzz() {
+  export PATH="$HOME/.cargo/bin:$PATH"
+  if ! rustup toolchain list | grep -q '^nightly'; then
+    say "rustup toolchain install nightly (for cargo fuzz)"
+    rustup toolchain install nightly --profile minimal
+  fi
+  if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+    say "cargo install cargo-fuzz"
+    cargo +nightly install cargo-fuzz --locked
+  fi
+}
+
+if [ $# -eq 0 ]; then set -- rust browser vulkan node fuzz; fi
 for part in "$@"; do
   case "$part" in
     rust) setup_rust ;;
     browser) setup_browser ;;
     vulkan) setup_vulkan ;;
     node) setup_node ;;
+    fuzz) setup_fuzz ;;
     *) echo "setup.sh: unknown part '$part'" >&2; exit 2 ;;
   esac
 done
