@@ -12,6 +12,10 @@ cargo build --release --target wasm32-unknown-unknown --lib
 say "wasm-bindgen --target web"
 wasm-bindgen --target web --out-dir pkg/wasm --out-name edgerec \
   target/wasm32-unknown-unknown/release/edgerec.wasm
+# The generated classes declare `[Symbol.dispose]()`, which needs the `esnext.disposable` lib: a
+# consumer compiling with `lib: ["ES2022", "DOM"]` and `skipLibCheck: false` would fail on our
+# types. The reference directive brings that lib in wherever the declarations are used.
+sed -i '1i /// <reference lib="esnext.disposable" />' pkg/wasm/edgerec.d.ts
 say "wasm-opt -Oz (binaryen $(node_modules/.bin/wasm-opt --version | awk '{print $3}'))"
 node_modules/.bin/wasm-opt -Oz \
   --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \

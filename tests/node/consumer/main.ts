@@ -1,0 +1,47 @@
+// A consumer of the published types under ordinary strict settings (lib ES2022 + DOM,
+// skipLibCheck off): `tests/node/types.test.mjs` compiles it with tsc.
+import {
+  loadBundle,
+  Recommender,
+  ScoringEngine,
+  isEdgerecError,
+  type DiversityOptions,
+  type Placement,
+  type RecommendOptions,
+  type RecommendResult,
+  type RuleSpec,
+} from 'edgerec';
+
+const rules: RuleSpec[] = [
+  { kind: 'max_consecutive', attribute: 'category', max: 2 },
+  { kind: 'max_per_window', attribute: 'decade', window: 4, max: 1, hard: true },
+  { kind: 'min_in_top', attribute: 'category', value: 'Comedy', top: 10, min: 2, priority: 3 },
+  { kind: 'pin', item: '318', position: 0 },
+];
+const diversity: DiversityOptions = { method: 'dpp', theta: 0.9, window: 8, similarity: 'mix', mixWeight: 0.5 };
+
+export async function feed(): Promise<RecommendResult> {
+  const bundle = await loadBundle('/models/movielens-small/manifest.json', { onProgress: (p) => console.log(p.loaded, p.total) });
+  const rec = await Recommender.create(bundle, { backend: 'auto', store: 'memory' });
+  await rec.record('1', { kind: 'like' });
+  const options: RecommendOptions = { k: 20, diversity, rules, candidates: [{ id: '1', score: 0.5 }] };
+  try {
+    const result = await rec.recommend(options);
+    const why: Placement[] = result.items.map((i) => i.placedBy);
+    console.log(why, result.trace.timings.totalMs, result.trace.relaxedRules);
+    await rec.markShown(result.items.map((i) => i.id));
+    return result;
+  } catch (e) {
+    if (isEdgerecError(e)) console.error(e.code);
+    throw e;
+  } finally {
+    rec.free();
+  }
+}
+
+export async function score(items: Float32Array): Promise<number> {
+  const engine = await ScoringEngine.create(items, 64, { backend: 'cpu' });
+  const top = await engine.topK(new Float32Array(64), 10);
+  engine.free();
+  return top.ids.length;
+}
