@@ -83,10 +83,20 @@ export type ErrorCode =
   | 'UNKNOWN_TASK'
   | 'UNSUPPORTED_VERSION';
 
-/** The errors edgerec throws: a JS `Error` with `name === 'EdgerecError'` and a `code`. */
-export interface EdgerecError extends Error {
-  name: 'EdgerecError';
-  code: ErrorCode;
+/**
+ * The errors edgerec throws: `Error`s with `name === 'EdgerecError'` and a stable `code`.
+ * `e instanceof EdgerecError` works for every one of them, including those created inside the
+ * WebAssembly module.
+ */
+export class EdgerecError extends Error {
+  override readonly name = 'EdgerecError' as const;
+  constructor(readonly code: ErrorCode, message: string) {
+    super(message);
+  }
+  /** Errors from the wasm module are plain `Error`s named `EdgerecError`: they count too. */
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return isEdgerecError(value);
+  }
 }
 
 /** True when `e` is an error thrown by edgerec (as opposed to the platform). */
@@ -186,17 +196,25 @@ export class ScoringEngine {
 
   private get engine(): WasmScoringEngine {
     if (!this.inner) {
-      throw Object.assign(new Error('this ScoringEngine was freed'), { name: 'EdgerecError', code: 'INVALID_ARGUMENT' });
+      throw new EdgerecError('INVALID_ARGUMENT', 'this ScoringEngine was freed');
     }
     return this.inner;
   }
 
-  /** The backend chosen at creation: `webgpu` or `cpu`. */
+  /**
+   * The backend answering queries: `webgpu` or `cpu`. With `auto` the engine is ready at once
+   * on `cpu`: a software adapter (SwiftShader, lavapipe) is recognised from its adapter info and
+   * never opened; on a hardware adapter the GPU is prepared and timed in the background, and
+   * this becomes `webgpu` once that trial finds it faster. A lost device turns it back to `cpu`.
+   */
   get backend(): Backend {
     return this.engine.backend as Backend;
   }
 
-  /** Why that backend was chosen (or why WebGPU was not). */
+  /**
+   * Why that backend is in use: the software adapter by name, a background trial in progress,
+   * the trial's timings, or why WebGPU is unavailable.
+   */
   get backendReason(): string {
     return this.engine.backendReason;
   }
@@ -206,7 +224,10 @@ export class ScoringEngine {
     return this.engine.adapter ?? undefined;
   }
 
-  /** The `auto` trial's timings when one ran (hardware adapters only). */
+  /**
+   * The `auto` trial's timings once its background run has finished (hardware adapters only;
+   * `undefined` while it runs and on a software adapter).
+   */
   get trial(): TrialTimings | undefined {
     const t = this.engine.trial;
     return t ? { cpuMs: t[0], gpuMs: t[1] } : undefined;
@@ -229,7 +250,7 @@ export class ScoringEngine {
     return takeTopK(await this.engine.topK(query, k));
   }
 
-  /** The backend answering now: `cpu` after a lost GPU device forced a fallback. */
+  /** {@link ScoringEngine.backend} after the queries already queued have run. */
   async currentBackend(): Promise<Backend> {
     return (await this.engine.currentBackend()) as Backend;
   }
@@ -305,8 +326,12 @@ export class DppKernel {
     return this.inner.select(k, options.window, options.epsilon);
   }
 
-  /** Releases the wasm memory now. */
+  private freed = false;
+
+  /** Releases the wasm memory now (a second call does nothing). */
   free(): void {
+    if (this.freed) return;
+    this.freed = true;
     this.inner.free();
   }
 }
@@ -326,8 +351,12 @@ export class MmrIndex {
     return this.inner.select(Float64Array.from(query), k, lambda, options.window);
   }
 
-  /** Releases the wasm memory now. */
+  private freed = false;
+
+  /** Releases the wasm memory now (a second call does nothing). */
   free(): void {
+    if (this.freed) return;
+    this.freed = true;
     this.inner.free();
   }
 }
@@ -372,12 +401,17 @@ export class ModelBundle {
   itemTags(row: number): string[] { return this.raw.itemTags(row); }
   /** The item embeddings, dequantized (`itemCount × embeddingDim`). */
   itemEmbeddings(): Float32Array { return this.raw.itemEmbeddings(); }
-  /** Releases the wasm memory now. */
-  free(): void { this.raw.free(); }
+  private freed = false;
+  /** Releases the wasm memory now (a second call does nothing). */
+  free(): void {
+    if (this.freed) return;
+    this.freed = true;
+    this.raw.free();
+  }
 }
 
 function httpError(url: string, status: number): Error {
-  return Object.assign(new Error(`GET ${url} failed with HTTP ${status}`), { name: 'EdgerecError', code: 'IO_ERROR' });
+  return new EdgerecError('IO_ERROR', `GET ${url} failed with HTTP ${status}`);
 }
 
 /**
@@ -637,17 +671,22 @@ export class Recommender {
 
   private get rec(): WasmRecommender {
     if (!this.inner) {
-      throw Object.assign(new Error('this Recommender was freed'), { name: 'EdgerecError', code: 'INVALID_ARGUMENT' });
+      throw new EdgerecError('INVALID_ARGUMENT', 'this Recommender was freed');
     }
     return this.inner;
   }
 
-  /** The backend scoring runs on. */
+  /**
+   * The backend scoring runs on. `auto` never delays `create`: it starts on `cpu` (for good on a
+   * software adapter such as SwiftShader, which is recognised without opening it); on a
+   * hardware adapter the GPU is timed in the background and a later `recommend` switches to
+   * `webgpu` if it was faster.
+   */
   get backend(): Backend {
     return this.rec.backend as Backend;
   }
 
-  /** Why that backend was chosen. */
+  /** Why that backend is in use (the software adapter by name, a trial in progress, its timings). */
   get backendReason(): string {
     return this.rec.backendReason;
   }

@@ -94,3 +94,22 @@ test('the JS funnel and the native CLI return the same list for the same clicks 
   }
   rec.free();
 });
+
+test('errors are EdgerecError instances, and free() is idempotent everywhere', async () => {
+  const { EdgerecError, DppKernel, MmrIndex } = await import('../../pkg/dist/index.js');
+  const rec = await warmRecommender();
+  await assert.rejects(rec.recommend({ k: 0 }), (e) => e instanceof EdgerecError && e instanceof Error && e.code === 'INVALID_K');
+  assert.ok(!(new Error('other') instanceof EdgerecError));
+  rec.free();
+  rec.free();
+  await assert.rejects(rec.recommend({ k: 5 }), (e) => e instanceof EdgerecError && e.code === 'INVALID_ARGUMENT');
+  const kernel = await DppKernel.create([1, 0, 0, 1], 2);
+  kernel.free();
+  kernel.free();
+  const index = await MmrIndex.create([1, 0, 0, 1], 2);
+  index.free();
+  index.free();
+  const own = await loadBundle(manifest, { fetch: fileFetch });
+  own.free();
+  own.free();
+});
