@@ -555,6 +555,13 @@ impl Recommender {
 
         let start = Instant::now();
         let ranker_on = self.ranker.is_some() && self.config.ranker_weight > 0.0;
+        // `auto` may have switched to the GPU in the background since `new`: the ranker follows.
+        if let (None, Some(ctx), Some(ranker)) =
+            (&self.ranker_gpu, self.engine.gpu_context(), &self.ranker)
+        {
+            // An upload failure keeps the ranker on the CPU (same results).
+            self.ranker_gpu = GpuMlp::upload(ctx, ranker.mlp()).await.ok();
+        }
         let probabilities = match (&self.ranker, query.as_deref()) {
             (Some(ranker), Some(q)) if ranker_on && !pool.is_empty() => {
                 let known: Vec<u32> = pool.iter().filter_map(|e| e.row).collect();

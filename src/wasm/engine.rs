@@ -2,10 +2,11 @@
 
 use crate::compute::cpu;
 use crate::compute::{
-    BackendChoice, ItemIndex, ItemMatrix, RowMask, ScoreRequest, ScoringEngine, Similarity, TopK,
-    parse_scheme,
+    BackendChoice, BackendReport, ItemIndex, ItemMatrix, RowMask, ScoreRequest, ScoringEngine,
+    Similarity, TopK, parse_scheme,
 };
 use futures_util::lock::Mutex;
+use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
@@ -36,10 +37,9 @@ pub struct WasmScoringEngine {
     // Queries are async; the mutex queues concurrent calls instead of failing them.
     inner: Rc<Mutex<ScoringEngine>>,
     rows: usize,
-    backend: String,
-    reason: String,
-    adapter: Option<String>,
-    trial: Option<(f64, f64)>,
+    // The report as last seen: the getters refresh it whenever no query holds the engine, so
+    // an `auto` engine's switch after its background GPU trial shows without a query.
+    report: RefCell<BackendReport>,
 }
 
 fn to_array(results: Vec<TopK>) -> js_sys::Array {
@@ -90,39 +90,45 @@ impl WasmScoringEngine {
     ) -> Result<WasmScoringEngine, JsValue> {
         let rows = index.rows();
         let engine = ScoringEngine::new(index, choice).await?;
-        let report = engine.report().clone();
-        Ok(Self {
-            inner: Rc::new(Mutex::new(engine)),
-            rows,
-            backend: report.backend.as_str().to_string(),
-            reason: report.reason,
-            adapter: report.adapter,
-            trial: report.trial.map(|t| (t.cpu_ms, t.gpu_ms)),
-        })
+        let report = RefCell::new(engine.report().clone());
+        Ok(Self { inner: Rc::new(Mutex::new(engine)), rows, report })
     }
 
-    /// `"webgpu"` or `"cpu"`: the backend chosen at creation.
+    /// The engine's report now, adopting a finished background trial first (the last one seen
+    /// while a query holds the engine).
+    fn report(&self) -> BackendReport {
+        if let Some(mut engine) = self.inner.try_lock() {
+            engine.poll_trial();
+            *self.report.borrow_mut() = engine.report().clone();
+        }
+        self.report.borrow().clone()
+    }
+
+    /// `"webgpu"` or `"cpu"`: the backend answering queries. `auto` starts on `"cpu"` and
+    /// becomes `"webgpu"` when its background trial finds a hardware GPU faster; a lost device
+    /// turns it back to `"cpu"`.
     #[wasm_bindgen(getter)]
     pub fn backend(&self) -> String {
-        self.backend.clone()
+        self.report().backend.as_str().to_string()
     }
 
-    /// Why that backend was chosen.
+    /// Why that backend is in use (a software adapter, a trial in progress, the trial's
+    /// timings, no WebGPU, …).
     #[wasm_bindgen(getter, js_name = backendReason)]
     pub fn backend_reason(&self) -> String {
-        self.reason.clone()
+        self.report().reason
     }
 
     /// The GPU adapter's description, when one was found.
     #[wasm_bindgen(getter)]
     pub fn adapter(&self) -> Option<String> {
-        self.adapter.clone()
+        self.report().adapter
     }
 
-    /// `[cpuMs, gpuMs]` from the `auto` backend trial, when one ran.
+    /// `[cpuMs, gpuMs]` from the `auto` backend trial, once it has finished.
     #[wasm_bindgen(getter)]
     pub fn trial(&self) -> Option<Vec<f64>> {
-        self.trial.map(|(cpu, gpu)| vec![cpu, gpu])
+        self.report().trial.map(|t| vec![t.cpu_ms, t.gpu_ms])
     }
 
     /// Resolves to the best `k` items for `query`; rejects with an `EdgerecError`.
@@ -166,13 +172,14 @@ impl WasmScoringEngine {
         })
     }
 
-    /// The backend currently answering queries: differs from `backend` after a lost GPU device
-    /// made the engine fall back to the CPU.
+    /// The backend currently answering queries, once queued queries have run (`backend` is the
+    /// same without waiting for them).
     #[wasm_bindgen(js_name = currentBackend, unchecked_return_type = "Promise<string>")]
     pub fn current_backend(&self) -> js_sys::Promise {
         let inner = Rc::clone(&self.inner);
         wasm_bindgen_futures::future_to_promise(async move {
-            let engine = inner.lock().await;
+            let mut engine = inner.lock().await;
+            engine.poll_trial();
             Ok(JsValue::from_str(engine.report().backend.as_str()))
         })
     }

@@ -6,11 +6,12 @@
 //! the next successful save writes everything.
 
 use super::storage::JsStorage;
-use crate::compute::BackendChoice;
+use crate::compute::{BackendChoice, BackendReport};
 use crate::error::Error;
 use crate::recommender::{RecommendOptions, Recommender, RecommenderConfig};
 use crate::user::{Interaction, InteractionKind, MemoryStorage, Storage};
 use futures_util::lock::Mutex;
+use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
@@ -61,8 +62,9 @@ struct Inner {
 #[wasm_bindgen(js_name = Recommender)]
 pub struct WasmRecommender {
     inner: Rc<Mutex<Inner>>,
-    backend: String,
-    backend_reason: String,
+    // The backend report as last seen; refreshed by the getters whenever no call holds the
+    // recommender (an `auto` engine can switch to the GPU after its background trial).
+    report: RefCell<BackendReport>,
     restore_report: String,
 }
 
@@ -136,25 +138,28 @@ impl WasmRecommender {
             },
             Err(e) => fallback(&mut store, &e),
         };
-        let report = rec.backend().clone();
-        Ok(Self {
-            inner: Rc::new(Mutex::new(Inner { rec, store })),
-            backend: report.backend.as_str().to_string(),
-            backend_reason: report.reason,
-            restore_report,
-        })
+        let report = RefCell::new(rec.backend().clone());
+        Ok(Self { inner: Rc::new(Mutex::new(Inner { rec, store })), report, restore_report })
     }
 
-    /// `"webgpu"` or `"cpu"`.
+    fn report(&self) -> BackendReport {
+        if let Some(inner) = self.inner.try_lock() {
+            *self.report.borrow_mut() = inner.rec.backend().clone();
+        }
+        self.report.borrow().clone()
+    }
+
+    /// `"webgpu"` or `"cpu"`: the backend scoring runs on. `auto` starts on `"cpu"`; after its
+    /// background GPU trial finds a hardware GPU faster, the next recommendation switches.
     #[wasm_bindgen(getter)]
     pub fn backend(&self) -> String {
-        self.backend.clone()
+        self.report().backend.as_str().to_string()
     }
 
-    /// Why that backend was chosen.
+    /// Why that backend is in use.
     #[wasm_bindgen(getter, js_name = backendReason)]
     pub fn backend_reason(&self) -> String {
-        self.backend_reason.clone()
+        self.report().reason
     }
 
     /// JSON: what was restored from storage at creation (see `RestoreReport`).

@@ -84,46 +84,134 @@ fn unavailable(reason: impl Into<String>) -> Error {
 }
 
 /// Creates the wgpu instance, or says why there is none. In the browser this checks for
-/// `navigator.gpu` *and* a real adapter first: wgpu's `Instance::new` panics in Node and other
-/// scopes without a `navigator`, and Chrome on Linux exposes `navigator.gpu` without support.
-async fn instance() -> Result<wgpu::Instance> {
+/// `navigator.gpu` *and* a real adapter first (and returns what the browser says about that
+/// adapter): wgpu's `Instance::new` panics in Node and other scopes without a `navigator`, and
+/// Chrome on Linux exposes `navigator.gpu` without support.
+async fn instance() -> Result<(wgpu::Instance, Option<BrowserAdapterInfo>)> {
     #[cfg(target_arch = "wasm32")]
     {
-        if !wgpu::util::is_browser_webgpu_supported().await {
+        let Some(browser) = browser::adapter_info().await else {
             return Err(unavailable(
                 "navigator.gpu is missing or offers no adapter (Node, a worker-less scope, or a \
                  browser without WebGPU enabled)",
             ));
-        }
+        };
         let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
         desc.backends = wgpu::Backends::BROWSER_WEBGPU;
-        Ok(wgpu::Instance::new(desc))
+        Ok((wgpu::Instance::new(desc), Some(browser)))
     }
     #[cfg(not(target_arch = "wasm32"))]
     {
         let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
         desc.backends = wgpu::Backends::VULKAN;
-        Ok(wgpu::Instance::new(desc))
+        Ok((wgpu::Instance::new(desc), None))
     }
 }
 
-impl GpuContext {
-    /// Finds an adapter, requests a device with the limits the kernels need (and `shader-f16`
-    /// when the adapter offers it) and compiles the pipelines.
-    ///
-    /// # Errors
-    /// [`Error::BackendUnavailable`] when there is no WebGPU/Vulkan adapter, the adapter lacks a
-    /// needed limit, or the device request is refused.
-    pub async fn new() -> Result<Self> {
-        Self::new_with(GpuContextOptions::default()).await
+/// What the browser's `GPUAdapterInfo` says. wgpu 30 maps only `description` (to the name,
+/// empty in Chrome unless unmasked) and `isFallbackAdapter` (to `DeviceType::Cpu`, and only the
+/// `info.isFallbackAdapter` spelling of Chrome ≥ 131); `vendor` and `architecture` are how
+/// Chrome names SwiftShader (`google` / `swiftshader`).
+#[derive(Debug, Clone, Default)]
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))] // only the browser fills it
+struct BrowserAdapterInfo {
+    vendor: String,
+    architecture: String,
+    description: String,
+    /// `GPUAdapterInfo.isFallbackAdapter`, or the older `GPUAdapter.isFallbackAdapter`.
+    fallback: bool,
+}
+
+#[cfg(target_arch = "wasm32")]
+mod browser {
+    use super::BrowserAdapterInfo;
+    use wasm_bindgen::{JsCast, JsValue};
+
+    fn get(target: &JsValue, key: &str) -> Option<JsValue> {
+        js_sys::Reflect::get(target, &JsValue::from_str(key))
+            .ok()
+            .filter(|v| !v.is_undefined() && !v.is_null())
     }
 
-    /// [`GpuContext::new`] with options.
+    /// `navigator.gpu.requestAdapter({ powerPreference: 'high-performance' })` (the options the
+    /// context's own request uses) and its info; `None` when there is no `navigator.gpu` or no
+    /// adapter. Costs one adapter request (a few ms), no device.
+    pub(super) async fn adapter_info() -> Option<BrowserAdapterInfo> {
+        let navigator = get(&js_sys::global().into(), "navigator")?;
+        let gpu = get(&navigator, "gpu")?;
+        let request = get(&gpu, "requestAdapter")?.dyn_into::<js_sys::Function>().ok()?;
+        let options = js_sys::Object::new();
+        js_sys::Reflect::set(&options, &"powerPreference".into(), &"high-performance".into())
+            .ok()?;
+        let promise =
+            request.call1(&gpu, &options.into()).ok()?.dyn_into::<js_sys::Promise>().ok()?;
+        let adapter = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
+        if adapter.is_undefined() || adapter.is_null() {
+            return None;
+        }
+        let info = get(&adapter, "info");
+        let text = |key| info.as_ref().and_then(|i| get(i, key)).and_then(|v| v.as_string());
+        let flag = |target: Option<&JsValue>| {
+            target.and_then(|t| get(t, "isFallbackAdapter")).and_then(|v| v.as_bool())
+        };
+        Some(BrowserAdapterInfo {
+            vendor: text("vendor").unwrap_or_default(),
+            architecture: text("architecture").unwrap_or_default(),
+            description: text("description").unwrap_or_default(),
+            fallback: flag(info.as_ref()).or(flag(Some(&adapter))).unwrap_or(false),
+        })
+    }
+}
+
+/// Lower-case names of software rasterizers, as adapters, drivers and browsers report them.
+/// ("Microsoft Basic Render Driver" is WARP.)
+const SOFTWARE_ADAPTERS: [&str; 5] =
+    ["swiftshader", "llvmpipe", "lavapipe", "softpipe", "microsoft basic render driver"];
+
+/// Why an adapter is a software one (CPU rasterizer), or `None` for hardware. Decided from the
+/// adapter info alone, before any device exists.
+fn software_reason(
+    info: &wgpu::AdapterInfo,
+    browser: Option<&BrowserAdapterInfo>,
+) -> Option<String> {
+    if browser.is_some_and(|b| b.fallback) {
+        return Some("the browser marks it as a fallback adapter".into());
+    }
+    if info.device_type == wgpu::DeviceType::Cpu {
+        return Some("its device type is CPU".into());
+    }
+    let mut names = vec![info.name.as_str(), info.driver.as_str()];
+    if let Some(b) = browser {
+        names.extend([b.vendor.as_str(), b.architecture.as_str(), b.description.as_str()]);
+    }
+    names.iter().find_map(|name| {
+        let lower = name.to_lowercase();
+        SOFTWARE_ADAPTERS
+            .iter()
+            .find(|s| lower.contains(*s))
+            .map(|s| format!("{s} is a software rasterizer"))
+    })
+}
+
+/// An adapter found but not yet opened: what `auto` looks at before it pays for a device and
+/// the pipelines. Opening compiles every kernel; on a software adapter (SwiftShader in headless
+/// Chromium) that takes seconds (issue 15: ~2 s per top-k pipeline), so the decision is made
+/// here, from the adapter info, first.
+#[derive(Debug)]
+pub struct GpuAdapter {
+    adapter: wgpu::Adapter,
+    info: wgpu::AdapterInfo,
+    software: Option<String>,
+}
+
+impl GpuAdapter {
+    /// Requests the high-performance adapter and checks the limits the kernels need. No device
+    /// is created.
     ///
     /// # Errors
-    /// As [`GpuContext::new`].
-    pub async fn new_with(options: GpuContextOptions) -> Result<Self> {
-        let instance = instance().await?;
+    /// [`Error::BackendUnavailable`] when there is no WebGPU/Vulkan adapter or it lacks a limit.
+    pub async fn request() -> Result<Self> {
+        let (instance, browser) = instance().await?;
         let adapter = instance
             .request_adapter(&wgpu::RequestAdapterOptions {
                 power_preference: wgpu::PowerPreference::HighPerformance,
@@ -145,6 +233,45 @@ impl GpuContext {
                 supported.max_storage_buffers_per_shader_stage, STORAGE_BUFFERS_NEEDED
             )));
         }
+        let mut info = adapter.get_info();
+        let software = software_reason(&info, browser.as_ref());
+        // Chrome leaves `description` (wgpu's name) empty; "google swiftshader" names the
+        // adapter in reports instead of "".
+        if let Some(b) = browser.as_ref().filter(|_| info.name.trim().is_empty()) {
+            info.name = [b.vendor.as_str(), b.architecture.as_str()]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+        }
+        Ok(Self { adapter, info, software })
+    }
+
+    /// The adapter's info (in the browser, `name` falls back to `vendor architecture`).
+    pub fn info(&self) -> &wgpu::AdapterInfo {
+        &self.info
+    }
+
+    /// True for software adapters (SwiftShader, lavapipe/llvmpipe, WARP): correct, but slower
+    /// than the optimized CPU path, so `auto` does not open them.
+    pub fn is_software(&self) -> bool {
+        self.software.is_some()
+    }
+
+    /// Why [`GpuAdapter::is_software`] holds, in words (`None` for a hardware adapter).
+    pub fn software_reason(&self) -> Option<&str> {
+        self.software.as_deref()
+    }
+
+    /// Requests a device with the limits the kernels need (and `shader-f16` when the adapter
+    /// offers it) and compiles the pipelines: the expensive step.
+    ///
+    /// # Errors
+    /// [`Error::BackendUnavailable`] when the device request is refused; [`Error::Gpu`] when a
+    /// pipeline fails to compile.
+    pub async fn open(self, options: GpuContextOptions) -> Result<GpuContext> {
+        let Self { adapter, info, .. } = self;
+        let supported = adapter.limits();
         let required_limits = wgpu::Limits {
             max_compute_workgroup_storage_size: shaders::WORKGROUP_STORAGE_BYTES,
             max_storage_buffers_per_shader_stage: STORAGE_BUFFERS_NEEDED,
@@ -170,7 +297,28 @@ impl GpuContext {
             })
             .await
             .map_err(|e| unavailable(format!("device request refused: {e}")))?;
-        Self::build(device, queue, adapter.get_info(), f16).await
+        GpuContext::build(device, queue, info, f16).await
+    }
+}
+
+impl GpuContext {
+    /// Finds an adapter, requests a device with the limits the kernels need (and `shader-f16`
+    /// when the adapter offers it) and compiles the pipelines ([`GpuAdapter::request`], then
+    /// [`GpuAdapter::open`]).
+    ///
+    /// # Errors
+    /// [`Error::BackendUnavailable`] when there is no WebGPU/Vulkan adapter, the adapter lacks a
+    /// needed limit, or the device request is refused.
+    pub async fn new() -> Result<Self> {
+        Self::new_with(GpuContextOptions::default()).await
+    }
+
+    /// [`GpuContext::new`] with options.
+    ///
+    /// # Errors
+    /// As [`GpuContext::new`].
+    pub async fn new_with(options: GpuContextOptions) -> Result<Self> {
+        GpuAdapter::request().await?.open(options).await
     }
 
     /// Wraps a device the caller already owns (tests, or an app that shares its device) and
@@ -349,9 +497,10 @@ impl GpuContext {
     }
 
     /// True for software adapters (lavapipe, SwiftShader, WARP): correct, but slower than the
-    /// optimized CPU path, so `auto` does not pick them.
+    /// optimized CPU path, so `auto` does not pick them (it decides on [`GpuAdapter`], before a
+    /// context exists).
     pub fn is_software(&self) -> bool {
-        self.info.device_type == wgpu::DeviceType::Cpu
+        software_reason(&self.info, None).is_some()
     }
 
     /// The device's limits as granted.
@@ -458,4 +607,55 @@ fn layout(device: &wgpu::Device, label: &str, slots: &[Slot]) -> wgpu::BindGroup
         label: Some(label),
         entries: &entries,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BrowserAdapterInfo, software_reason};
+
+    fn info(name: &str, driver: &str, device_type: wgpu::DeviceType) -> wgpu::AdapterInfo {
+        wgpu::AdapterInfo {
+            name: name.into(),
+            vendor: 0,
+            device: 0,
+            device_type,
+            device_pci_bus_id: String::new(),
+            driver: driver.into(),
+            driver_info: String::new(),
+            backend: wgpu::Backend::Vulkan,
+            subgroup_min_size: 0,
+            subgroup_max_size: 0,
+            transient_saves_memory: None,
+            limit_bucket: None,
+        }
+    }
+
+    #[test]
+    fn software_adapters_are_recognised_from_their_info_alone() {
+        use wgpu::DeviceType::{Cpu, DiscreteGpu, Other};
+        let lavapipe = info("llvmpipe (LLVM 15.0.6, 256 bits)", "llvmpipe", Cpu);
+        assert_eq!(software_reason(&lavapipe, None).as_deref(), Some("its device type is CPU"));
+        // A software rasterizer that does not report the CPU device type is caught by name.
+        let swiftshader = info("SwiftShader Device (Subzero)", "", Other);
+        assert!(software_reason(&swiftshader, None).unwrap().contains("swiftshader"));
+        let warp = info("Microsoft Basic Render Driver", "", Other);
+        assert!(software_reason(&warp, None).is_some());
+        assert_eq!(software_reason(&info("NVIDIA H200", "NVIDIA", DiscreteGpu), None), None);
+        // Chrome: empty description; the browser's own info says it.
+        let browser = info("", "", Other);
+        let fallback = BrowserAdapterInfo { fallback: true, ..Default::default() };
+        assert!(software_reason(&browser, Some(&fallback)).unwrap().contains("fallback"));
+        let named = BrowserAdapterInfo {
+            vendor: "google".into(),
+            architecture: "swiftshader".into(),
+            ..Default::default()
+        };
+        assert!(software_reason(&browser, Some(&named)).unwrap().contains("swiftshader"));
+        let hardware = BrowserAdapterInfo {
+            vendor: "nvidia".into(),
+            architecture: "hopper".into(),
+            ..Default::default()
+        };
+        assert_eq!(software_reason(&browser, Some(&hardware)), None);
+    }
 }

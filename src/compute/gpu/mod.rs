@@ -15,7 +15,7 @@ mod pool;
 mod readback;
 pub mod shaders;
 
-pub use context::{F16Path, GpuContext, GpuContextOptions};
+pub use context::{F16Path, GpuAdapter, GpuContext, GpuContextOptions};
 pub use index::{GpuIndex, GpuIndexOptions};
 pub use mlp::GpuMlp;
 pub use mmoe::GpuMmoe;
