@@ -738,14 +738,33 @@ export class Recommender {
     return JSON.parse(await this.rec.history()) as HistoryEntry[];
   }
 
-  /** Never recommends item `id` again (saved with the state; `forget()` lifts it). */
-  async blockItem(id: string): Promise<void> {
-    await this.rec.blockItem(id);
+  /** Never recommends item `id` again; resolves once saved (`forget()` or `clearBlocklist()` lift it). */
+  async blockItem(id: string): Promise<SaveOutcome> {
+    return JSON.parse(await this.rec.blockItem(id)) as SaveOutcome;
   }
 
-  /** Never recommends items with attribute `key` = `value` (`'tag'` matches categories); saved. */
-  async blockAttribute(key: string, value: string): Promise<void> {
-    await this.rec.blockAttribute(key, value);
+  /** Never recommends items with attribute `key` = `value` (`'tag'` matches categories); resolves once saved. */
+  async blockAttribute(key: string, value: string): Promise<SaveOutcome> {
+    return JSON.parse(await this.rec.blockAttribute(key, value)) as SaveOutcome;
+  }
+
+  /** Lifts every block; resolves once saved. */
+  async clearBlocklist(): Promise<SaveOutcome> {
+    return JSON.parse(await this.rec.clearBlocklist()) as SaveOutcome;
+  }
+
+  /**
+   * Imports interactions this device did not see (e.g. the server's history after sign-in),
+   * oldest first, without on-device fine-tuning; stops at the first invalid one (typed error,
+   * the earlier ones stay imported). Resolves once saved.
+   */
+  async importHistory(entries: { id: string; kind?: InteractionKind; timestampMs: number; dwellMs?: number }[]): Promise<SaveOutcome> {
+    const rust = entries.map((e) => ({
+      item: e.id,
+      kind: e.kind === 'dwell' ? { type: 'dwell', ms: e.dwellMs ?? 0 } : { type: e.kind ?? 'click' },
+      timestamp_ms: e.timestampMs,
+    }));
+    return JSON.parse(await this.rec.importHistory(JSON.stringify(rust))) as SaveOutcome;
   }
 
   /** Saves now. */

@@ -256,24 +256,58 @@ impl WasmRecommender {
         })
     }
 
-    /// Never recommends item `id` again (saved with the state).
-    #[wasm_bindgen(js_name = blockItem, unchecked_return_type = "Promise<void>")]
+    /// Never recommends item `id` again; resolves (to the save outcome as JSON) once the
+    /// blocklist is saved.
+    #[wasm_bindgen(js_name = blockItem, unchecked_return_type = "Promise<string>")]
     pub fn block_item(&self, id: String) -> js_sys::Promise {
-        let inner = Rc::clone(&self.inner);
-        wasm_bindgen_futures::future_to_promise(async move {
-            inner.lock().await.rec.block_item(&id)?;
-            Ok(JsValue::UNDEFINED)
-        })
+        self.change_and_save(move |rec| rec.block_item(&id))
     }
 
     /// Never recommends items whose attribute `key` equals `value` (`key` `"tag"` matches
-    /// tags); saved with the state.
-    #[wasm_bindgen(js_name = blockAttribute, unchecked_return_type = "Promise<void>")]
+    /// tags); resolves once saved.
+    #[wasm_bindgen(js_name = blockAttribute, unchecked_return_type = "Promise<string>")]
     pub fn block_attribute(&self, key: String, value: String) -> js_sys::Promise {
+        self.change_and_save(move |rec| {
+            rec.block_attribute(&key, &value);
+            Ok(())
+        })
+    }
+
+    /// Lifts every block; resolves once saved.
+    #[wasm_bindgen(js_name = clearBlocklist, unchecked_return_type = "Promise<string>")]
+    pub fn clear_blocklist(&self) -> js_sys::Promise {
+        self.change_and_save(|rec| {
+            rec.clear_blocklist();
+            Ok(())
+        })
+    }
+
+    /// Imports interactions the device did not see (JSON `[{item, kind, timestamp_ms}]`, e.g.
+    /// the server's history after sign-in) without fine-tuning steps; resolves once saved.
+    #[wasm_bindgen(js_name = importHistory, unchecked_return_type = "Promise<string>")]
+    pub fn import_history(&self, interactions_json: String) -> js_sys::Promise {
+        self.change_and_save(move |rec| {
+            let interactions: Vec<Interaction> =
+                serde_json::from_str(&interactions_json).map_err(|e| Error::InvalidArgument {
+                    name: "interactions",
+                    reason: e.to_string(),
+                })?;
+            rec.import_history(&interactions, now_ms())
+        })
+    }
+
+    /// Applies `change` (a typed error rejects and changes nothing), then saves; resolves to
+    /// the save outcome as JSON (a failed save keeps the change in memory).
+    fn change_and_save(
+        &self,
+        change: impl FnOnce(&mut Recommender) -> crate::Result<()> + 'static,
+    ) -> js_sys::Promise {
         let inner = Rc::clone(&self.inner);
         wasm_bindgen_futures::future_to_promise(async move {
-            inner.lock().await.rec.block_attribute(&key, &value);
-            Ok(JsValue::UNDEFINED)
+            let mut guard = inner.lock().await;
+            change(&mut guard.rec)?;
+            let inner = &*guard;
+            Ok(save_outcome(inner.store.save(&inner.rec).await))
         })
     }
 

@@ -113,3 +113,22 @@ test('errors are EdgerecError instances, and free() is idempotent everywhere', a
   own.free();
   own.free();
 });
+
+test('blocklist changes persist when the promise resolves; importHistory and clearBlocklist', async () => {
+  const { MemoryStore } = await import('../../pkg/dist/index.js');
+  const store = new MemoryStore();
+  const rec = await Recommender.create(bundle, { store, backend: 'cpu' });
+  const now = Date.now();
+  assert.deepEqual(await rec.importHistory([{ id: '1', timestampMs: now - 2000 }, { id: '2571', kind: 'like', timestampMs: now - 1000 }]), { persisted: true });
+  assert.deepEqual((await rec.history()).map((h) => h.item), ['1', '2571']);
+  const top = (await rec.recommend({ k: 5, diversity: { method: 'none' } })).items[0].id;
+  assert.deepEqual(await rec.blockItem(top), { persisted: true });
+  // A second recommender over the same store sees the block without any further save.
+  const again = await Recommender.create(bundle, { store, backend: 'cpu' });
+  assert.ok((await again.recommend({ k: 20 })).items.every((i) => i.id !== top));
+  await again.clearBlocklist();
+  const third = await Recommender.create(bundle, { store, backend: 'cpu' });
+  assert.equal(third.restoreReport.blocked, 0);
+  await assert.rejects(rec.importHistory([{ id: 'no-such-item', timestampMs: now }]), (e) => isEdgerecError(e) && e.code === 'UNKNOWN_ITEM');
+  for (const r of [rec, again, third]) r.free();
+});
