@@ -644,6 +644,36 @@ export class Recommender {
   private constructor(private inner: WasmRecommender | undefined) {}
 
   /** Builds the funnel over `bundle` and restores the state found in the store. */
+  /**
+   * The one-line entry: downloads and verifies the bundle at `manifestUrl` (with `onProgress`,
+   * `publicKey`, `fetch` as in {@link loadBundle}), then builds the recommender over it. The
+   * bundle is owned by the recommender from then on ({@link Recommender.bundle}).
+   *
+   * @example
+   * ```ts
+   * const rec = await Recommender.load('/models/movielens-small/manifest.json', { backend: 'auto' });
+   * const { items } = await rec.recommend({ k: 20 });
+   * ```
+   */
+  static async load(manifestUrl: string | URL, options: RecommenderOptions & LoadBundleOptions = {}): Promise<Recommender> {
+    const bundle = await loadBundle(manifestUrl, options);
+    try {
+      const rec = await Recommender.create(bundle, options);
+      rec.ownedBundle = bundle;
+      return rec;
+    } catch (e) {
+      bundle.free();
+      throw e;
+    }
+  }
+
+  private ownedBundle: ModelBundle | undefined;
+
+  /** The bundle this recommender was loaded with by {@link Recommender.load} (titles, tags, embeddings). */
+  get bundle(): ModelBundle | undefined {
+    return this.ownedBundle;
+  }
+
   static async create(bundle: ModelBundle, options: RecommenderOptions = {}): Promise<Recommender> {
     await initEdgerec();
     let store: KeyValueStore | undefined;
@@ -781,5 +811,7 @@ export class Recommender {
   free(): void {
     this.inner?.free();
     this.inner = undefined;
+    this.ownedBundle?.free();
+    this.ownedBundle = undefined;
   }
 }

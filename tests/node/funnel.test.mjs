@@ -132,3 +132,12 @@ test('blocklist changes persist when the promise resolves; importHistory and cle
   await assert.rejects(rec.importHistory([{ id: 'no-such-item', timestampMs: now }]), (e) => isEdgerecError(e) && e.code === 'UNKNOWN_ITEM');
   for (const r of [rec, again, third]) r.free();
 });
+
+test('Recommender.load: one line from a manifest URL to recommendations', async () => {
+  const rec = await Recommender.load(manifest, { fetch: fileFetch, backend: 'cpu', store: 'memory' });
+  assert.equal(rec.bundle?.itemCount, bundle.itemCount);
+  assert.equal((await rec.recommend({ k: 7 })).items.length, 7);
+  rec.free();
+  rec.free();
+  await assert.rejects(Recommender.load(new URL('./missing/manifest.json', manifest), { fetch: async () => new Response('no', { status: 404 }) }), (e) => isEdgerecError(e) && e.code === 'IO_ERROR');
+});
