@@ -192,6 +192,16 @@ fn one_epoch_on_movielens_reproduces_the_recorded_metrics() {
         "--quiet",
         "--ranker-epochs",
         "0",
+        // The sample bundle's recipe, which predates the validation-tuned defaults (its
+        // model card names these flags).
+        "--temperature",
+        "0.07",
+        "--logq-weight",
+        "1",
+        "--bag-prob",
+        "0",
+        "--neighbours",
+        "20",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let json = dir.join("m.json").display().to_string();

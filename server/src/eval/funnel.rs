@@ -9,11 +9,11 @@
 //! * `funnel`: `diversity: Some(DiversityOptions::NONE)` — recall → rank, re-rank off;
 //! * `funnel+rerank`: `diversity: None`, i.e. the config's default diversity stage.
 //!
-//! The configuration is [`RecommenderConfig::default`] with two changes an offline evaluation
-//! needs: `filter_exposed = false` (nothing was shown), and `user.history_capacity` raised to
-//! the longest train history (the default keeps the last 100 interactions, so the funnel's
-//! consumed filter would let older train items through, while every other model excludes
-//! all of them). Any train item still in a list is dropped and counted
+//! The configuration is [`RecommenderConfig::default`] (or `--funnel-config`) with two changes
+//! an offline evaluation needs: `filter_exposed = false` (nothing was shown), and
+//! `user.history_capacity` raised to the longest train history (the default keeps the last 100
+//! interactions, so the funnel's consumed filter would let older train items through, while
+//! every other model excludes all of them). Any train item still in a list is dropped and counted
 //! ([`FunnelSummary::seen_dropped`], expected 0).
 //!
 //! Lists are requested at the evaluation's longest cut-off (50) so @20 and @50 are measured
@@ -73,7 +73,8 @@ pub(super) fn to_interactions(seq: &[Row], catalogue: &Catalogue) -> Vec<Interac
         .collect()
 }
 
-/// Ranks each of `users` (external id, seen rows) with the funnel; lists of up to `k` rows.
+/// Ranks each of `users` (external id, seen rows) with the funnel built from `config` (the
+/// default, or `--funnel-config`); lists of up to `k` rows.
 ///
 /// # Errors
 /// Anything [`Recommender::new`], `import_history` or `recommend_with` reports.
@@ -83,6 +84,7 @@ pub fn rank(
     train: &Interactions,
     users: &[(&str, &HashSet<u32>)],
     k: usize,
+    config: RecommenderConfig,
 ) -> Result<FunnelLists> {
     let history: HashMap<&str, Vec<Row>> = train
         .by_user()
@@ -91,7 +93,7 @@ pub fn rank(
         .map(|(u, seq)| (train.users[u].as_str(), seq))
         .collect();
     let longest = history.values().map(Vec::len).max().unwrap_or(0);
-    let mut config = RecommenderConfig { filter_exposed: false, ..Default::default() };
+    let mut config = RecommenderConfig { filter_exposed: false, ..config };
     config.user.history_capacity =
         longest.max(config.user.history_capacity).min(MAX_HISTORY_CAPACITY);
     let summary = FunnelSummary {

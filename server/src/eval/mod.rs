@@ -65,6 +65,10 @@ pub struct EvalArgs {
     /// imported), re-rank off and on: rows `funnel` and `funnel+rerank`.
     #[arg(long)]
     pub funnel: bool,
+    /// A JSON `RecommenderConfig` for the `--funnel` rows (omitted fields take their defaults;
+    /// `filter_exposed` and `user.history_capacity` are still set as the funnel module says).
+    #[arg(long)]
+    pub funnel_config: Option<String>,
     /// Write the metrics as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -559,7 +563,14 @@ fn evaluate(
             users.iter().map(|(_, hist, _)| hist.iter().copied().collect()).collect();
         let who: Vec<(&str, &HashSet<u32>)> =
             users.iter().zip(&seen).map(|((user, _, _), s)| (*user, s)).collect();
-        let lists = funnel::rank(&bundle, &catalogue, &train, &who, kmax)?;
+        let config: edgerec::recommender::RecommenderConfig = match &args.funnel_config {
+            Some(text) => serde_json::from_str(text).map_err(|e| TrainError::InvalidArgument {
+                name: "funnel-config",
+                reason: e.to_string(),
+            })?,
+            None => Default::default(),
+        };
+        let lists = funnel::rank(&bundle, &catalogue, &train, &who, kmax, config)?;
         score("funnel", &lists.plain, &mut models);
         score("funnel+rerank", &lists.rerank, &mut models);
         if lists.summary.seen_dropped > 0 {

@@ -52,8 +52,12 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 64)]
     pub dim: usize,
     /// Softmax temperature.
-    #[arg(long, default_value_t = 0.07)]
+    #[arg(long, default_value_t = 0.1)]
     pub temperature: f32,
+    /// Weight of the two-tower's logQ sampling-bias correction (1 = Yi et al.'s correction,
+    /// 0 = none, above 1 adds a popularity prior; see `two_tower::TowerConfig::logq_weight`).
+    #[arg(long, default_value_t = 1.5)]
+    pub logq_weight: f32,
     /// Learning rate of the two-tower model.
     #[arg(long, default_value_t = 3e-3)]
     pub lr: f64,
@@ -67,8 +71,12 @@ pub struct TrainArgs {
     /// Largest history offset δ of the training pairs (0 = next item only).
     #[arg(long, default_value_t = 8)]
     pub horizon: usize,
+    /// Share of two-tower training pairs whose history is a random sample of the user's other
+    /// items instead of the items before the target (see `two_tower::TowerConfig::bag_prob`).
+    #[arg(long, default_value_t = 1.0)]
+    pub bag_prob: f32,
     /// Neighbours per item in the i2i lists.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 100)]
     pub neighbours: usize,
     /// Ranker epochs (0 skips the ranker).
     #[arg(long, default_value_t = 3)]
@@ -132,11 +140,17 @@ fn check(args: &TrainArgs) -> Result<()> {
     if !(args.temperature.is_finite() && args.temperature > 0.0) {
         return bad("temperature", "must be finite and > 0");
     }
+    if !(args.logq_weight.is_finite() && args.logq_weight >= 0.0) {
+        return bad("logq-weight", "must be finite and ≥ 0");
+    }
     if !(args.lr.is_finite() && args.lr > 0.0) {
         return bad("lr", "must be finite and > 0");
     }
     if args.batch < 2 {
         return bad("batch", "must be ≥ 2");
+    }
+    if !(args.bag_prob.is_finite() && (0.0..=1.0).contains(&args.bag_prob)) {
+        return bad("bag-prob", "must be in 0..=1");
     }
     if args.history == 0 {
         return bad("history", "must be ≥ 1");
@@ -198,9 +212,11 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
         batch: args.batch,
         negatives: args.batch,
         temperature: args.temperature,
+        logq_weight: args.logq_weight,
         lr: args.lr,
         epochs: args.epochs,
         horizon: args.horizon,
+        bag_prob: args.bag_prob,
         seed: args.seed,
         ..two_tower::TowerConfig::default()
     };

@@ -46,6 +46,15 @@ pub struct TowerConfig {
     pub neg_power: f64,
     /// Softmax temperature τ.
     pub temperature: f32,
+    /// Weight α of the logQ correction: logits are reduced by `α · log Q(j)` while training.
+    /// α = 1 is Yi et al.'s correction: the model then estimates the full softmax, whose
+    /// serving score `s(u, j)` already carries item j's popularity (no per-item bias exists in
+    /// the cosine index). α = 0 trains against popularity-sampled negatives uncorrected, which
+    /// pushes popular items down and the lists into the long tail. α > 1 learns
+    /// `s ≈ log p(j | u) + (α − 1) · log Q(j)`, i.e. puts a popularity prior into the
+    /// embeddings — the serving-side `β · log pop` term, folded into training. Picked on a
+    /// validation split (`models/movielens-small/MODEL_CARD.md`).
+    pub logq_weight: f32,
     /// Adam learning rate.
     pub lr: f64,
     /// Decoupled weight decay (Loshchilov & Hutter, ICLR 2019).
@@ -54,6 +63,11 @@ pub struct TowerConfig {
     pub epochs: usize,
     /// Largest history offset δ (0 = next-item only).
     pub horizon: usize,
+    /// Share of training pairs whose history is a random sample of the user's *other* items
+    /// (before and after the target, up to `history` of them) instead of the items before it:
+    /// the "predict a held-out item from the rest of the profile" task of a random split,
+    /// next to the sequential one (0 = sequential only).
+    pub bag_prob: f32,
     /// Seed of initialization, shuffling and sampling.
     pub seed: u64,
 }
@@ -67,11 +81,13 @@ impl Default for TowerConfig {
             batch: 512,
             negatives: 512,
             neg_power: 0.75,
-            temperature: 0.07,
+            temperature: 0.1,
+            logq_weight: 1.5,
             lr: 3e-3,
             weight_decay: 1e-4,
             epochs: 10,
             horizon: 8,
+            bag_prob: 1.0,
             seed: 42,
         }
     }
@@ -215,10 +231,31 @@ fn sample(cdf: &[f64], rng: &mut SmallRng) -> u32 {
 
 /// Builds the padded history ids and pooling weights of one batch.
 fn histories(seqs: &[Vec<u32>], pairs: &[(u32, u32, u32)], n: usize) -> (Vec<u32>, Vec<f32>) {
+    histories_mixed(seqs, pairs, n, &[], None)
+}
+
+/// [`histories`], where a pair flagged in `bag` gets up to `n` of the user's other items
+/// (every position but the target's, sampled with `rng`) as its history.
+fn histories_mixed(
+    seqs: &[Vec<u32>],
+    pairs: &[(u32, u32, u32)],
+    n: usize,
+    bag: &[bool],
+    mut rng: Option<&mut SmallRng>,
+) -> (Vec<u32>, Vec<f32>) {
     let mut ids = vec![0u32; pairs.len() * n];
     let mut w = vec![0f32; pairs.len() * n];
-    for (b, (u, _t, end)) in pairs.iter().enumerate() {
+    for (b, (u, t, end)) in pairs.iter().enumerate() {
         let seq = &seqs[*u as usize];
+        if let (true, Some(rng)) = (bag.get(b).copied().unwrap_or(false), rng.as_deref_mut()) {
+            let (t, others) = (*t as usize, seq.len() - 1);
+            let k = others.min(n);
+            for (j, i) in rand::seq::index::sample(rng, others, k).into_iter().enumerate() {
+                ids[b * n + j] = seq[if i >= t { i + 1 } else { i }];
+                w[b * n + j] = 1.0 / k as f32;
+            }
+            continue;
+        }
         let end = *end as usize;
         let start = end.saturating_sub(n);
         let len = end - start;
@@ -314,7 +351,7 @@ pub fn train(
                     let j = j as usize;
                     let q = b as f64 * counts[j] / total
                         + cfg.negatives as f64 * neg_weights[j] / neg_total;
-                    q.max(1e-12).ln() as f32
+                    cfg.logq_weight * q.max(1e-12).ln() as f32
                 })
                 .collect();
             for r in 0..b {
@@ -322,7 +359,13 @@ pub fn train(
                     bias[r * m + c] = if c != r && j == targets[r] { -1e4 } else { -log_q[c] };
                 }
             }
-            let (hist, w) = histories(seqs, &pairs, cfg.history);
+            // No draws at all when off, so a sequential-only recipe keeps its random stream.
+            let bag: Vec<bool> = if cfg.bag_prob > 0.0 {
+                (0..b).map(|_| rng.random::<f32>() < cfg.bag_prob).collect()
+            } else {
+                Vec::new()
+            };
+            let (hist, w) = histories_mixed(seqs, &pairs, cfg.history, &bag, Some(&mut rng));
             let dev = Device::Cpu;
             let hist = Tensor::from_vec(hist, b * cfg.history, &dev)?;
             let w = Tensor::from_vec(w, (b, cfg.history, 1), &dev)?;
@@ -431,5 +474,17 @@ mod tests {
         let (ids, w) = histories(&seqs, &[(0, 2, 2)], 4);
         assert_eq!(ids, [5, 6, 0, 0]);
         assert_eq!(w, [0.5, 0.5, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn bag_histories_leave_the_target_out() {
+        let seqs = vec![vec![5, 6, 7, 8]];
+        let mut rng = SmallRng::seed_from_u64(3);
+        let (ids, w) = histories_mixed(&seqs, &[(0, 1, 1)], 4, &[true], Some(&mut rng));
+        let mut got = ids[..3].to_vec();
+        got.sort_unstable();
+        assert_eq!(got, [5, 7, 8]);
+        assert_eq!((ids[3], w[3]), (0, 0.0));
+        assert!(w[..3].iter().all(|x| (*x - 1.0 / 3.0).abs() < 1e-6));
     }
 }
