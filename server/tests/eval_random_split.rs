@@ -260,7 +260,6 @@ fn metrics_match_hand_computed_values() {
 /// `--dump-model` picks another model.
 #[test]
 fn funnel_rows_and_dumps_on_movielens() {
-    let data = movielens_dir();
     let dir = scratch("funnel");
     let split = movielens_split(&dir);
     // The first 40 test users keep the run short.
