@@ -255,6 +255,25 @@ impl ItemTable {
         (0..self.len).map(move |row| ItemRef { table: self, row })
     }
 
+    /// Every item's categories as numbers, categories numbered in the order they first appear
+    /// in the table (the numbering the trainer's ranker features use), and the number of each
+    /// category name.
+    pub fn category_numbers(&self) -> (Vec<Vec<u32>>, std::collections::HashMap<String, u32>) {
+        let mut numbers = std::collections::HashMap::new();
+        let per_item = self
+            .iter()
+            .map(|item| {
+                item.tags()
+                    .map(|tag| {
+                        let next = numbers.len() as u32;
+                        *numbers.entry(tag.to_string()).or_insert(next)
+                    })
+                    .collect()
+            })
+            .collect();
+        (per_item, numbers)
+    }
+
     /// Bytes the table occupies.
     pub fn stored_bytes(&self) -> usize {
         self.words.len() * 4

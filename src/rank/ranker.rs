@@ -13,7 +13,6 @@ use crate::compute::DenseLayer;
 use crate::compute::gpu::{GpuContext, GpuMlp};
 use crate::compute::{Activation, Mlp, MlpDevice, MlpScratch};
 use crate::error::{Error, Result};
-use std::collections::HashMap;
 
 /// Task names of the ranker `edgerec train` exports, in output order.
 pub const RANKER_TASKS: [&str; 2] = ["watch", "like"];
@@ -53,19 +52,7 @@ impl Ranker {
                 STATS.iter().find(|n| bundle.tensor(n).is_none()).unwrap_or(&STATS[0]),
             ));
         };
-        let mut numbers: HashMap<String, u32> = HashMap::new();
-        let categories = bundle
-            .items()
-            .iter()
-            .map(|item| {
-                item.tags()
-                    .map(|tag| {
-                        let next = numbers.len() as u32;
-                        *numbers.entry(tag.to_string()).or_insert(next)
-                    })
-                    .collect()
-            })
-            .collect();
+        let (categories, numbers) = bundle.items().category_numbers();
         Self::new(
             mlp,
             bundle.item_embeddings().to_quantized_matrix()?,

@@ -239,19 +239,7 @@ impl Recommender {
             (Some(ctx), Some(r)) => Some(GpuMlp::upload(ctx, r.mlp()).await?),
             _ => None,
         };
-        let mut category_ids = HashMap::new();
-        let categories = bundle
-            .items()
-            .iter()
-            .map(|item| {
-                item.tags()
-                    .map(|t| {
-                        let next = category_ids.len() as u32;
-                        *category_ids.entry(t.to_string()).or_insert(next)
-                    })
-                    .collect()
-            })
-            .collect();
+        let (categories, category_ids) = bundle.items().category_numbers();
         let channels = config.recall.channels.len();
         Ok(Self {
             embeddings: bundle.item_embeddings().to_quantized_matrix()?,

@@ -179,15 +179,10 @@ impl WasmRecommender {
         timestamp_ms: Option<f64>,
         dwell_ms: Option<u32>,
     ) -> js_sys::Promise {
-        let inner = Rc::clone(&self.inner);
-        wasm_bindgen_futures::future_to_promise(async move {
+        self.change_and_save(move |rec| {
             let kind = parse_kind(kind, dwell_ms)?;
             let now = now_ms();
-            let interaction = Interaction { item, kind, timestamp_ms: timestamp_ms.unwrap_or(now) };
-            let mut guard = inner.lock().await;
-            guard.rec.record(&interaction, now)?;
-            let inner = &*guard;
-            Ok(save_outcome(inner.store.save(&inner.rec).await))
+            rec.record(&Interaction { item, kind, timestamp_ms: timestamp_ms.unwrap_or(now) }, now)
         })
     }
 
@@ -210,13 +205,9 @@ impl WasmRecommender {
     /// resolves to the save outcome as JSON.
     #[wasm_bindgen(js_name = markShown, unchecked_return_type = "Promise<string>")]
     pub fn mark_shown(&self, ids: Vec<String>) -> js_sys::Promise {
-        let inner = Rc::clone(&self.inner);
-        wasm_bindgen_futures::future_to_promise(async move {
-            let mut guard = inner.lock().await;
+        self.change_and_save(move |rec| {
             let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-            guard.rec.mark_shown(&ids, now_ms())?;
-            let inner = &*guard;
-            Ok(save_outcome(inner.store.save(&inner.rec).await))
+            rec.mark_shown(&ids, now_ms())
         })
     }
 
@@ -237,12 +228,9 @@ impl WasmRecommender {
     /// everything).
     #[wasm_bindgen(js_name = resetUser, unchecked_return_type = "Promise<string>")]
     pub fn reset_user(&self) -> js_sys::Promise {
-        let inner = Rc::clone(&self.inner);
-        wasm_bindgen_futures::future_to_promise(async move {
-            let mut guard = inner.lock().await;
-            guard.rec.reset_user();
-            let inner = &*guard;
-            Ok(save_outcome(inner.store.save(&inner.rec).await))
+        self.change_and_save(|rec| {
+            rec.reset_user();
+            Ok(())
         })
     }
 
