@@ -33,6 +33,7 @@ pub mod recall;
 pub mod recommender;
 pub mod rerank;
 pub mod rng;
+pub mod sync;
 pub mod user;
 
 #[cfg(target_arch = "wasm32")]
