@@ -381,6 +381,34 @@ pub enum Error {
         /// Why it could not be decoded.
         reason: String,
     },
+
+    /// A request got no response (offline, DNS, connection reset, CORS, timeout). Queued
+    /// events are kept and retried after a backoff.
+    #[error("network error: {reason}")]
+    Network {
+        /// What the platform reported.
+        reason: String,
+    },
+
+    /// The server answered with an error status (5xx, 429, an unexpected 4xx). Queued events
+    /// are kept (or, for a 400 naming one event, set aside) as the sync client documents.
+    #[error("server answered HTTP {status}: {reason}")]
+    HttpStatus {
+        /// The HTTP status code.
+        status: u16,
+        /// The start of the response body, or a description of the status.
+        reason: String,
+    },
+
+    /// The server refused the credentials (HTTP 401 or 403). Queued events are kept; a new
+    /// token is needed before they can be delivered.
+    #[error("not authorized (HTTP {status}): {reason}")]
+    Unauthorized {
+        /// 401 or 403.
+        status: u16,
+        /// The start of the response body, or a description of the status.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -423,6 +451,9 @@ impl Error {
             Error::StorageUnavailable { .. } => "STORAGE_UNAVAILABLE",
             Error::StorageQuotaExceeded { .. } => "STORAGE_QUOTA_EXCEEDED",
             Error::StorageCorrupt { .. } => "STORAGE_CORRUPT",
+            Error::Network { .. } => "NETWORK_ERROR",
+            Error::HttpStatus { .. } => "HTTP_ERROR",
+            Error::Unauthorized { .. } => "UNAUTHORIZED",
         }
     }
 }
@@ -465,6 +496,9 @@ mod tests {
             Error::InvalidWeight { name: "like".into(), value: -1.0, reason: "x".into() },
             Error::UnknownChannel { candidate: 0, channel: 3, channels: 2 },
             Error::InvalidArmStats { arm: 0, clicks: 2, exposures: 1 },
+            Error::Network { reason: "offline".into() },
+            Error::HttpStatus { status: 503, reason: "x".into() },
+            Error::Unauthorized { status: 401, reason: "x".into() },
         ];
         let mut codes: Vec<_> = all.iter().map(Error::code).collect();
         assert!(codes.iter().all(|c| c.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_')));
@@ -477,5 +511,8 @@ mod tests {
     fn messages_carry_the_values() {
         let e = Error::DimensionMismatch { expected: 64, received: 768 };
         assert_eq!(e.to_string(), "dimension mismatch: expected 64, received 768");
+        let e = Error::HttpStatus { status: 503, reason: "overloaded".into() };
+        assert_eq!(e.to_string(), "server answered HTTP 503: overloaded");
+        assert_eq!(Error::Unauthorized { status: 401, reason: "x".into() }.code(), "UNAUTHORIZED");
     }
 }

@@ -24,11 +24,23 @@ import init, {
   Bundle as WasmBundle,
   MmrIndex as WasmMmrIndex,
   Recommender as WasmRecommender,
+  SyncClient as WasmSyncClient,
   type TopKResult,
 } from '../wasm/edgerec.js';
 import { IndexedDbStore, MemoryStore, type KeyValueStore } from './storage.js';
 
+import {
+  Emitter,
+  Scheduler,
+  fetchTransport,
+  mergeOptions,
+  type RecommenderEvents,
+  type SyncOptions,
+  type Transport,
+} from './sync.js';
+
 export { IndexedDbStore, MemoryStore, type KeyValueStore } from './storage.js';
+export { fetchTransport, type HttpResult, type RecommenderEvents, type SyncOptions, type Transport } from './sync.js';
 
 /** What the caller asks for: `auto` probes WebGPU and keeps the CPU path when it is better. */
 export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
@@ -59,6 +71,7 @@ export type ErrorCode =
   | 'EMPTY_INDEX'
   | 'GPU_ERROR'
   | 'HASH_MISMATCH'
+  | 'HTTP_ERROR'
   | 'INVALID_ARGUMENT'
   | 'INVALID_ARM_STATS'
   | 'INVALID_INTERACTION'
@@ -71,6 +84,7 @@ export type ErrorCode =
   | 'KERNEL_NOT_SQUARE'
   | 'KERNEL_NOT_SYMMETRIC'
   | 'LENGTH_MISMATCH'
+  | 'NETWORK_ERROR'
   | 'NON_FINITE'
   | 'NO_CANDIDATES'
   | 'RULES_INFEASIBLE'
@@ -78,6 +92,7 @@ export type ErrorCode =
   | 'STORAGE_CORRUPT'
   | 'STORAGE_QUOTA_EXCEEDED'
   | 'STORAGE_UNAVAILABLE'
+  | 'UNAUTHORIZED'
   | 'UNKNOWN_CHANNEL'
   | 'UNKNOWN_ITEM'
   | 'UNKNOWN_TASK'
@@ -428,6 +443,10 @@ export async function loadBundle(manifestUrl: string | URL, options: LoadBundleO
   const base = new URL(manifestUrl, typeof location === 'undefined' ? undefined : location.href);
   const manifestResponse = await get(base, options.requestInit);
   if (!manifestResponse.ok) throw httpError(base.href, manifestResponse.status);
+  // `GET /v1/models/latest` answers with the newest manifest and says where it lives
+  // (`Content-Location: /v1/models/{version}/manifest.json`): the files are relative to that.
+  const located = manifestResponse.headers?.get?.('content-location');
+  const filesBase = located ? new URL(located, base) : base;
   const loader = new WasmBundleLoader(new Uint8Array(await manifestResponse.arrayBuffer()), options.publicKey);
   try {
     if (options.onProgress) {
@@ -435,7 +454,7 @@ export async function loadBundle(manifestUrl: string | URL, options: LoadBundleO
       loader.onProgress((loaded: number, total: number, file: string) => report({ loaded, total, file }));
     }
     for (const name of loader.fileNames) {
-      const url = new URL(name, base);
+      const url = new URL(name, filesBase);
       const response = await get(url, options.requestInit);
       if (!response.ok) throw httpError(url.href, response.status);
       if (response.body) {
@@ -466,6 +485,40 @@ export interface RecordOptions {
   timestampMs?: number;
   /** Dwell time for `kind: 'dwell'`. */
   dwellMs?: number;
+  /** The `trace.requestId` of the list the item was clicked in (joins clicks to impressions). */
+  requestId?: string;
+  /** Its position in that list. */
+  position?: number;
+}
+
+/** What {@link Recommender.flush} delivered. */
+export interface FlushReport {
+  /** Events uploaded by this flush. */
+  sent: number;
+  /** Of those, stored by the server for the first time. */
+  accepted: number;
+  /** Of those, already held by the server (re-sent after a lost reply). */
+  duplicates: number;
+  /** Events still queued (tracked while the flush ran). */
+  pending: number;
+}
+
+/** Where sync stands: queue, losses, user and experiments. */
+export interface SyncStatus {
+  /** Events queued on the device. */
+  pending: number;
+  /** Events dropped because the queue was full while offline (oldest impressions first). */
+  dropped: number;
+  /** Events the server refused as invalid (dropped so they cannot block the queue). */
+  rejected: number;
+  /** The user id events carry. */
+  user: string;
+  /** Experiment assignments attached to every event: layer → `experiment/variant`. */
+  assignments: Record<string, string>;
+  /** True when the user is in the experiments' holdout. */
+  holdout: boolean;
+  /** When the next retry is due (ms since the epoch), after a failed upload. */
+  nextAttemptAt: number | null;
 }
 
 /** The outcome of saving state: `persisted: false` keeps the state in memory (nothing lost). */
@@ -624,6 +677,13 @@ export interface RecommenderOptions {
   backend?: BackendChoice;
   /** Overrides of the engine's `RecommenderConfig` (snake_case, as in the Rust docs). */
   config?: Record<string, unknown>;
+  /**
+   * Sync with an `edgerec serve` server: events are queued on the device and uploaded, new model
+   * versions and experiment configs are picked up. Without it nothing leaves the device.
+   */
+  sync?: SyncOptions;
+  /** Ed25519 key new model versions must be signed with (as {@link LoadBundleOptions.publicKey}). */
+  publicKey?: string;
 }
 
 /**
@@ -641,13 +701,18 @@ export interface RecommenderOptions {
  * ```
  */
 export class Recommender {
-  private constructor(private inner: WasmRecommender | undefined) {}
+  private constructor(
+    private inner: WasmRecommender | undefined,
+    private readonly store: KeyValueStore,
+    private readonly options: RecommenderOptions,
+    private currentVersion: string,
+  ) {}
 
-  /** Builds the funnel over `bundle` and restores the state found in the store. */
   /**
    * The one-line entry: downloads and verifies the bundle at `manifestUrl` (with `onProgress`,
    * `publicKey`, `fetch` as in {@link loadBundle}), then builds the recommender over it. The
-   * bundle is owned by the recommender from then on ({@link Recommender.bundle}).
+   * bundle is owned by the recommender from then on ({@link Recommender.bundle}). With `sync`,
+   * `manifestUrl` may be the server's `/v1/models/latest`.
    *
    * @example
    * ```ts
@@ -668,12 +733,27 @@ export class Recommender {
   }
 
   private ownedBundle: ModelBundle | undefined;
+  /** The bundle before the last model update (kept for {@link Recommender.rollback}). */
+  private previousBundle: ModelBundle | undefined;
+  private previousVersion: string | undefined;
+  private readonly events = new Emitter<RecommenderEvents>();
+  private sync: WasmSyncClient | undefined;
+  private transport: Transport | undefined;
+  private readonly scheduler = new Scheduler();
+  private experimentOptions: unknown;
+  private assignment: { assignments: Record<string, string>; holdout: boolean } = { assignments: {}, holdout: false };
+  private modelEtag: string | undefined;
+  private experimentsEtag: string | undefined;
+  private readonly failedModels = new Set<string>();
+  /** Calls run one after another, so a model swap happens between calls, never during one. */
+  private queue: Promise<unknown> = Promise.resolve();
 
-  /** The bundle this recommender was loaded with by {@link Recommender.load} (titles, tags, embeddings). */
+  /** The bundle in use when the recommender loaded it (by {@link Recommender.load} or a model update). */
   get bundle(): ModelBundle | undefined {
     return this.ownedBundle;
   }
 
+  /** Builds the funnel over `bundle` and restores the state found in the store. */
   static async create(bundle: ModelBundle, options: RecommenderOptions = {}): Promise<Recommender> {
     await initEdgerec();
     let store: KeyValueStore | undefined;
@@ -691,9 +771,17 @@ export class Recommender {
     } else {
       store = wanted;
     }
-    const config = options.config ? JSON.stringify(options.config) : undefined;
-    const rec = new Recommender(await WasmRecommender.create(bundle.raw, store, config, options.backend));
+    const inner = await WasmRecommender.create(bundle.raw, store, configJson(options), options.backend);
+    const rec = new Recommender(inner, store, options, bundle.modelVersion);
     if (openError) rec.openError = openError;
+    if (options.sync) {
+      try {
+        await rec.startSync(options.sync);
+      } catch (e) {
+        rec.free();
+        throw e;
+      }
+    }
     return rec;
   }
 
@@ -704,6 +792,26 @@ export class Recommender {
       throw new EdgerecError('INVALID_ARGUMENT', 'this Recommender was freed');
     }
     return this.inner;
+  }
+
+  /** Runs `fn` after every earlier call has finished (a failed call does not stop later ones). */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Listens to `modelupdate`, `error`, `flush` or `experiments`; returns a function that removes
+   * the listener.
+   *
+   * @example
+   * ```ts
+   * const off = rec.on('modelupdate', ({ from, to }) => console.log(from, '→', to));
+   * ```
+   */
+  on<K extends keyof RecommenderEvents>(name: K, listener: (value: RecommenderEvents[K]) => void): () => void {
+    return this.events.on(name, listener);
   }
 
   /**
@@ -721,6 +829,11 @@ export class Recommender {
     return this.rec.backendReason;
   }
 
+  /** The `model.version` of the bundle in use. */
+  get modelVersion(): string {
+    return this.currentVersion;
+  }
+
   /** What was restored at creation, and where state is kept. */
   get restoreReport(): Record<string, unknown> {
     const report = JSON.parse(this.rec.restoreReport) as Record<string, unknown>;
@@ -733,54 +846,300 @@ export class Recommender {
 
   /**
    * Records an interaction with item `id` and updates the embedding on the device, then saves.
+   * With `sync`, the event is queued for upload too (with `requestId`/`position` when given).
    * Throws an {@link EdgerecError} for bad input (unknown id, far-future time): nothing changes.
    */
   async record(id: string, options: RecordOptions = {}): Promise<SaveOutcome> {
-    return JSON.parse(await this.rec.record(id, options.kind, options.timestampMs, options.dwellMs)) as SaveOutcome;
+    const outcome = await this.serial(async () =>
+      JSON.parse(await this.rec.record(id, options.kind, options.timestampMs, options.dwellMs)) as SaveOutcome,
+    );
+    await this.track({
+      kind: options.kind ?? 'click',
+      item: id,
+      requestId: options.requestId,
+      position: options.position,
+      dwellMs: options.kind === 'dwell' ? options.dwellMs ?? 0 : undefined,
+      ts: options.timestampMs,
+    });
+    return outcome;
   }
 
   /**
    * The funnel: recall (or `candidates`) → rank → re-rank under rules. `recommend(20)` is
-   * `recommend({ k: 20 })`. Side-effect free unless `markShown: true`.
+   * `recommend({ k: 20 })`. Side-effect free unless `markShown: true`. The options of the
+   * user's experiment variants (see {@link SyncStatus.assignments}) are merged over `options`.
    */
   async recommend(options: number | RecommendOptions = {}): Promise<RecommendResult> {
-    const opts = typeof options === 'number' ? { k: options } : options;
-    return JSON.parse(await this.rec.recommend(JSON.stringify(opts))) as RecommendResult;
+    const asked = typeof options === 'number' ? { k: options } : options;
+    const opts = this.experimentOptions === undefined ? asked : mergeOptions(asked, this.experimentOptions);
+    const result = await this.serial(async () => JSON.parse(await this.rec.recommend(JSON.stringify(opts))) as RecommendResult);
+    if (opts.markShown) await this.trackImpressions(result.items.map((i) => i.id), result.trace.requestId);
+    return result;
   }
 
   /** Records that `ids` were displayed (exposure filter, channel impressions); saves. */
   async markShown(ids: string[]): Promise<SaveOutcome> {
-    return JSON.parse(await this.rec.markShown(ids)) as SaveOutcome;
+    return this.serial(async () => JSON.parse(await this.rec.markShown(ids)) as SaveOutcome);
+  }
+
+  /**
+   * The list `requestId` returned was displayed: marks `ids` shown (exposure filter) and, with
+   * `sync`, queues one impression event per item with its position. Call it when the items are
+   * actually on screen, so `recommend()` itself stays free of side effects.
+   */
+  async impression(ids: string[], requestId: string): Promise<SaveOutcome> {
+    const outcome = await this.markShown(ids);
+    await this.trackImpressions(ids, requestId);
+    return outcome;
+  }
+
+  /** Queues an application event (`name`, optional `item`) for upload; needs `sync`. */
+  async trackCustom(name: string, options: { item?: string; requestId?: string } = {}): Promise<void> {
+    if (!this.sync) throw new EdgerecError('INVALID_ARGUMENT', 'trackCustom needs the sync option');
+    await this.track({ kind: 'custom', name, item: options.item, requestId: options.requestId }, true);
+  }
+
+  private async trackImpressions(ids: string[], requestId: string): Promise<void> {
+    for (let position = 0; position < ids.length; position++) {
+      await this.track({ kind: 'impression', item: ids[position], position, requestId });
+    }
+  }
+
+  /** Queues one event; failures are reported on `error` (the interaction itself already counted). */
+  private async track(input: Record<string, unknown>, rethrow = false): Promise<void> {
+    const sync = this.sync;
+    if (!sync) return;
+    try {
+      await sync.track(JSON.stringify(input));
+      if (sync.pending >= (this.options.sync?.batchSize ?? 50)) void this.backgroundFlush();
+    } catch (e) {
+      if (rethrow) throw e;
+      this.events.emit('error', e as Error);
+    }
+  }
+
+  /**
+   * Uploads every queued event and resolves once the server has acknowledged them (the server
+   * dedupes by event id, so a retry after a lost reply stores nothing twice). Rejects with an
+   * {@link EdgerecError} when the server cannot be reached or refuses; the events stay queued and
+   * are retried with backoff. Without `sync` it resolves at once with nothing sent.
+   */
+  async flush(): Promise<FlushReport> {
+    if (!this.sync) return { sent: 0, accepted: 0, duplicates: 0, pending: 0 };
+    const report = JSON.parse(await this.sync.flush()) as FlushReport;
+    if (report.sent > 0) this.events.emit('flush', report);
+    return report;
+  }
+
+  /** The sync queue and assignment (undefined without `sync`). */
+  get syncStatus(): SyncStatus | undefined {
+    const sync = this.sync;
+    if (!sync) return undefined;
+    return {
+      pending: sync.pending,
+      dropped: sync.dropped,
+      rejected: sync.rejected,
+      user: sync.user,
+      assignments: this.assignment.assignments,
+      holdout: this.assignment.holdout,
+      nextAttemptAt: sync.nextAttemptAt ?? null,
+    };
+  }
+
+  private async backgroundFlush(): Promise<void> {
+    const sync = this.sync;
+    if (!sync || sync.pending === 0) return;
+    const due = sync.nextAttemptAt;
+    if (due !== undefined && due > Date.now()) return;
+    try {
+      await this.flush();
+    } catch (e) {
+      // Offline is the normal case for a queue: retried later, not an error to report.
+      const offline = typeof navigator !== 'undefined' && navigator.onLine === false;
+      if (!offline) this.events.emit('error', e as Error);
+    }
+  }
+
+  /** At page hide: hand what is queued to a keepalive request (the reply cannot be awaited, so
+   * the events stay queued and a later flush re-sends them; the server counts them once). */
+  private beacon(): void {
+    const drained = this.sync?.drain(60_000);
+    if (!drained || !this.transport) return;
+    const { url, token, body } = JSON.parse(drained) as { url: string; token?: string; body: string };
+    this.transport.post(url, token, new TextEncoder().encode(body)).catch(() => undefined);
+  }
+
+  private async startSync(sync: SyncOptions): Promise<void> {
+    if (typeof sync.endpoint !== 'string' || sync.endpoint === '') {
+      throw new EdgerecError('INVALID_ARGUMENT', 'sync.endpoint must be the server URL');
+    }
+    this.transport = fetchTransport(sync.fetch);
+    const entropy = new Uint8Array(16);
+    globalThis.crypto.getRandomValues(entropy);
+    const config = JSON.stringify({
+      endpoint: sync.endpoint.replace(/\/+$/, ''),
+      token: sync.token,
+      user: sync.user,
+      batchSize: sync.batchSize,
+      maxQueue: sync.maxQueue,
+      backoffBaseMs: sync.backoffBaseMs,
+      backoffCapMs: sync.backoffCapMs,
+    });
+    this.sync = await WasmSyncClient.open(config, this.store, this.transport, entropy);
+    await this.sync.setModelVersion(this.currentVersion);
+    // The last experiment config seen, so an offline reload keeps the same variants.
+    const cached = await this.store.get(EXPERIMENTS_KEY).catch(() => undefined);
+    if (cached) await this.applyExperiments(new TextDecoder().decode(cached)).catch(() => undefined);
+    await this.pollExperiments().catch((e) => this.events.emit('error', e as Error));
+    this.scheduler.every(sync.flushIntervalMs ?? 10_000, () => void this.backgroundFlush());
+    this.scheduler.every(sync.pollIntervalMs ?? 300_000, () => void this.checkForUpdate().catch(() => undefined));
+    const win = typeof window === 'undefined' ? undefined : window;
+    const doc = typeof document === 'undefined' ? undefined : document;
+    this.scheduler.listen(win, 'online', () => void this.backgroundFlush());
+    this.scheduler.listen(win, 'pagehide', () => this.beacon());
+    this.scheduler.listen(doc, 'visibilitychange', () => {
+      if (doc?.visibilityState === 'hidden') this.beacon();
+    });
+  }
+
+  private endpoint(path: string): string {
+    return `${(this.options.sync?.endpoint ?? '').replace(/\/+$/, '')}${path}`;
+  }
+
+  private async applyExperiments(json: string): Promise<void> {
+    if (!this.sync) return;
+    const result = JSON.parse(await this.sync.setExperiments(json)) as {
+      assignments: Record<string, string>;
+      options: unknown;
+      holdout: boolean;
+    };
+    const changed = JSON.stringify(result.assignments) !== JSON.stringify(this.assignment.assignments);
+    this.assignment = { assignments: result.assignments, holdout: result.holdout };
+    this.experimentOptions = isEmptyObject(result.options) ? undefined : result.options;
+    if (changed) this.events.emit('experiments', this.assignment);
+  }
+
+  private async pollExperiments(): Promise<void> {
+    if (!this.transport) return;
+    const response = await this.transport.get(this.endpoint('/v1/experiments'), this.experimentsEtag);
+    if (response.status === 304) return;
+    if (response.status !== 200) throw new EdgerecError('IO_ERROR', `GET /v1/experiments failed with HTTP ${response.status}`);
+    const json = new TextDecoder().decode(response.body);
+    await this.applyExperiments(json);
+    this.experimentsEtag = response.etag;
+    await this.store.put(EXPERIMENTS_KEY, response.body).catch(() => undefined);
+  }
+
+  /**
+   * Checks the server for a new model version (`GET /v1/models/latest` with `If-None-Match`) and
+   * the experiment config. A new version is downloaded and verified (hashes, and the signature
+   * when `publicKey` is set) while the current one keeps serving, then swapped in between two
+   * calls; the user's state carries over. A version that fails to load is reported on `error`,
+   * the current model stays, and that version is not tried again. Resolves `true` when the model
+   * changed. Runs on its own every `sync.pollIntervalMs`.
+   */
+  async checkForUpdate(): Promise<boolean> {
+    if (!this.transport) throw new EdgerecError('INVALID_ARGUMENT', 'checkForUpdate needs the sync option');
+    await this.pollExperiments().catch((e) => this.events.emit('error', e as Error));
+    const response = await this.transport.get(this.endpoint('/v1/models/latest'), this.modelEtag);
+    if (response.status === 304) return false;
+    if (response.status !== 200) {
+      throw new EdgerecError('IO_ERROR', `GET /v1/models/latest failed with HTTP ${response.status}`);
+    }
+    const etag = response.etag ?? '';
+    let version: string;
+    try {
+      version = (JSON.parse(new TextDecoder().decode(response.body)) as { manifest: { model: { version: string } } }).manifest.model.version;
+    } catch {
+      throw new EdgerecError('BUNDLE_CORRUPT', 'GET /v1/models/latest: not a bundle manifest');
+    }
+    if (version === this.currentVersion || this.failedModels.has(etag || version)) {
+      this.modelEtag = etag || undefined;
+      return false;
+    }
+    try {
+      const bundle = await loadBundle(this.endpoint(`/v1/models/${encodeURIComponent(version)}/manifest.json`), {
+        publicKey: this.options.publicKey,
+        fetch: this.options.sync?.fetch,
+      });
+      await this.swap(bundle);
+    } catch (e) {
+      this.failedModels.add(etag || version);
+      this.modelEtag = etag || undefined;
+      this.events.emit('error', e as Error);
+      return false;
+    }
+    this.modelEtag = etag || undefined;
+    return true;
+  }
+
+  /** Puts `bundle` in service between two calls; the old one is kept as the previous version. */
+  private async swap(bundle: ModelBundle): Promise<void> {
+    await this.serial(async () => {
+      let next: WasmRecommender;
+      try {
+        // Everything the old recommender learned is in the store (every change saves); the new
+        // one restores it and migrates what the new model invalidates (e.g. a new dimension).
+        next = await WasmRecommender.create(bundle.raw, this.store, configJson(this.options), this.options.backend);
+      } catch (e) {
+        bundle.free();
+        throw e;
+      }
+      const from = this.currentVersion;
+      this.inner?.free();
+      this.inner = next;
+      this.previousBundle?.free();
+      this.previousBundle = this.ownedBundle;
+      this.previousVersion = from;
+      this.ownedBundle = bundle;
+      this.currentVersion = bundle.modelVersion;
+      await this.sync?.setModelVersion(bundle.modelVersion);
+      this.events.emit('modelupdate', { from, to: bundle.modelVersion });
+    });
+  }
+
+  /**
+   * Goes back to the model used before the last update (when the recommender owned it: loaded
+   * by {@link Recommender.load} or by an update). Resolves `false` when there is none.
+   */
+  async rollback(): Promise<boolean> {
+    const previous = this.previousBundle;
+    if (!previous || this.previousVersion === undefined) return false;
+    this.previousBundle = undefined;
+    const bad = this.currentVersion;
+    await this.swap(previous);
+    this.failedModels.add(bad);
+    return true;
   }
 
   /** The user's current embedding (tower + on-device residual), or undefined when cold. */
   async query(): Promise<Float32Array | undefined> {
-    return (await this.rec.query()) ?? undefined;
+    return this.serial(async () => (await this.rec.query()) ?? undefined);
   }
 
   /** Starts over as a new user (history, residual, exposures); blocklists stay. Saves. */
   async resetUser(): Promise<SaveOutcome> {
-    return JSON.parse(await this.rec.resetUser()) as SaveOutcome;
+    return this.serial(async () => JSON.parse(await this.rec.resetUser()) as SaveOutcome);
   }
 
   /** The stored history, oldest first. */
   async history(): Promise<HistoryEntry[]> {
-    return JSON.parse(await this.rec.history()) as HistoryEntry[];
+    return this.serial(async () => JSON.parse(await this.rec.history()) as HistoryEntry[]);
   }
 
   /** Never recommends item `id` again; resolves once saved (`forget()` or `clearBlocklist()` lift it). */
   async blockItem(id: string): Promise<SaveOutcome> {
-    return JSON.parse(await this.rec.blockItem(id)) as SaveOutcome;
+    return this.serial(async () => JSON.parse(await this.rec.blockItem(id)) as SaveOutcome);
   }
 
   /** Never recommends items with attribute `key` = `value` (`'tag'` matches categories); resolves once saved. */
   async blockAttribute(key: string, value: string): Promise<SaveOutcome> {
-    return JSON.parse(await this.rec.blockAttribute(key, value)) as SaveOutcome;
+    return this.serial(async () => JSON.parse(await this.rec.blockAttribute(key, value)) as SaveOutcome);
   }
 
   /** Lifts every block; resolves once saved. */
   async clearBlocklist(): Promise<SaveOutcome> {
-    return JSON.parse(await this.rec.clearBlocklist()) as SaveOutcome;
+    return this.serial(async () => JSON.parse(await this.rec.clearBlocklist()) as SaveOutcome);
   }
 
   /**
@@ -794,24 +1153,41 @@ export class Recommender {
       kind: e.kind === 'dwell' ? { type: 'dwell', ms: e.dwellMs ?? 0 } : { type: e.kind ?? 'click' },
       timestamp_ms: e.timestampMs,
     }));
-    return JSON.parse(await this.rec.importHistory(JSON.stringify(rust))) as SaveOutcome;
+    return this.serial(async () => JSON.parse(await this.rec.importHistory(JSON.stringify(rust))) as SaveOutcome);
   }
 
   /** Saves now. */
   async save(): Promise<SaveOutcome> {
-    return JSON.parse(await this.rec.save()) as SaveOutcome;
+    return this.serial(async () => JSON.parse(await this.rec.save()) as SaveOutcome);
   }
 
   /** Erases everything this SDK stored about the user, in memory and in the store. */
   async forget(): Promise<void> {
-    await this.rec.forget();
+    await this.serial(() => this.rec.forget());
   }
 
-  /** Releases wasm memory and GPU buffers now. */
+  /** Releases wasm memory and GPU buffers now and stops syncing (a second call does nothing). */
   free(): void {
+    this.scheduler.stop();
+    this.events.clear();
+    this.sync?.free();
+    this.sync = undefined;
     this.inner?.free();
     this.inner = undefined;
     this.ownedBundle?.free();
     this.ownedBundle = undefined;
+    this.previousBundle?.free();
+    this.previousBundle = undefined;
   }
+}
+
+/** Where the last experiment config is kept (so an offline reload keeps the same variants). */
+const EXPERIMENTS_KEY = 'edgerec/sync/experiments';
+
+function configJson(options: RecommenderOptions): string | undefined {
+  return options.config ? JSON.stringify(options.config) : undefined;
+}
+
+function isEmptyObject(v: unknown): boolean {
+  return typeof v !== 'object' || v === null || Object.keys(v).length === 0;
 }

@@ -180,7 +180,9 @@ impl EventBatch {
             return Err(BatchError::TooMany(batch.events.len()));
         }
         for (i, event) in batch.events.iter().enumerate() {
-            event.validate().map_err(|reason| BatchError::Malformed(format!("events[{i}]: {reason}")))?;
+            event
+                .validate()
+                .map_err(|reason| BatchError::Malformed(format!("events[{i}]: {reason}")))?;
         }
         Ok(batch)
     }
@@ -255,7 +257,10 @@ mod tests {
     fn batch_errors_name_the_problem() {
         let err = EventBatch::parse(br#"{"events":[{"id":"x","user":"u","kind":"click","ts":1}]}"#)
             .unwrap_err();
-        assert!(matches!(&err, BatchError::Malformed(m) if m.starts_with("events[0]: id")), "{err}");
+        assert!(
+            matches!(&err, BatchError::Malformed(m) if m.starts_with("events[0]: id")),
+            "{err}"
+        );
         let err = EventBatch::parse(br#"{"events":[{"id":"x","user":"u","kind":"poke","ts":1}]}"#)
             .unwrap_err();
         assert!(err.to_string().contains("unknown variant `poke`"), "{err}");

@@ -10,9 +10,11 @@ mod error;
 mod recommender;
 mod rerank;
 mod storage;
+mod sync;
 
 pub use bundle::{WasmBundle, WasmBundleLoader};
 pub use engine::{TopKResult, WasmScoringEngine, reference_top_k};
 pub use recommender::WasmRecommender;
 pub use rerank::{WasmDppKernel, WasmMmrIndex, dpp_select, mmr_select};
 pub use storage::JsStorage;
+pub use sync::WasmSyncClient;

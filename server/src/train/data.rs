@@ -8,6 +8,7 @@
 
 use super::error::{Result, TrainError};
 use clap::Args;
+use edgerec::sync::{Event, EventKind};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -351,6 +352,94 @@ pub fn read_interactions(
     Ok(out)
 }
 
+/// What [`append_events`] took from an event stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct EventsReport {
+    /// Events read.
+    pub events: usize,
+    /// Click, like and dwell events added as interactions.
+    pub kept: usize,
+    /// Impressions and custom events (not interactions).
+    pub not_interactions: usize,
+    /// Events whose item is not in the catalogue (a newer catalogue than this training's).
+    pub unknown_items: usize,
+    /// Events skipped by `--min-rating` (a click counts as rating 4, a like 5, a dwell of at
+    /// least 10 s 4, a shorter dwell 3).
+    pub below_min_rating: usize,
+}
+
+/// The rating an event stands for, so `--min-rating` treats events like explicit ratings:
+/// a like is the strongest signal, a click or a long dwell a positive one, a short dwell weak.
+fn event_rating(event: &Event) -> Option<f32> {
+    match event.kind {
+        EventKind::Like => Some(5.0),
+        EventKind::Click => Some(4.0),
+        EventKind::Dwell if event.dwell_ms.unwrap_or(0) >= 10_000 => Some(4.0),
+        EventKind::Dwell => Some(3.0),
+        EventKind::Impression | EventKind::Custom => None,
+    }
+}
+
+/// Appends the interactions among `events` (the sync server's stored events: clicks, likes,
+/// dwells) to `data`, after its rows: users are matched by id with the CSV's users, times are
+/// the events' `ts` in seconds (like MovieLens' timestamps).
+pub fn append_events(
+    data: &mut Interactions,
+    events: impl IntoIterator<Item = Event>,
+    catalogue: &Catalogue,
+    min_rating: Option<f32>,
+) -> EventsReport {
+    let mut report = EventsReport::default();
+    let mut user_index: HashMap<String, u32> =
+        data.users.iter().enumerate().map(|(i, u)| (u.clone(), i as u32)).collect();
+    for event in events {
+        report.events += 1;
+        let Some(rating) = event_rating(&event) else {
+            report.not_interactions += 1;
+            continue;
+        };
+        let Some(&row) = event.item.as_deref().and_then(|i| catalogue.row_of.get(i)) else {
+            report.unknown_items += 1;
+            continue;
+        };
+        if min_rating.is_some_and(|m| rating < m) {
+            report.below_min_rating += 1;
+            continue;
+        }
+        let next = user_index.len() as u32;
+        let user = *user_index.entry(event.user.clone()).or_insert_with(|| {
+            data.users.push(event.user.clone());
+            next
+        });
+        let time = (event.ts / 1000) as i64;
+        data.rows.push(Interaction { user, item: row, rating, time });
+        report.kept += 1;
+    }
+    report
+}
+
+/// Reads events written by `edgerec events export --out FILE.jsonl` (one wire-format event per
+/// line; blank lines ignored).
+///
+/// # Errors
+/// [`TrainError::Io`] when the file cannot be read, [`TrainError::Csv`] naming the line of an
+/// event that does not parse.
+pub fn read_events_jsonl(path: &Path) -> Result<Vec<Event>> {
+    let text = std::fs::read_to_string(path).map_err(|e| io(path, e))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let event: Event = serde_json::from_str(line).map_err(|e| TrainError::Csv {
+            file: path.to_path_buf(),
+            reason: format!("line {}: {e}", n + 1),
+        })?;
+        out.push(event);
+    }
+    Ok(out)
+}
+
 impl Interactions {
     /// Each user's interactions sorted by time (stable: file order breaks ties).
     pub fn by_user(&self) -> Vec<Vec<Interaction>> {
@@ -523,5 +612,63 @@ mod tests {
         assert_eq!(year_of_title("Epoch (1970)"), Some(0));
         assert_eq!(year_of_title("No year"), None);
         assert_eq!(year_of_title("Odd (19x5)"), None);
+    }
+
+    fn event(user: &str, item: &str, kind: EventKind, dwell_ms: Option<u64>) -> Event {
+        Event {
+            id: "01890a5d-ac96-774b-bcce-b302099a8057".into(),
+            user: user.into(),
+            item: Some(item.into()),
+            kind,
+            ts: 1_700_000_000_123,
+            position: (kind == EventKind::Impression).then_some(0),
+            request_id: None,
+            dwell_ms,
+            name: None,
+            model_version: None,
+            experiments: Default::default(),
+        }
+    }
+
+    #[test]
+    fn events_become_interactions_of_matching_users() {
+        let catalogue = Catalogue {
+            items: vec![],
+            categories: vec![],
+            row_of: HashMap::from([("a".to_string(), 0), ("b".to_string(), 1)]),
+            report: LoadReport::default(),
+        };
+        let mut data = Interactions {
+            rows: vec![Interaction { user: 0, item: 0, rating: 5.0, time: 1 }],
+            users: vec!["u1".into()],
+            report: LoadReport::default(),
+        };
+        let events = vec![
+            event("u1", "b", EventKind::Click, None),
+            event("u2", "a", EventKind::Like, None),
+            event("u2", "b", EventKind::Impression, None),
+            event("u2", "zzz", EventKind::Click, None),
+            event("u2", "b", EventKind::Dwell, Some(2_000)),
+        ];
+        let report = append_events(&mut data, events, &catalogue, Some(3.5));
+        assert_eq!(
+            report,
+            EventsReport {
+                events: 5,
+                kept: 2,
+                not_interactions: 1,
+                unknown_items: 1,
+                below_min_rating: 1
+            }
+        );
+        assert_eq!(data.users, vec!["u1".to_string(), "u2".to_string()]);
+        assert_eq!(
+            data.rows[1],
+            Interaction { user: 0, item: 1, rating: 4.0, time: 1_700_000_000 }
+        );
+        assert_eq!(
+            data.rows[2],
+            Interaction { user: 1, item: 0, rating: 5.0, time: 1_700_000_000 }
+        );
     }
 }

@@ -36,6 +36,10 @@ pub struct TrainArgs {
     /// Items CSV with a header: item, title, categories (`|`-separated); movies.csv works as is.
     #[arg(long)]
     pub items: PathBuf,
+    /// Events exported by `edgerec events export --out FILE.jsonl`: their clicks, likes and
+    /// dwells are added to `--interactions` (the seed data), users matched by id.
+    #[arg(long)]
+    pub events: Option<PathBuf>,
     /// Output bundle directory (created if missing).
     #[arg(long)]
     pub out: PathBuf,
@@ -102,6 +106,9 @@ pub struct TrainReport {
     pub items: data::LoadReport,
     /// Interactions file counts.
     pub interactions: data::LoadReport,
+    /// What `--events` added.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<data::EventsReport>,
     /// Users with at least one interaction.
     pub users: usize,
     /// Users whose single interaction gives no training pair (skipped by the two-tower).
@@ -174,7 +181,25 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
         clock = Instant::now();
     };
     let catalogue = read_items(&args.items, &args.columns)?;
-    let data = read_interactions(&args.interactions, &args.columns, &catalogue, args.min_rating)?;
+    let mut data =
+        read_interactions(&args.interactions, &args.columns, &catalogue, args.min_rating)?;
+    let events_report = match &args.events {
+        Some(path) => {
+            let events = data::read_events_jsonl(path)?;
+            let report = data::append_events(&mut data, events, &catalogue, args.min_rating);
+            eprintln!(
+                "events: {} read, {} added as interactions ({} impressions/custom, {} unknown \
+                 items, {} below --min-rating)",
+                report.events,
+                report.kept,
+                report.not_interactions,
+                report.unknown_items,
+                report.below_min_rating
+            );
+            Some(report)
+        }
+        None => None,
+    };
     let r = &data.report;
     eprintln!(
         "read {} items ({} malformed, {} duplicate skipped); {} interactions kept of {} \
@@ -318,6 +343,7 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
     let report = TrainReport {
         items: catalogue.report.clone(),
         interactions: data.report.clone(),
+        events: events_report,
         users: data.users.len(),
         users_with_one_interaction: single,
         two_tower: cfg,
