@@ -19,6 +19,14 @@ async function registerServiceWorker() {
   if (params.get('sw') === '0' || !('serviceWorker' in navigator)) return;
   await navigator.serviceWorker.register('./sw.js', { type: 'module' });
   await navigator.serviceWorker.ready;
+  // The worker claims open pages when it activates; wait for that so the model's requests go
+  // through it (and get cached) on the very first visit.
+  if (!navigator.serviceWorker.controller) {
+    await new Promise((resolve) => {
+      navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true });
+      setTimeout(resolve, 3000);
+    });
+  }
 }
 
 let rec;

@@ -1,3 +1,4 @@
+/// <reference lib="esnext.disposable" preserve="true" />
 /**
  * edgerec — client-side recommender SDK.
  *
@@ -275,6 +276,11 @@ export class ScoringEngine {
     this.inner?.free();
     this.inner = undefined;
   }
+
+  /** `using x = …` frees it at the end of the scope (same as {@link free}). */
+  [Symbol.dispose](): void {
+    this.free();
+  }
 }
 
 /**
@@ -349,6 +355,11 @@ export class DppKernel {
     this.freed = true;
     this.inner.free();
   }
+
+  /** `using x = …` frees it at the end of the scope (same as {@link free}). */
+  [Symbol.dispose](): void {
+    this.free();
+  }
 }
 
 /** Item vectors kept in WebAssembly memory for repeated MMR selections. */
@@ -373,6 +384,11 @@ export class MmrIndex {
     if (this.freed) return;
     this.freed = true;
     this.inner.free();
+  }
+
+  /** `using x = …` frees it at the end of the scope (same as {@link free}). */
+  [Symbol.dispose](): void {
+    this.free();
   }
 }
 
@@ -422,6 +438,11 @@ export class ModelBundle {
     if (this.freed) return;
     this.freed = true;
     this.raw.free();
+  }
+
+  /** `using x = …` frees it at the end of the scope (same as {@link free}). */
+  [Symbol.dispose](): void {
+    this.free();
   }
 }
 
@@ -757,11 +778,12 @@ export class Recommender {
   static async create(bundle: ModelBundle, options: RecommenderOptions = {}): Promise<Recommender> {
     await initEdgerec();
     let store: KeyValueStore | undefined;
+    let opened: IndexedDbStore | undefined;
     let openError: unknown;
     const wanted = options.store ?? ('indexedDB' in globalThis ? 'indexeddb' : 'memory');
     if (wanted === 'indexeddb') {
       try {
-        store = await IndexedDbStore.open('edgerec');
+        store = opened = await IndexedDbStore.open('edgerec');
       } catch (e) {
         openError = e;
         store = new MemoryStore();
@@ -771,8 +793,15 @@ export class Recommender {
     } else {
       store = wanted;
     }
-    const inner = await WasmRecommender.create(bundle.raw, store, configJson(options), options.backend);
+    let inner: WasmRecommender;
+    try {
+      inner = await WasmRecommender.create(bundle.raw, store, configJson(options), options.backend);
+    } catch (e) {
+      opened?.close();
+      throw e;
+    }
     const rec = new Recommender(inner, store, options, bundle.modelVersion);
+    rec.openedStore = opened;
     if (openError) rec.openError = openError;
     if (options.sync) {
       try {
@@ -786,6 +815,8 @@ export class Recommender {
   }
 
   private openError: unknown;
+  /** The IndexedDB connection `create` opened itself (closed by {@link Recommender.free}). */
+  private openedStore: IndexedDbStore | undefined;
 
   private get rec(): WasmRecommender {
     if (!this.inner) {
@@ -1178,6 +1209,13 @@ export class Recommender {
     this.ownedBundle = undefined;
     this.previousBundle?.free();
     this.previousBundle = undefined;
+    this.openedStore?.close();
+    this.openedStore = undefined;
+  }
+
+  /** `using x = …` frees it at the end of the scope (same as {@link free}). */
+  [Symbol.dispose](): void {
+    this.free();
   }
 }
 

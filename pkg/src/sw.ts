@@ -109,7 +109,10 @@ async function networkFirst(cacheName: string, request: Request): Promise<Respon
     return response;
   } catch (e) {
     // A conditional request (If-None-Match) is keyed like the plain one: ignoreVary finds it.
-    const hit = await cache.match(request, { ignoreVary: true });
+    // A page opened with other query parameters than the cached one is still that page.
+    const hit =
+      (await cache.match(request, { ignoreVary: true })) ??
+      (request.mode === 'navigate' ? await cache.match(request, { ignoreVary: true, ignoreSearch: true }) : undefined);
     if (hit) return hit;
     throw e;
   }

@@ -55,11 +55,15 @@ test('kill -9 during uploads, 10 rounds: no acknowledged event lost, none stored
       await server.kill();
       await Promise.all(flushes);
     }
+    // Produced while the server is down: only the final flush can deliver these.
+    await rec.impression(ids, trace.requestId);
+    produced += 10;
     server = await startServe(['--db', db, '--addr', addr]);
     const held = await serverEventCount(server.url);
     assert.ok(held >= acknowledged, `after the last crash the server holds ${held}, ${acknowledged} acknowledged`);
     const report = await rec.flush();
     assert.equal(rec.syncStatus.pending, 0);
+    assert.ok(report.sent >= 10, `the final flush delivered the events queued while the server was down: ${JSON.stringify(report)}`);
     const total = await serverEventCount(server.url);
     console.log(`produced ${produced}, acknowledged before the last flush ${acknowledged}, failed flushes ${failedFlushes}, final flush ${JSON.stringify(report)}, stored ${total}`);
     assert.equal(total, produced, 'every event produced is stored exactly once');

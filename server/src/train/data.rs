@@ -8,6 +8,7 @@
 
 use super::error::{Result, TrainError};
 use clap::Args;
+use crate::serve::store::StoredEvent;
 use edgerec::sync::{Event, EventKind};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -438,6 +439,35 @@ pub fn read_events_jsonl(path: &Path) -> Result<Vec<Event>> {
         out.push(event);
     }
     Ok(out)
+}
+
+/// Reads every event stored by `edgerec serve` in `db` (`sqlite:PATH` or `postgres://…`, the
+/// server's `--db`), oldest first, streaming them out of the store.
+///
+/// # Errors
+/// [`TrainError::Io`] naming the database when it cannot be opened or read.
+pub fn read_events_db(db: &str) -> Result<Vec<Event>> {
+    let fail = |reason: String| TrainError::Io { path: PathBuf::from(db), reason };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| fail(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let store = crate::serve::store::open(db).await.map_err(|e| fail(e.to_string()))?;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<
+            std::result::Result<StoredEvent, crate::serve::store::StoreError>,
+        >(1024);
+        let collect = async {
+            let mut out = Vec::new();
+            while let Some(item) = rx.recv().await {
+                out.push(item.map_err(|e| fail(e.to_string()))?.event);
+            }
+            Ok::<_, TrainError>(out)
+        };
+        let (scanned, events) = tokio::join!(store.scan(tx), collect);
+        scanned.map_err(|e| fail(e.to_string()))?;
+        events
+    })
 }
 
 impl Interactions {

@@ -40,6 +40,10 @@ pub struct TrainArgs {
     /// dwells are added to `--interactions` (the seed data), users matched by id.
     #[arg(long)]
     pub events: Option<PathBuf>,
+    /// The event store of `edgerec serve` (its `--db`: `sqlite:PATH` or `postgres://…`): its
+    /// clicks, likes and dwells are added to `--interactions` like `--events`.
+    #[arg(long, value_name = "DB")]
+    pub from_db: Option<String>,
     /// Output bundle directory (created if missing).
     #[arg(long)]
     pub out: PathBuf,
@@ -183,9 +187,19 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
     let catalogue = read_items(&args.items, &args.columns)?;
     let mut data =
         read_interactions(&args.interactions, &args.columns, &catalogue, args.min_rating)?;
-    let events_report = match &args.events {
-        Some(path) => {
-            let events = data::read_events_jsonl(path)?;
+    let events = match (&args.events, &args.from_db) {
+        (Some(_), Some(_)) => {
+            return Err(TrainError::InvalidArgument {
+                name: "from-db",
+                reason: "give --events or --from-db, not both".into(),
+            });
+        }
+        (Some(path), None) => Some(data::read_events_jsonl(path)?),
+        (None, Some(db)) => Some(data::read_events_db(db)?),
+        (None, None) => None,
+    };
+    let events_report = match events {
+        Some(events) => {
             let report = data::append_events(&mut data, events, &catalogue, args.min_rating);
             eprintln!(
                 "events: {} read, {} added as interactions ({} impressions/custom, {} unknown \

@@ -45,3 +45,20 @@ export async function score(items: Float32Array): Promise<number> {
   engine.free();
   return top.ids.length;
 }
+
+// Sync: events up, models and experiments down; `using` frees at the end of the scope.
+export async function synced(): Promise<number> {
+  using rec = await Recommender.load('/v1/models/latest', {
+    publicKey: '00'.repeat(32),
+    sync: { endpoint: 'https://api.example.com', token: 't', pollIntervalMs: 60_000 },
+  });
+  const off = rec.on('modelupdate', ({ from, to }) => console.log(from, to));
+  rec.on('error', (e) => console.warn(isEdgerecError(e) ? e.code : e.message));
+  const { items, trace } = await rec.recommend(10);
+  await rec.impression(items.map((i) => i.id), trace.requestId);
+  await rec.record(items[0].id, { requestId: trace.requestId, position: 0 });
+  const report = await rec.flush();
+  off();
+  const status = rec.syncStatus;
+  return report.accepted + (status?.pending ?? 0) + (rec.modelVersion.length > 0 ? 1 : 0);
+}
