@@ -5,6 +5,10 @@
 #   scripts/setup.sh vulkan   Mesa lavapipe (software Vulkan) for native GPU tests
 #   scripts/setup.sh node     node/npm + the dev tools in package.json (tsc, wasm-opt, playwright-core)
 #   scripts/setup.sh fuzz     the nightly toolchain + cargo-fuzz (for `make fuzz`)
+#   scripts/setup.sh postgres PostgreSQL for the `edgerec serve` tests: a private cluster in
+#                             $EDGEREC_PG_DIR (default /var/tmp/edgerec-pg) on 127.0.0.1:$EDGEREC_PG_PORT
+#                             (default 55432), trust auth, database edgerec_test; its URL is the
+#                             last line printed:  export EDGEREC_PG_URL=$(scripts/setup.sh postgres | tail -n1)
 # With no argument: all of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,7 +81,51 @@ setup_fuzz() {
   fi
 }
 
-if [ $# -eq 0 ]; then set -- rust browser vulkan node fuzz; fi
+# The newest installed PostgreSQL's bin directory (Debian keeps it off PATH), or nothing.
+pg_bindir() {
+  local d
+  if command -v initdb >/dev/null && command -v pg_ctl >/dev/null; then
+    d=$(dirname "$(readlink -f "$(command -v initdb)")")
+    if [ -x "$d/pg_ctl" ]; then echo "$d"; return; fi
+  fi
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    if [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ]; then echo "$d"; return; fi
+  done
+}
+
+setup_postgres() {
+  local dir="${EDGEREC_PG_DIR:-/var/tmp/edgerec-pg}" port="${EDGEREC_PG_PORT:-55432}" bin
+  bin=$(pg_bindir)
+  if [ -z "$bin" ]; then
+    apt_install postgresql
+    bin=$(pg_bindir)
+  fi
+  if [ -z "$bin" ]; then echo "setup.sh: PostgreSQL is installed but initdb/pg_ctl were not found" >&2; exit 1; fi
+  # The server refuses to run as root: as root, the cluster belongs to the `postgres` OS user.
+  local as=()
+  if [ "$(id -u)" = 0 ]; then as=(runuser -u postgres --); fi
+  if [ ! -f "$dir/PG_VERSION" ]; then
+    say "initdb $dir (superuser postgres, trust auth on loopback)"
+    mkdir -p "$dir"
+    if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$dir"; fi
+    chmod 700 "$dir"
+    "${as[@]}" "$bin/initdb" -D "$dir" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
+  fi
+  if ! "${as[@]}" "$bin/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
+    say "starting PostgreSQL on 127.0.0.1:$port (log: $dir/server.log)"
+    "${as[@]}" "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir" start >/dev/null
+  fi
+  if ! "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc \
+      "SELECT 1 FROM pg_database WHERE datname = 'edgerec_test'" | grep -qx 1; then
+    say "createdb edgerec_test"
+    "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres edgerec_test
+  fi
+  say "PostgreSQL ready; the serve tests read EDGEREC_PG_URL:"
+  echo "postgres://postgres@127.0.0.1:$port/edgerec_test"
+}
+
+if [ $# -eq 0 ]; then set -- rust browser vulkan node fuzz postgres; fi
 for part in "$@"; do
   case "$part" in
     rust) setup_rust ;;
@@ -85,6 +133,7 @@ for part in "$@"; do
     vulkan) setup_vulkan ;;
     node) setup_node ;;
     fuzz) setup_fuzz ;;
+    postgres) setup_postgres ;;
     *) echo "setup.sh: unknown part '$part'" >&2; exit 2 ;;
   esac
 done

@@ -68,6 +68,25 @@ enum BenchWhat {
         #[arg(long, default_value = "cpu")]
         backend: String,
     },
+    /// Ingest load against a running `edgerec serve`: concurrent clients posting event
+    /// batches; sustained events/s and p50 / p99 latency.
+    Serve {
+        /// The server's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8787")]
+        url: String,
+        /// Concurrent clients (one thread and connection each).
+        #[arg(long, default_value_t = 100)]
+        clients: usize,
+        /// How long to post, in seconds.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Events per request.
+        #[arg(long, default_value_t = 20)]
+        batch: usize,
+        /// Bearer token, when the server has a --token-file.
+        #[arg(long)]
+        token: Option<String>,
+    },
 }
 
 /// Runs the chosen benchmark.
@@ -80,6 +99,15 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         }
         BenchWhat::Funnel { bundle, iters, k, diversity, backend } => {
             funnel(bundle, (*iters).max(1), *k, diversity, backend)
+        }
+        BenchWhat::Serve { url, clients, seconds, batch, token } => {
+            crate::serve::load::run(&crate::serve::load::LoadConfig {
+                url: url.clone(),
+                clients: *clients,
+                seconds: *seconds,
+                batch: *batch,
+                token: token.clone(),
+            })
         }
     }
 }

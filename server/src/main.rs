@@ -4,8 +4,10 @@
 mod bench;
 mod bundle;
 mod eval;
+mod events_export;
 mod recommend;
 mod rerank;
+mod serve;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +36,10 @@ enum Command {
     Train(train::TrainArgs),
     /// Evaluate a bundle against popularity / ItemCF / external baselines; split data.
     Eval(eval::EvalArgs),
+    /// The sync server: event ingestion, model bundles, experiments, static files.
+    Serve(serve::ServeArgs),
+    /// Stored events: export a `serve` database to JSON Lines or Parquet.
+    Events(events_export::EventsArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +51,8 @@ fn main() -> ExitCode {
         Command::Rerank(args) => rerank::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::Serve(args) => serve::run(&args),
+        Command::Events(args) => events_export::run(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,8 @@
 //! Helpers shared by the `edgerec` command-line tests.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod server;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
