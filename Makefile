@@ -9,11 +9,21 @@ export WASM_BINDGEN_TEST_TIMEOUT ?= 600
 export CARGO_TERM_COLOR ?= always
 PORT ?= 8080
 
-.PHONY: demo test pkg bench setup lint test-native test-browser test-node test-e2e fuzz clean
+.PHONY: demo server test pkg bench setup lint test-native test-browser test-node test-e2e fuzz clean
 
-## demo: build the npm package and serve the demo on http://127.0.0.1:$(PORT)/www/
-demo: pkg
-	node scripts/serve.mjs --port $(PORT)
+## demo: build the npm package and the server, then serve the demo pages and the sync API
+## (events, models, experiments) from one origin: http://127.0.0.1:$(PORT)/www/
+demo: pkg server
+	@models=$$(scripts/demo-models.sh) && \
+	  echo "edgerec demo: http://127.0.0.1:$(PORT)/www/  (sync demo: /www/sync.html; events in target/demo-events.db)" && \
+	  target/debug/edgerec serve --addr 127.0.0.1:$(PORT) --static . --models $$models \
+	    --experiments www/experiments.json --db sqlite:target/demo-events.db
+
+## server: the `edgerec` CLI (serve, train, eval, bundle, …), built with the test profile the
+## test suites share, so it is built once
+server:
+	scripts/setup.sh rust
+	cargo build -p edgerec-server --profile test
 
 ## test: every check CI runs
 test: setup lint test-native test-browser pkg test-node test-e2e fuzz
@@ -33,22 +43,24 @@ lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib --test browser --test browser_user -- -D warnings
 
-## native tests, with the GPU parity suite on Vulkan (lavapipe): a missing adapter fails them
+## native tests, with the GPU parity suite on Vulkan (lavapipe) and the sync server's store
+## tests on a real PostgreSQL on loopback: a missing adapter or database fails them
 test-native:
 	scripts/setup.sh vulkan
-	EDGEREC_REQUIRE_GPU=1 cargo test --workspace
+	EDGEREC_PG_URL=$$(scripts/setup.sh postgres | tail -n1) EDGEREC_REQUIRE_PG=1 \
+	  EDGEREC_REQUIRE_GPU=1 cargo test --workspace
 
 ## browser tests: wasm-bindgen-test in headless Chromium with WebGPU (webdriver.json)
 test-browser:
 	scripts/setup.sh rust browser
 	cargo test --target wasm32-unknown-unknown --test browser --test browser_user
 
-## the built package in Node (no WebGPU there: must fall back to the CPU)
-test-node:
+## the built package in Node (no WebGPU there: must fall back to the CPU), with the real server
+test-node: server
 	node --test tests/node/
 
 ## end-to-end: the demo page in Chromium via playwright-core, with and without WebGPU
-test-e2e:
+test-e2e: server
 	scripts/setup.sh browser node
 	node --test tests/e2e/
 

@@ -1089,7 +1089,9 @@ export class Recommender {
       return false;
     }
     try {
-      const bundle = await loadBundle(this.endpoint(`/v1/models/${encodeURIComponent(version)}/manifest.json`), {
+      // The latest manifest again, through loadBundle: the server's Content-Location says which
+      // directory its files are in.
+      const bundle = await loadBundle(this.endpoint('/v1/models/latest'), {
         publicKey: this.options.publicKey,
         fetch: this.options.sync?.fetch,
       });

@@ -82,5 +82,8 @@ pub async fn post_events(
         duplicates = outcome.duplicates,
         "batch stored"
     );
+    if let Some(retrainer) = &app.retrainer {
+        retrainer.on_stored(outcome.accepted);
+    }
     Ok(Json(IngestReply { accepted: outcome.accepted, duplicates: outcome.duplicates }))
 }

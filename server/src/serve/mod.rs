@@ -19,6 +19,7 @@ mod ingest;
 pub mod limits;
 pub mod load;
 mod models;
+pub mod retrain;
 pub mod store;
 
 use axum::Router;
@@ -71,6 +72,9 @@ pub struct ServeArgs {
     /// Requests a client may burst above `--rate-limit` (default: one second's worth, ≥ 1).
     #[arg(long, requires = "rate_limit")]
     rate_burst: Option<f64>,
+    /// Retraining from the stored events.
+    #[command(flatten)]
+    retrain: retrain::RetrainArgs,
 }
 
 /// What every handler shares.
@@ -85,6 +89,8 @@ pub struct AppState {
     models: Option<Arc<ModelsDir>>,
     /// The experiments document.
     experiments: Option<PathBuf>,
+    /// Retraining after every N stored events (`--retrain-every`).
+    pub retrainer: Option<Arc<retrain::Retrainer>>,
 }
 
 /// Runs `edgerec serve` until SIGTERM or Ctrl-C.
@@ -154,8 +160,16 @@ async fn state(args: &ServeArgs) -> Result<AppState, String> {
     {
         return Err(format!("--static {} is not a directory", dir.display()));
     }
+    let retrainer = retrain::Retrainer::from_args(&args.retrain, &args.db, args.models.as_deref())?;
     let store = store::open(&args.db).await.map_err(|e| e.to_string())?;
-    Ok(AppState { store, tokens, limiter, models, experiments: args.experiments.clone() })
+    Ok(AppState {
+        store,
+        tokens,
+        limiter,
+        models,
+        experiments: args.experiments.clone(),
+        retrainer,
+    })
 }
 
 fn cors(origins: &[String]) -> Result<Option<CorsLayer>, String> {
@@ -211,7 +225,13 @@ async fn healthz(State(app): State<Arc<AppState>>) -> Result<Response, ApiError>
     let events = app.store.count().await.map_err(|e| {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("event store unavailable: {e}"))
     })?;
-    Ok(json_ok(&serde_json::json!({ "ok": true, "events": events })))
+    let mut body = serde_json::json!({ "ok": true, "events": events });
+    if let Some(retrainer) = &app.retrainer {
+        // Versions published by --retrain-every since start, and whether one is training now.
+        body["retrained"] = retrainer.published().into();
+        body["retraining"] = retrainer.running().into();
+    }
+    Ok(json_ok(&body))
 }
 
 /// Middleware on the `/v1` routes: one request from the client's bucket, else 429.

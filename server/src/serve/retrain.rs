@@ -82,6 +82,11 @@ impl Retrainer {
         self.published.load(Ordering::SeqCst)
     }
 
+    /// True while a retraining runs.
+    pub fn running(&self) -> bool {
+        self.running.load(Ordering::SeqCst)
+    }
+
     /// Called after a batch stored `accepted` new events: starts a retraining in the background
     /// when N have accumulated and none is running (events arriving meanwhile count toward the
     /// next one).
