@@ -768,6 +768,19 @@ export class Recommender {
   private readonly failedModels = new Set<string>();
   /** Calls run one after another, so a model swap happens between calls, never during one. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** Sync-client calls in flight: `free()` waits for them before releasing the client. */
+  private readonly syncCalls = new Set<Promise<unknown>>();
+
+  /** Runs `fn` on the sync client, tracked so that `free()` can wait for it. */
+  private withSync<T>(fn: (sync: WasmSyncClient) => Promise<T>): Promise<T> {
+    const sync = this.sync;
+    if (!sync) return Promise.reject(new EdgerecError('INVALID_ARGUMENT', 'this Recommender was freed'));
+    const call = fn(sync);
+    this.syncCalls.add(call);
+    const done = () => this.syncCalls.delete(call);
+    call.then(done, done);
+    return call;
+  }
 
   /** The bundle in use when the recommender loaded it (by {@link Recommender.load} or a model update). */
   get bundle(): ModelBundle | undefined {
@@ -941,7 +954,7 @@ export class Recommender {
     const sync = this.sync;
     if (!sync) return;
     try {
-      await sync.track(JSON.stringify(input));
+      await this.withSync((s) => s.track(JSON.stringify(input)));
       if (sync.pending >= (this.options.sync?.batchSize ?? 50)) void this.backgroundFlush();
     } catch (e) {
       if (rethrow) throw e;
@@ -957,7 +970,7 @@ export class Recommender {
    */
   async flush(): Promise<FlushReport> {
     if (!this.sync) return { sent: 0, accepted: 0, duplicates: 0, pending: 0 };
-    const report = JSON.parse(await this.sync.flush()) as FlushReport;
+    const report = JSON.parse(await this.withSync((s) => s.flush())) as FlushReport;
     if (report.sent > 0) this.events.emit('flush', report);
     return report;
   }
@@ -1017,7 +1030,7 @@ export class Recommender {
       backoffCapMs: sync.backoffCapMs,
     });
     this.sync = await WasmSyncClient.open(config, this.store, this.transport, entropy);
-    await this.sync.setModelVersion(this.currentVersion);
+    await this.withSync((s) => s.setModelVersion(this.currentVersion));
     // The last experiment config seen, so an offline reload keeps the same variants.
     const cached = await this.store.get(EXPERIMENTS_KEY).catch(() => undefined);
     if (cached) await this.applyExperiments(new TextDecoder().decode(cached)).catch(() => undefined);
@@ -1039,7 +1052,7 @@ export class Recommender {
 
   private async applyExperiments(json: string): Promise<void> {
     if (!this.sync) return;
-    const result = JSON.parse(await this.sync.setExperiments(json)) as {
+    const result = JSON.parse(await this.withSync((s) => s.setExperiments(json))) as {
       assignments: Record<string, string>;
       options: unknown;
       holdout: boolean;
@@ -1126,7 +1139,7 @@ export class Recommender {
       this.previousVersion = from;
       this.ownedBundle = bundle;
       this.currentVersion = bundle.modelVersion;
-      await this.sync?.setModelVersion(bundle.modelVersion);
+      if (this.sync) await this.withSync((s) => s.setModelVersion(bundle.modelVersion));
       this.events.emit('modelupdate', { from, to: bundle.modelVersion });
     });
   }
@@ -1199,14 +1212,19 @@ export class Recommender {
     await this.serial(() => this.rec.forget());
   }
 
-  /** Releases wasm memory and GPU buffers now and stops syncing (a second call does nothing). */
+  /**
+   * Stops syncing and releases wasm memory and GPU buffers — at once, or as soon as the calls
+   * still running finish (their promises settle normally). A second call does nothing.
+   */
   free(): void {
     this.scheduler.stop();
     this.events.clear();
-    this.sync?.free();
+    const sync = this.sync;
     this.sync = undefined;
-    this.inner?.free();
+    if (sync) void Promise.allSettled([...this.syncCalls]).then(() => sync.free());
+    const inner = this.inner;
     this.inner = undefined;
+    if (inner) void this.queue.then(() => inner.free());
     this.ownedBundle?.free();
     this.ownedBundle = undefined;
     this.previousBundle?.free();
