@@ -1107,6 +1107,7 @@ export class Recommender {
       const bundle = await loadBundle(this.endpoint('/v1/models/latest'), {
         publicKey: this.options.publicKey,
         fetch: this.options.sync?.fetch,
+        onProgress: (p) => this.events.emit('updateprogress', { version, ...p }),
       });
       await this.swap(bundle);
     } catch (e) {

@@ -98,6 +98,8 @@ export interface RecommenderEvents {
   error: Error;
   /** An upload was acknowledged by the server. */
   flush: { sent: number; accepted: number; duplicates: number; pending: number };
+  /** Download progress of a new model version (bytes of all its files). */
+  updateprogress: { version: string; loaded: number; total: number; file: string };
   /** The experiment assignment changed. */
   experiments: { assignments: Record<string, string>; holdout: boolean };
 }

@@ -84,7 +84,13 @@ fn retrains_after_n_events(db: Db) {
         serde_json::from_slice(&std::fs::read(bundle.join("train_report.json")).unwrap()).unwrap();
     assert_eq!(report["events"]["kept"], 30, "{}", report["events"]);
     assert_eq!(report["events"]["not_interactions"], 5);
-    assert!(!models.read_dir().unwrap().any(|e| e.unwrap().file_name().to_string_lossy().ends_with(".tmp")));
+    assert!(
+        !models.read_dir().unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".tmp"))
+    );
 }
 
 store_tests!(retrains_after_n_events);

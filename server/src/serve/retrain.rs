@@ -111,7 +111,9 @@ impl Retrainer {
                         "retrained and published a new model version"
                     );
                 }
-                Err(e) => tracing::error!(error = %e, "retraining failed; the current version stays"),
+                Err(e) => {
+                    tracing::error!(error = %e, "retraining failed; the current version stays")
+                }
             }
             this.running.store(false, Ordering::SeqCst);
         });

@@ -7,8 +7,8 @@
 //! print. A header without a required column is an error naming the flag that maps it.
 
 use super::error::{Result, TrainError};
-use clap::Args;
 use crate::serve::store::StoredEvent;
+use clap::Args;
 use edgerec::sync::{Event, EventKind};
 use serde::Serialize;
 use std::collections::HashMap;
