@@ -139,12 +139,16 @@ test('offline events survive two reloads and reach the server exactly once; mode
     }, 15);
     window.updates = [];
     window.errors = [];
+    window.progress = [];
+    window.edgerecSync.rec.on('updateprogress', (p) => window.progress.push(p));
     window.edgerecSync.rec.on('modelupdate', (u) => window.updates.push(u));
     window.edgerecSync.rec.on('error', (e) => window.errors.push({ code: e.code, message: e.message }));
   });
   publish(models, 'B');
   await page.waitForFunction(() => window.updates.length > 0, null, { timeout: 20_000 });
   assert.deepEqual(await page.evaluate(() => window.updates[0]), { from: 'A', to: 'B' });
+  const progress = await page.evaluate(() => window.progress.filter((p) => p.version === 'B'));
+  assert.ok(progress.length > 1 && progress.at(-1).loaded === progress.at(-1).total, 'download progress reported');
   const listB = (await page.evaluate(() => window.edgerecSync.rec.recommend({ k: 20 }))).items.map((i) => i.id);
   assert.notDeepEqual(listB, listA, 'the new model recommends differently');
   const history = await page.evaluate(() => window.edgerecSync.rec.history());
