@@ -199,3 +199,91 @@ fn the_gpu_recommender_gives_the_cpu_lists() {
     let common = a.iter().filter(|id| b.contains(id)).count();
     assert!(common >= 18, "cpu {a:?}\ngpu {b:?}");
 }
+
+/// A store that records what each atomic write contained.
+#[derive(Default)]
+struct Recording {
+    inner: MemoryStorage,
+    writes: std::cell::RefCell<Vec<Vec<(String, usize)>>>,
+}
+
+impl Storage for Recording {
+    async fn get(&self, key: &str) -> edgerec::Result<Option<Vec<u8>>> {
+        self.inner.get(key).await
+    }
+    async fn put(&self, key: &str, value: &[u8]) -> edgerec::Result<()> {
+        self.writes.borrow_mut().push(vec![(key.to_string(), value.len())]);
+        self.inner.put(key, value).await
+    }
+    async fn delete(&self, key: &str) -> edgerec::Result<()> {
+        self.inner.delete(key).await
+    }
+    async fn put_all(&self, entries: &[(&str, &[u8])]) -> edgerec::Result<()> {
+        self.writes
+            .borrow_mut()
+            .push(entries.iter().map(|(k, v)| (k.to_string(), v.len())).collect());
+        self.inner.put_all(entries).await
+    }
+}
+
+#[test]
+fn saves_are_one_atomic_write_of_what_changed() {
+    let bundle = bundle();
+    let mut rec = recommender(&bundle);
+    let store = Recording::default();
+    block_on(rec.save_changes(&store)).unwrap();
+    let keys = |w: &[(String, usize)]| w.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        keys(&store.writes.borrow()[0]),
+        [USER_STATE_KEY, EXPOSURE_KEY, BLOCKLIST_KEY],
+        "the first save writes everything, in one write"
+    );
+    // A session's worth of impressions: the exposure filter grows.
+    let shown: Vec<String> =
+        (0..400).filter_map(|r| bundle.items().get(r).map(|i| i.id().to_string())).collect();
+    let shown: Vec<&str> = shown.iter().map(String::as_str).collect();
+    rec.mark_shown(&shown, NOW).unwrap();
+    block_on(rec.save_changes(&store)).unwrap();
+    assert_eq!(keys(&store.writes.borrow()[1]), [EXPOSURE_KEY], "impressions: the filter only");
+    let exposure_bytes = store.writes.borrow()[1][0].1;
+    click(&mut rec, &HORROR[..1]);
+    block_on(rec.save_changes(&store)).unwrap();
+    let click_write = store.writes.borrow()[2].clone();
+    assert_eq!(keys(&click_write), [USER_STATE_KEY], "a click rewrites the user state only");
+    assert!(
+        click_write[0].1 < exposure_bytes,
+        "a click costs {} bytes, rewriting the exposure filter would cost {exposure_bytes}",
+        click_write[0].1
+    );
+    rec.block_item("3").unwrap();
+    block_on(rec.save_changes(&store)).unwrap();
+    assert_eq!(keys(&store.writes.borrow()[3]), [BLOCKLIST_KEY]);
+    block_on(rec.save_changes(&store)).unwrap();
+    assert_eq!(store.writes.borrow().len(), 4, "nothing changed, nothing written");
+    block_on(rec.save(&store)).unwrap();
+    assert_eq!(store.writes.borrow()[4].len(), 3, "save() writes everything");
+}
+
+#[test]
+fn a_quota_failure_in_a_save_keeps_the_previous_generation_whole() {
+    let bundle = bundle();
+    let mut rec = recommender(&bundle);
+    click(&mut rec, &HORROR[..2]);
+    let probe = MemoryStorage::new();
+    block_on(rec.save(&probe)).unwrap();
+    let generation = |s: &MemoryStorage| {
+        [USER_STATE_KEY, EXPOSURE_KEY, BLOCKLIST_KEY].map(|k| block_on(s.get(k)).unwrap())
+    };
+    let first = generation(&probe);
+    let size: usize = first.iter().map(|v| v.as_ref().map_or(0, Vec::len)).sum();
+    // Room for the first generation and a few bytes: the next save, whose exposure filter and
+    // user state both grow, fails in the middle of writing them.
+    let store = MemoryStorage::with_quota(size + 16);
+    block_on(rec.save(&store)).unwrap();
+    click(&mut rec, &HORROR[2..]);
+    rec.mark_shown(&["1", "2", "50", "318"], NOW).unwrap();
+    rec.block_item("296").unwrap();
+    let e = block_on(rec.save(&store)).unwrap_err();
+    assert_eq!(e.code(), "STORAGE_QUOTA_EXCEEDED");
+    assert_eq!(generation(&store), first, "all three values are the previous generation");
+}

@@ -23,6 +23,11 @@ export interface KeyValueStore {
   put(key: string, value: Uint8Array): Promise<void>;
   /** Removes `key` (no error when absent). */
   delete(key: string): Promise<void>;
+  /**
+   * Optional: stores every `[key, value]` as one atomic change (all or nothing). The
+   * recommender saves through it when present, so a failure never leaves mixed generations.
+   */
+  putAll?(entries: [string, Uint8Array][]): Promise<void>;
 }
 
 function storageError(code: 'STORAGE_UNAVAILABLE' | 'STORAGE_QUOTA_EXCEEDED', message: string): Error {
@@ -73,7 +78,20 @@ export class IndexedDbStore implements KeyValueStore {
     } catch (e) {
       throw classify(e, what);
     }
-    const result = request(op(tx.objectStore('kv')), what);
+    let req: IDBRequest<T>;
+    try {
+      req = op(tx.objectStore('kv'));
+    } catch (e) {
+      // A value that cannot be stored (e.g. DataCloneError) throws at put(): abort, so the
+      // writes already queued in this transaction are undone too.
+      try {
+        tx.abort();
+      } catch {
+        // already finished
+      }
+      throw classify(e, what);
+    }
+    const result = request(req, what);
     // A write is only durable once its transaction completes; quota errors often surface there.
     const done = new Promise<void>((resolve, reject) => {
       tx.oncomplete = () => resolve();
@@ -97,6 +115,16 @@ export class IndexedDbStore implements KeyValueStore {
 
   async delete(key: string): Promise<void> {
     await this.run('readwrite', `deleting ${key}`, (s) => s.delete(key));
+  }
+
+  /** Every entry in one readwrite transaction: all are stored, or (abort, quota) none. */
+  async putAll(entries: [string, Uint8Array][]): Promise<void> {
+    if (entries.length === 0) return;
+    const what = `writing ${entries.map(([k]) => k).join(', ')}`;
+    await this.run('readwrite', what, (s) => {
+      const requests = entries.map(([key, value]) => s.put(value.slice(), key));
+      return requests[requests.length - 1];
+    });
   }
 
   /** Closes the database connection. */
@@ -126,5 +154,16 @@ export class MemoryStore implements KeyValueStore {
 
   async delete(key: string): Promise<void> {
     this.entries.delete(key);
+  }
+
+  async putAll(entries: [string, Uint8Array][]): Promise<void> {
+    const replaced = new Set(entries.map(([k]) => k));
+    let total = 0;
+    for (const [k, v] of this.entries) if (!replaced.has(k)) total += v.length;
+    for (const [, v] of entries) total += v.length;
+    if (total > this.quotaBytes) {
+      throw storageError('STORAGE_QUOTA_EXCEEDED', `writing ${[...replaced].join(', ')}: ${total} bytes exceed the quota`);
+    }
+    for (const [k, v] of entries) this.entries.set(k, v.slice());
   }
 }

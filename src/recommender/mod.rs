@@ -184,6 +184,14 @@ pub struct Recommender {
     shown_sources: HashMap<u32, u64>,
     /// Requests served (request ids, exploration seeds).
     requests: u64,
+    /// Digests of the user state, exposure filter and blocklist as last saved (`None`: not
+    /// saved by this recommender), so a save writes only what changed.
+    saved: std::cell::Cell<[Option<u64>; 3]>,
+}
+
+/// Digest of a saved value (MurmurHash3, low 64 bits): equal bytes, equal digest.
+fn digest(bytes: &[u8]) -> u64 {
+    crate::recall::bloom::murmur3_x64_128(bytes, 0x5a17).0
 }
 
 /// Channel bit of an item a `pin` rule added (past the recall channels' 64 bits is impossible,
@@ -249,6 +257,7 @@ impl Recommender {
             last_sources: HashMap::new(),
             shown_sources: HashMap::new(),
             requests: 0,
+            saved: std::cell::Cell::new([None; 3]),
             items: bundle.items().clone(),
             engine,
             user,
@@ -984,16 +993,47 @@ impl Recommender {
         names
     }
 
-    /// Writes the user state, the exposure filter and the blocklists to `storage`. On error the
-    /// in-memory state is unchanged and the previously stored values stay readable.
+    /// Writes the user state, the exposure filter and the blocklists to `storage` in one atomic
+    /// change ([`Storage::put_all`]: one IndexedDB transaction), so a quota failure never leaves
+    /// mixed generations. On error the in-memory state is unchanged and the previously stored
+    /// values stay readable.
     ///
     /// # Errors
     /// [`Error::StorageUnavailable`], [`Error::StorageQuotaExceeded`].
     pub async fn save(&self, storage: &impl Storage) -> Result<()> {
-        crate::user::save(storage, &self.state).await?;
-        storage.put(EXPOSURE_KEY, &self.exposure.to_bytes()).await?;
-        let blocklist = serde_json::to_vec(&self.blocked).unwrap_or_default();
-        storage.put(BLOCKLIST_KEY, &blocklist).await
+        self.write(storage, true).await
+    }
+
+    /// [`Recommender::save`] of only the parts that changed since this recommender last saved
+    /// (to the same store: use it when a recommender always saves to one store, as the JS
+    /// binding does). A click then rewrites the small user state, not the exposure filter.
+    ///
+    /// # Errors
+    /// As [`Recommender::save`].
+    pub async fn save_changes(&self, storage: &impl Storage) -> Result<()> {
+        self.write(storage, false).await
+    }
+
+    async fn write(&self, storage: &impl Storage, everything: bool) -> Result<()> {
+        let parts = [
+            (crate::user::USER_STATE_KEY, self.state.to_bytes()),
+            (EXPOSURE_KEY, self.exposure.to_bytes()),
+            (BLOCKLIST_KEY, serde_json::to_vec(&self.blocked).unwrap_or_default()),
+        ];
+        let digests = parts.each_ref().map(|(_, bytes)| digest(bytes));
+        let saved = self.saved.get();
+        let changed: Vec<(&str, &[u8])> = parts
+            .iter()
+            .zip(digests.iter().zip(saved.iter()))
+            .filter(|(_, (now, before))| everything || Some(**now) != **before)
+            .map(|((key, bytes), _)| (*key, bytes.as_slice()))
+            .collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        storage.put_all(&changed).await?;
+        self.saved.set(digests.map(Some));
+        Ok(())
     }
 
     /// Loads state saved by an earlier session (this bundle or an older one: it is migrated,
@@ -1050,6 +1090,7 @@ impl Recommender {
         self.state = UserState::new();
         self.exposure.clear();
         self.blocked = Blocklist::default();
+        self.saved.set([None; 3]);
         crate::user::forget(storage).await?;
         storage.delete(EXPOSURE_KEY).await?;
         storage.delete(BLOCKLIST_KEY).await

@@ -24,6 +24,17 @@ pub trait Storage {
     async fn put(&self, key: &str, value: &[u8]) -> Result<()>;
     /// Removes `key` (no error when it is absent).
     async fn delete(&self, key: &str) -> Result<()>;
+
+    /// Stores every `(key, value)` as one change: after an error *none* of them was written,
+    /// so the stored generation stays whole (one IndexedDB transaction in the browser; files
+    /// written first and renamed into place natively). The default writes one by one — correct
+    /// only for a single entry; every store of this crate overrides it.
+    async fn put_all(&self, entries: &[(&str, &[u8])]) -> Result<()> {
+        for (key, value) in entries {
+            self.put(key, value).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Storage in memory, with an optional byte quota (to exercise quota handling) and a switch
@@ -97,6 +108,28 @@ impl Storage for MemoryStorage {
         self.entries.borrow_mut().remove(key);
         Ok(())
     }
+
+    async fn put_all(&self, entries: &[(&str, &[u8])]) -> Result<()> {
+        self.check()?;
+        let mut stored = self.entries.borrow_mut();
+        if let Some(quota) = self.quota {
+            let replaced = |k: &str| entries.iter().any(|(e, _)| *e == k);
+            let kept: usize =
+                stored.iter().filter(|(k, _)| !replaced(k)).map(|(_, v)| v.len()).sum();
+            let new: usize = entries.iter().map(|(_, v)| v.len()).sum();
+            if kept + new > quota {
+                let (key, value) = entries.last().copied().unwrap_or(("", &[]));
+                return Err(Error::StorageQuotaExceeded {
+                    key: key.to_string(),
+                    bytes: value.len(),
+                });
+            }
+        }
+        for (key, value) in entries {
+            stored.insert(key.to_string(), value.to_vec());
+        }
+        Ok(())
+    }
 }
 
 /// Storage in a directory, one file per key, written to a temporary file and renamed into
@@ -154,6 +187,28 @@ impl Storage for FileStorage {
         })
     }
 
+    async fn put_all(&self, entries: &[(&str, &[u8])]) -> Result<()> {
+        // Every byte is written before anything is renamed: a full disk fails a write, and
+        // then no key has changed. Renames within one directory do not need space.
+        let mut written = Vec::with_capacity(entries.len());
+        for (key, value) in entries {
+            let path = self.path(key);
+            let tmp = path.with_extension("tmp");
+            if let Err(e) = std::fs::write(&tmp, value) {
+                let _ = std::fs::remove_file(&tmp);
+                for (t, _) in &written {
+                    let _ = std::fs::remove_file(t);
+                }
+                return Err(self.failed(key, value.len(), &e));
+            }
+            written.push((tmp, path));
+        }
+        for (tmp, path) in written {
+            std::fs::rename(&tmp, &path).map_err(|e| self.failed("rename", 0, &e))?;
+        }
+        Ok(())
+    }
+
     async fn delete(&self, key: &str) -> Result<()> {
         match std::fs::remove_file(self.path(key)) {
             Ok(()) => Ok(()),
@@ -198,6 +253,27 @@ mod tests {
             assert_eq!(e.code(), "STORAGE_QUOTA_EXCEEDED");
             assert_eq!(store.get("k").await.unwrap().as_deref(), Some(&b"1234"[..]));
         });
+    }
+
+    #[test]
+    fn put_all_is_all_or_nothing() {
+        let store = MemoryStorage::with_quota(10);
+        pollster::block_on(async {
+            store.put_all(&[("a", b"1111"), ("b", b"2222")]).await.unwrap();
+            let e = store.put_all(&[("a", b"11111"), ("b", b"222222")]).await.unwrap_err();
+            assert_eq!(e.code(), "STORAGE_QUOTA_EXCEEDED");
+            assert_eq!(store.get("a").await.unwrap().as_deref(), Some(&b"1111"[..]));
+            assert_eq!(store.get("b").await.unwrap().as_deref(), Some(&b"2222"[..]));
+            store.put_all(&[("a", b"x"), ("b", b"y")]).await.unwrap();
+            assert_eq!(store.get("b").await.unwrap().as_deref(), Some(&b"y"[..]));
+        });
+        let dir = std::env::temp_dir().join(format!("edgerec-put-all-{}", std::process::id()));
+        let files = FileStorage::open(&dir).unwrap();
+        pollster::block_on(async {
+            files.put_all(&[("a", b"1"), ("b", b"2")]).await.unwrap();
+            assert_eq!(files.get("b").await.unwrap().as_deref(), Some(&b"2"[..]));
+        });
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -24,8 +24,8 @@ enum Store {
 impl Store {
     async fn save(&self, rec: &Recommender) -> crate::Result<()> {
         match self {
-            Store::Js(s) => rec.save(s).await,
-            Store::Memory(s) => rec.save(s).await,
+            Store::Js(s) => rec.save_changes(s).await,
+            Store::Memory(s) => rec.save_changes(s).await,
         }
     }
 

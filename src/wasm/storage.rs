@@ -93,4 +93,36 @@ impl Storage for JsStorage {
     async fn delete(&self, key: &str) -> Result<()> {
         self.call("delete", key, None).await.map(drop)
     }
+
+    /// The store's `putAll([[key, bytes], …])` (one IndexedDB transaction) when it has one;
+    /// a custom store without it gets the entries one `put` at a time.
+    async fn put_all(&self, entries: &[(&str, &[u8])]) -> Result<()> {
+        let method = js_sys::Reflect::get(&self.store, &"putAll".into())
+            .ok()
+            .and_then(|m| m.dyn_into::<js_sys::Function>().ok());
+        let Some(method) = method else {
+            for (key, value) in entries {
+                self.put(key, value).await?;
+            }
+            return Ok(());
+        };
+        let first = entries.first().map_or("", |(k, _)| *k);
+        let size: usize = entries.iter().map(|(_, v)| v.len()).sum();
+        let list: js_sys::Array = entries
+            .iter()
+            .map(|(key, value)| {
+                let pair: js_sys::Array =
+                    [JsValue::from_str(key), js_sys::Uint8Array::from(*value).into()]
+                        .iter()
+                        .collect();
+                JsValue::from(pair)
+            })
+            .collect();
+        let returned =
+            method.call1(&self.store, &list).map_err(|e| storage_error(&e, first, size))?;
+        JsFuture::from(js_sys::Promise::resolve(&returned))
+            .await
+            .map(drop)
+            .map_err(|e| storage_error(&e, first, size))
+    }
 }
