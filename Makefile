@@ -9,7 +9,7 @@ export WASM_BINDGEN_TEST_TIMEOUT ?= 600
 export CARGO_TERM_COLOR ?= always
 PORT ?= 8080
 
-.PHONY: demo server test pkg bench setup lint test-native test-browser test-node test-e2e fuzz clean
+.PHONY: demo server docs test pkg bench setup lint test-native test-browser test-node test-e2e fuzz clean
 
 ## demo: build the npm package and the server, then serve the demo pages and the sync API
 ## (events, models, experiments) from one origin: http://127.0.0.1:$(PORT)/www/
@@ -26,7 +26,7 @@ server:
 	cargo build -p edgerec-server --profile test
 
 ## test: every check CI runs
-test: setup lint test-native test-browser pkg test-node test-e2e fuzz
+test: setup lint test-native test-browser pkg docs test-node test-e2e fuzz
 	@echo "make test: all checks passed"
 
 setup:
@@ -36,6 +36,12 @@ setup:
 pkg:
 	scripts/setup.sh rust node
 	scripts/build-pkg.sh
+
+## docs: the API reference generated from the package's types (typedoc) into target/docs/
+docs: pkg
+	scripts/setup.sh node
+	node_modules/.bin/typedoc
+	@echo "API reference: target/docs/index.html; guides: docs/bring-your-own-model.md, pkg/README.md"
 
 lint:
 	scripts/setup.sh rust
