@@ -102,6 +102,26 @@ pub async fn open(spec: &str) -> Result<Arc<dyn Store>, StoreError> {
     }
 }
 
+/// The one schema both stores create (the same SQL runs on SQLite and PostgreSQL), so a
+/// database moves between them with a plain export/import.
+pub const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    item TEXT NULL,
+    kind TEXT NOT NULL,
+    ts BIGINT NOT NULL,
+    position INTEGER NULL,
+    request_id TEXT NULL,
+    dwell_ms BIGINT NULL,
+    name TEXT NULL,
+    model_version TEXT NULL,
+    experiments TEXT NULL,
+    received_at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_user_ts ON events (user_id, ts);
+";
+
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
     SystemTime::now()

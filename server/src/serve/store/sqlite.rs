@@ -7,23 +7,7 @@ use rusqlite::{Connection, params};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS events (
-    id TEXT PRIMARY KEY,
-    user_id TEXT NOT NULL,
-    item TEXT NULL,
-    kind TEXT NOT NULL,
-    ts BIGINT NOT NULL,
-    position INTEGER NULL,
-    request_id TEXT NULL,
-    dwell_ms BIGINT NULL,
-    name TEXT NULL,
-    model_version TEXT NULL,
-    experiments TEXT NULL,
-    received_at BIGINT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_user_ts ON events (user_id, ts);
-";
+use super::SCHEMA;
 
 /// Events in a SQLite file (created if missing).
 pub struct SqliteStore {
