@@ -144,8 +144,10 @@ test('offline events survive two reloads and reach the server exactly once; mode
     window.edgerecSync.rec.on('modelupdate', (u) => window.updates.push(u));
     window.edgerecSync.rec.on('error', (e) => window.errors.push({ code: e.code, message: e.message }));
   });
+  const publishedAt = Date.now();
   publish(models, 'B');
   await page.waitForFunction(() => window.updates.length > 0, null, { timeout: 20_000 });
+  const switchMs = Date.now() - publishedAt;
   assert.deepEqual(await page.evaluate(() => window.updates[0]), { from: 'A', to: 'B' });
   const progress = await page.evaluate(() => window.progress.filter((p) => p.version === 'B'));
   assert.ok(progress.length > 1 && progress.at(-1).loaded === progress.at(-1).total, 'download progress reported');
@@ -164,6 +166,7 @@ test('offline events survive two reloads and reach the server exactly once; mode
     clearInterval(window.hammer);
     return window.calls;
   });
+  console.log(`offline: ${produced} events queued over 3 page loads, delivered once (server +${after - before}); model A → B switched ${switchMs} ms after publishing (poll 400 ms); ${calls.ok} recommend calls during the updates, ${calls.failed.length} failed`);
   assert.deepEqual(calls.failed, [], 'no call failed during the updates');
   assert.ok(calls.ok > 20, `calls served during the updates: ${calls.ok}`);
   // Events after the switch carry the new version.
