@@ -9,7 +9,7 @@ export WASM_BINDGEN_TEST_TIMEOUT ?= 600
 export CARGO_TERM_COLOR ?= always
 PORT ?= 8080
 
-.PHONY: demo server docs test pkg bench setup lint test-native test-browser test-node test-e2e fuzz clean
+.PHONY: demo server docs test pkg bench setup lint test-bundlers test-native test-browser test-node test-e2e fuzz clean
 
 ## demo: build the npm package and the server, then serve the demo pages and the sync API
 ## (events, models, experiments) from one origin: http://127.0.0.1:$(PORT)/www/
@@ -26,7 +26,7 @@ server:
 	cargo build -p edgerec-server --profile test
 
 ## test: every check CI runs
-test: setup lint test-native test-browser pkg docs test-node test-e2e fuzz
+test: setup lint test-native test-browser pkg docs test-node test-e2e test-bundlers fuzz
 	@echo "make test: all checks passed"
 
 setup:
@@ -69,6 +69,12 @@ test-node: server
 test-e2e: server
 	scripts/setup.sh browser node
 	node --test tests/e2e/
+
+## bundlers: `npm pack` of pkg/ installed into fresh Vite, webpack 5 and esbuild apps and a plain
+## import-map page, built and run in headless Chromium, and imported from Node; same ids everywhere
+test-bundlers: pkg
+	scripts/setup.sh browser node
+	node --test tests/bundlers/
 
 ## fuzz: the bundle parsers under libFuzzer for FUZZ_SECONDS (default 60; longer by hand).
 ## A crash, a target that does not build, or a toolchain that cannot be installed fails it.

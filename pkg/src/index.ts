@@ -130,7 +130,7 @@ async function defaultWasmSource(): Promise<WasmSource> {
   if (url.protocol === 'file:') {
     // Node: fetch() cannot read file URLs. The specifier is a variable so bundlers leave it alone.
     const fsModule = 'node:fs/promises';
-    const fs = (await import(/* @vite-ignore */ fsModule)) as { readFile(u: URL): Promise<Uint8Array> };
+    const fs = (await import(/* webpackIgnore: true */ /* @vite-ignore */ fsModule)) as { readFile(u: URL): Promise<Uint8Array> };
     return fs.readFile(url);
   }
   return url;
