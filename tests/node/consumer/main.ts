@@ -11,6 +11,7 @@ import {
   type RecommendResult,
   type RuleSpec,
 } from 'edgerec';
+import { EdgerecError as WorkerEdgerecError, WorkerRecommender, type WorkerRecommenderState } from 'edgerec/worker';
 
 const rules: RuleSpec[] = [
   { kind: 'max_consecutive', attribute: 'category', max: 2 },
@@ -61,4 +62,26 @@ export async function synced(): Promise<number> {
   off();
   const status = rec.syncStatus;
   return report.accepted + (status?.pending ?? 0) + (rec.modelVersion.length > 0 ? 1 : 0);
+}
+
+// Worker mode: the same API from `edgerec/worker`, with cached getters and a custom worker.
+export async function inWorker(custom?: Worker): Promise<number> {
+  using rec = await WorkerRecommender.load('/models/movielens-small/manifest.json', {
+    backend: 'auto',
+    store: 'indexeddb',
+    onProgress: (p) => console.log(p.loaded, p.total),
+    ...(custom ? { worker: custom } : {}),
+  });
+  const off = rec.on('error', (e) => console.warn(isEdgerecError(e) ? e.code : e.message));
+  const { items, trace }: RecommendResult = await rec.recommend({ k: 10, rules });
+  await rec.impression(items.map((i) => i.id), trace.requestId);
+  try {
+    await rec.record('no-such-item', { kind: 'like' });
+  } catch (e) {
+    if (e instanceof WorkerEdgerecError && e.code === 'UNKNOWN_ITEM') console.log(e.message);
+  }
+  const query: Float32Array | undefined = await rec.query();
+  const state: WorkerRecommenderState = await rec.refresh();
+  off();
+  return (query?.length ?? 0) + state.modelVersion.length + rec.backend.length + (rec.syncStatus?.pending ?? 0);
 }
