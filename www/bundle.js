@@ -2,6 +2,7 @@
 // "items like this one" by the model's own similarity. Defaults to the shipped MovieLens model.
 // Publishes the outcome on `window.edgerecBundle` for the end-to-end test.
 import { loadBundle, ScoringEngine, isEdgerecError } from '../pkg/dist/index.js';
+import { cell } from './dom.js';
 
 const url = new URL(location.href);
 const manifest = url.searchParams.get('manifest') ?? '../models/movielens-small/manifest.json';
@@ -11,12 +12,6 @@ const summary = document.querySelector('#summary');
 const picker = document.querySelector('#item');
 const tbody = document.querySelector('#results tbody');
 const progress = [];
-
-function cell(tr, value) {
-  const td = document.createElement('td');
-  td.textContent = String(value);
-  tr.append(td);
-}
 
 try {
   const t0 = performance.now();

@@ -2,6 +2,7 @@
 // the click (the user embedding updates locally) and re-renders; state persists in IndexedDB.
 // Exposes `window.edgerecDemo` for the end-to-end test.
 import { loadBundle, Recommender, isEdgerecError } from '../pkg/dist/index.js';
+import { cell } from './dom.js';
 
 const url = new URL(location.href);
 const manifest = url.searchParams.get('manifest') ?? '../models/movielens-small/manifest.json';
@@ -10,13 +11,6 @@ const summary = document.querySelector('#summary');
 const tbody = document.querySelector('#results tbody');
 const historyList = document.querySelector('#history');
 const storageNote = document.querySelector('#storage');
-
-function cell(tr, value) {
-  const td = document.createElement('td');
-  td.textContent = String(value);
-  tr.append(td);
-  return td;
-}
 
 try {
   const bundle = await loadBundle(manifest);

@@ -2,6 +2,7 @@
 // page only sends calls and renders the answers. Exposes `window.edgerecWorker` for the
 // end-to-end test (tests/e2e/worker.test.mjs).
 import { WorkerRecommender, isEdgerecError } from '../pkg/dist/worker.js';
+import { cell } from './dom.js';
 
 const url = new URL(location.href);
 const manifest = url.searchParams.get('manifest') ?? '/models/movielens-small/manifest.json';
@@ -10,13 +11,6 @@ const store = url.searchParams.get('store') ?? 'indexeddb';
 const summary = document.querySelector('#summary');
 const tbody = document.querySelector('#results tbody');
 const storageNote = document.querySelector('#storage');
-
-function cell(tr, value) {
-  const td = document.createElement('td');
-  td.textContent = String(value);
-  tr.append(td);
-  return td;
-}
 
 try {
   const started = performance.now();
