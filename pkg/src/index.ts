@@ -678,11 +678,63 @@ export interface RecommendResult {
   trace: RecommendTrace;
 }
 
-/** A stored interaction. */
+/** A stored interaction, oldest first in {@link Recommender.history}. */
 export interface HistoryEntry {
+  /** The item id. */
   item: string;
-  kind: unknown;
-  timestamp_ms: number;
+  kind: InteractionKind;
+  /** Dwell time, for `kind: 'dwell'`. */
+  dwellMs?: number;
+  /** When it happened (ms since the epoch). */
+  timestampMs: number;
+}
+
+/** What {@link Recommender.create} found in the store. */
+export interface RestoreReport {
+  /** A user state was found and loaded. */
+  userRestored: boolean;
+  /** History entries dropped because the bundle no longer has their items. */
+  historyDropped: number;
+  /** The on-device residual was reset (it belonged to another model or dimension). */
+  residualReset: boolean;
+  /** An exposure filter was found and loaded. */
+  exposureRestored: boolean;
+  /** Blocked items and attributes restored. */
+  blocked: number;
+  /** Stored values that could not be decoded and were replaced (`key: reason`). */
+  discarded: string[];
+  /** `'store'`: state lives in the configured store; `'memory'`: it could not be used (see `code`, `message`). */
+  storage: 'store' | 'memory';
+  code?: ErrorCode;
+  message?: string;
+}
+
+/** The engine's snake_case report → the typed camelCase one. */
+function toRestoreReport(raw: Record<string, unknown>, openError?: unknown): RestoreReport {
+  const e = openError as { code?: ErrorCode; message?: string } | undefined;
+  const report: RestoreReport = {
+    userRestored: raw.user_restored === true,
+    historyDropped: Number(raw.history_dropped ?? 0),
+    residualReset: raw.residual_reset === true,
+    exposureRestored: raw.exposure_restored === true,
+    blocked: Number(raw.blocked ?? 0),
+    discarded: Array.isArray(raw.discarded) ? (raw.discarded as string[]) : [],
+    storage: raw.storage === 'memory' || e ? 'memory' : 'store',
+  };
+  const code = e?.code ?? (raw.code as ErrorCode | undefined);
+  const message = e?.message ?? (raw.message as string | undefined);
+  if (report.storage === 'memory') {
+    report.code = code ?? 'STORAGE_UNAVAILABLE';
+    if (message !== undefined) report.message = message;
+  }
+  return report;
+}
+
+/** The engine's stored interaction → {@link HistoryEntry}. */
+function toHistoryEntry(raw: { item: string; kind: { type: InteractionKind; ms?: number }; timestamp_ms: number }): HistoryEntry {
+  const entry: HistoryEntry = { item: raw.item, kind: raw.kind.type, timestampMs: raw.timestamp_ms };
+  if (raw.kind.type === 'dwell') entry.dwellMs = raw.kind.ms ?? 0;
+  return entry;
 }
 
 /** Options for {@link Recommender.create}. */
@@ -879,13 +931,8 @@ export class Recommender {
   }
 
   /** What was restored at creation, and where state is kept. */
-  get restoreReport(): Record<string, unknown> {
-    const report = JSON.parse(this.rec.restoreReport) as Record<string, unknown>;
-    if (this.openError) {
-      const e = this.openError as { code?: string; message?: string };
-      return { ...report, storage: 'memory', code: e.code ?? 'STORAGE_UNAVAILABLE', message: e.message };
-    }
-    return report;
+  get restoreReport(): RestoreReport {
+    return toRestoreReport(JSON.parse(this.rec.restoreReport) as Record<string, unknown>, this.openError);
   }
 
   /**
@@ -1171,7 +1218,7 @@ export class Recommender {
 
   /** The stored history, oldest first. */
   async history(): Promise<HistoryEntry[]> {
-    return this.serial(async () => JSON.parse(await this.rec.history()) as HistoryEntry[]);
+    return this.serial(async () => (JSON.parse(await this.rec.history()) as Parameters<typeof toHistoryEntry>[0][]).map(toHistoryEntry));
   }
 
   /** Never recommends item `id` again; resolves once saved (`forget()` or `clearBlocklist()` lift it). */

@@ -6,7 +6,7 @@
  * @internal
  * @module
  */
-import type { Backend, BundleProgress, Recommender, SyncStatus } from './index.js';
+import type { Backend, BundleProgress, Recommender, RestoreReport, SyncStatus } from './index.js';
 
 /** Marks edgerec's messages, so a worker of your own may carry other messages too. @internal */
 export const TAG = 'edgerec/worker@1' as const;
@@ -20,7 +20,7 @@ export interface WorkerRecommenderState {
   /** {@link Recommender.modelVersion}: the `model.version` of the bundle in use. */
   modelVersion: string;
   /** {@link Recommender.restoreReport}: what was restored at creation, and where state is kept. */
-  restoreReport: Record<string, unknown>;
+  restoreReport: RestoreReport;
   /** {@link Recommender.syncStatus} (undefined without `sync`). */
   syncStatus: SyncStatus | undefined;
 }

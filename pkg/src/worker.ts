@@ -36,6 +36,7 @@ import {
   type RecommendResult,
   type Recommender,
   type RecordOptions,
+  type RestoreReport,
   type SaveOutcome,
   type SyncStatus,
 } from './index.js';
@@ -310,7 +311,7 @@ export class WorkerRecommender {
   }
 
   /** {@link Recommender.restoreReport}: what was restored at load, and where state is kept. */
-  get restoreReport(): Record<string, unknown> {
+  get restoreReport(): RestoreReport {
     return this.state.restoreReport;
   }
 

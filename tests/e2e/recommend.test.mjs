@@ -65,7 +65,7 @@ for (const backend of ['cpu', 'webgpu']) {
       await page.reload();
       await ready(page);
       const report = await page.evaluate(() => window.edgerecDemo.restoreReport);
-      assert.equal(report.user_restored, true, JSON.stringify(report));
+      assert.equal(report.userRestored, true, JSON.stringify(report));
       const history = await page.evaluate(() => window.edgerecDemo.history());
       assert.deepEqual(history.map((h) => h.item), clicks);
       const reloaded = await page.evaluate(() => window.edgerecDemo.recommend());
@@ -78,7 +78,7 @@ for (const backend of ['cpu', 'webgpu']) {
       await page.reload();
       await ready(page);
       assert.equal((await page.evaluate(() => window.edgerecDemo.history())).length, 0);
-      assert.equal((await page.evaluate(() => window.edgerecDemo.restoreReport)).user_restored, false);
+      assert.equal((await page.evaluate(() => window.edgerecDemo.restoreReport)).userRestored, false);
     } finally {
       await browser.close();
     }

@@ -38,7 +38,7 @@ test('the worker keeps the main thread free, matches the main-thread Recommender
     const [worker] = page.workers();
     assert.match(worker.url(), /\/pkg\/dist\/worker-entry\.js$/);
     assert.equal(await page.evaluate(() => window.edgerecWorker.backend), 'cpu');
-    assert.equal(await page.evaluate(() => window.edgerecWorker.restoreReport.user_restored), false);
+    assert.equal(await page.evaluate(() => window.edgerecWorker.restoreReport.userRestored), false);
 
     // The long-task instrument works here: a deliberate 80 ms task is reported.
     const calibration = await page.evaluate(async () => {

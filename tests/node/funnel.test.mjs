@@ -121,6 +121,11 @@ test('blocklist changes persist when the promise resolves; importHistory and cle
   const now = Date.now();
   assert.deepEqual(await rec.importHistory([{ id: '1', timestampMs: now - 2000 }, { id: '2571', kind: 'like', timestampMs: now - 1000 }]), { persisted: true });
   assert.deepEqual((await rec.history()).map((h) => h.item), ['1', '2571']);
+  assert.deepEqual(
+    (await rec.history()).map(({ item, kind, timestampMs }) => ({ item, kind, timestampMs })),
+    [{ item: '1', kind: 'click', timestampMs: now - 2000 }, { item: '2571', kind: 'like', timestampMs: now - 1000 }],
+    'history entries are typed camelCase',
+  );
   const top = (await rec.recommend({ k: 5, diversity: { method: 'none' } })).items[0].id;
   assert.deepEqual(await rec.blockItem(top), { persisted: true });
   // A second recommender over the same store sees the block without any further save.

@@ -24,14 +24,14 @@ test('state survives a new Recommender over the same store, and forget() erases 
   assert.ok(warm.items.every((i) => !['1', '2355', '3114'].includes(i.id)), 'consumed items are filtered');
 
   const again = await Recommender.create(bundle, { store, backend: 'cpu' });
-  assert.equal(again.restoreReport.user_restored, true);
+  assert.equal(again.restoreReport.userRestored, true);
   assert.deepEqual((await again.history()).map((h) => h.item), ['1', '2355', '3114']);
   assert.deepEqual((await again.recommend({ k: 20 })).items.map((i) => i.id), warm.items.map((i) => i.id));
 
   await again.forget();
   assert.equal((await again.history()).length, 0);
   const fresh = await Recommender.create(bundle, { store, backend: 'cpu' });
-  assert.equal(fresh.restoreReport.user_restored, false);
+  assert.equal(fresh.restoreReport.userRestored, false);
   assert.equal((await fresh.history()).length, 0);
 });
 
@@ -53,6 +53,7 @@ test('an unavailable store (private mode) falls back to memory and says so', asy
   };
   const rec = await Recommender.create(bundle, { store: broken, backend: 'cpu' });
   assert.equal(rec.restoreReport.storage, 'memory');
+  assert.equal(rec.restoreReport.userRestored, false);
   assert.equal(rec.restoreReport.code, 'STORAGE_UNAVAILABLE');
   assert.deepEqual(await rec.record('1'), { persisted: true }, 'saved to the in-memory fallback');
   assert.equal((await rec.history()).length, 1);
