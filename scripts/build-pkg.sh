@@ -21,6 +21,8 @@ node_modules/.bin/wasm-opt -Oz \
   --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-mutable-globals --enable-reference-types --enable-multivalue \
   pkg/wasm/edgerec_bg.wasm -o pkg/wasm/edgerec_bg.wasm
+say "ErrorCode union from src/error.rs"
+node scripts/gen-error-codes.mjs
 say "tsc (pkg/src → pkg/dist)"
 node_modules/.bin/tsc -p pkg/tsconfig.json
 

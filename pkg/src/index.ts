@@ -54,50 +54,9 @@ export interface TopK {
   scores: Float32Array;
 }
 
-/**
- * Stable error codes carried by every error the engine throws (`error.code`); one per variant of
- * the Rust `Error` enum (`src/error.rs`, checked by `tests/node/pkg.test.mjs`).
- */
-export type ErrorCode =
-  | 'BACKEND_UNAVAILABLE'
-  | 'BAD_SIGNATURE'
-  | 'BUFFER_TOO_LARGE'
-  | 'BUNDLE_CORRUPT'
-  | 'BUNDLE_NON_FINITE'
-  | 'BUNDLE_SHAPE_MISMATCH'
-  | 'BUNDLE_TRUNCATED'
-  | 'DEVICE_LOST'
-  | 'DIMENSION_MISMATCH'
-  | 'DUPLICATE_ID'
-  | 'EMPTY_INDEX'
-  | 'GPU_ERROR'
-  | 'HASH_MISMATCH'
-  | 'HTTP_ERROR'
-  | 'INVALID_ARGUMENT'
-  | 'INVALID_ARM_STATS'
-  | 'INVALID_INTERACTION'
-  | 'INVALID_K'
-  | 'INVALID_PROBABILITY'
-  | 'INVALID_RULE'
-  | 'INVALID_WEIGHT'
-  | 'IO_ERROR'
-  | 'KERNEL_NOT_PSD'
-  | 'KERNEL_NOT_SQUARE'
-  | 'KERNEL_NOT_SYMMETRIC'
-  | 'LENGTH_MISMATCH'
-  | 'NETWORK_ERROR'
-  | 'NON_FINITE'
-  | 'NO_CANDIDATES'
-  | 'RULES_INFEASIBLE'
-  | 'SHAPE_MISMATCH'
-  | 'STORAGE_CORRUPT'
-  | 'STORAGE_QUOTA_EXCEEDED'
-  | 'STORAGE_UNAVAILABLE'
-  | 'UNAUTHORIZED'
-  | 'UNKNOWN_CHANNEL'
-  | 'UNKNOWN_ITEM'
-  | 'UNKNOWN_TASK'
-  | 'UNSUPPORTED_VERSION';
+import type { ErrorCode } from './error-codes.js';
+
+export type { ErrorCode } from './error-codes.js';
 
 /**
  * The errors edgerec throws: `Error`s with `name === 'EdgerecError'` and a stable `code`.
