@@ -84,6 +84,13 @@ test('offline events survive two reloads and reach the server exactly once; mode
   await page.goto(url);
   await ready(page);
   assert.equal(await page.evaluate(() => window.edgerecSync.rec.modelVersion), 'A');
+  // The experiment variant picks the re-ranking method of every recommend() call.
+  const variant = await page.evaluate(async () => ({
+    assigned: window.edgerecSync.rec.syncStatus.assignments.rerank,
+    used: (await window.edgerecSync.rec.recommend({ k: 10, diversity: { method: 'none' } })).trace.diversity,
+  }));
+  assert.ok(['diversity/mmr', 'diversity/dpp'].includes(variant.assigned), JSON.stringify(variant));
+  assert.equal(variant.used, variant.assigned.split('/')[1], 'the variant overrides the call');
   // Online: the first impressions go up on their own (flush timer).
   await page.waitForFunction(() => window.edgerecSync.rec.syncStatus.pending === 0, null, { timeout: 30_000 });
   const before = await serverEventCount(server.url);
