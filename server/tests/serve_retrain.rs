@@ -60,19 +60,7 @@ fn retrains_after_n_events(db: Db) {
     }));
     assert_eq!(post(&server.at("/v1/events"), &batch(&more), &[]).status, 200);
 
-    let started = Instant::now();
-    loop {
-        let health = get(&server.at("/healthz"), &[]).json();
-        if health["retrained"] == 1 {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(600),
-            "no new version; server log:\n{}",
-            std::fs::read_to_string(&server.log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    wait_for_versions(&server, 1);
     let latest = get(&server.at("/v1/models/latest"), &[]);
     assert_eq!(latest.status, 200);
     let version = latest.header("x-edgerec-model-version").to_string();
@@ -93,4 +81,50 @@ fn retrains_after_n_events(db: Db) {
     );
 }
 
-store_tests!(retrains_after_n_events);
+fn wait_for_versions(server: &common::server::Server, n: u64) {
+    let started = Instant::now();
+    while get(&server.at("/healthz"), &[]).json()["retrained"] != n {
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "no new version; server log:\n{}",
+            std::fs::read_to_string(&server.log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn retrains_on_a_schedule_only_after_new_events(db: Db) {
+    let dir = db.dir().to_path_buf();
+    let models = dir.join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    let (interactions, items) = seed(&dir);
+    let models_arg = models.display().to_string();
+    let server = db.serve(&[
+        "--models",
+        &models_arg,
+        "--retrain-every",
+        "1000000",
+        "--retrain-interval-secs",
+        "1",
+        "--seed-interactions",
+        &interactions,
+        "--seed-items",
+        &items,
+        "--retrain-arg=--epochs",
+        "--retrain-arg=1",
+        "--retrain-arg=--ranker-epochs",
+        "--retrain-arg=0",
+    ]);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(get(&server.at("/healthz"), &[]).json()["retrained"], 0, "nothing stored yet");
+    let events: Vec<_> = ["1", "2", "3"].iter().map(|i| click("device-9", i)).collect();
+    assert_eq!(post(&server.at("/v1/events"), &batch(&events), &[]).status, 200);
+    wait_for_versions(&server, 1);
+    // No new events: the schedule does not retrain again.
+    std::thread::sleep(Duration::from_millis(2500));
+    let health = get(&server.at("/healthz"), &[]).json();
+    assert_eq!(health["retrained"], 1, "{health}");
+    assert_eq!(get(&server.at("/v1/models/latest"), &[]).status, 200);
+}
+
+store_tests!(retrains_after_n_events, retrains_on_a_schedule_only_after_new_events);

@@ -161,6 +161,9 @@ async fn state(args: &ServeArgs) -> Result<AppState, String> {
         return Err(format!("--static {} is not a directory", dir.display()));
     }
     let retrainer = retrain::Retrainer::from_args(&args.retrain, &args.db, args.models.as_deref())?;
+    if let Some(r) = &retrainer {
+        r.spawn_schedule();
+    }
     let store = store::open(&args.db).await.map_err(|e| e.to_string())?;
     Ok(AppState {
         store,

@@ -21,6 +21,10 @@ pub struct RetrainArgs {
     /// `--models`, `--seed-interactions` and `--seed-items`).
     #[arg(long, value_name = "N", requires_all = ["models", "seed_interactions", "seed_items"])]
     pub retrain_every: Option<u64>,
+    /// Also retrain every S seconds when any event was stored since the last retraining (a
+    /// schedule for quiet periods; needs `--retrain-every`).
+    #[arg(long, value_name = "S", requires = "retrain_every")]
+    pub retrain_interval_secs: Option<u64>,
     /// The interactions CSV training starts from (e.g. MovieLens' ratings.csv); stored events
     /// are added to it.
     #[arg(long, value_name = "CSV")]
@@ -42,6 +46,7 @@ pub struct Retrainer {
     interactions: PathBuf,
     items: PathBuf,
     extra: Vec<String>,
+    interval: Option<std::time::Duration>,
     since_last: AtomicU64,
     running: AtomicBool,
     published: AtomicU64,
@@ -71,6 +76,10 @@ impl Retrainer {
             interactions: need(args.seed_interactions.as_deref(), "--seed-interactions")?,
             items: need(args.seed_items.as_deref(), "--seed-items")?,
             extra: args.retrain_args.clone(),
+            interval: match args.retrain_interval_secs {
+                Some(0) => return Err("--retrain-interval-secs must be ≥ 1".into()),
+                other => other.map(std::time::Duration::from_secs),
+            },
             since_last: AtomicU64::new(0),
             running: AtomicBool::new(false),
             published: AtomicU64::new(0),
@@ -95,7 +104,31 @@ impl Retrainer {
             return;
         }
         let total = self.since_last.fetch_add(accepted as u64, Ordering::SeqCst) + accepted as u64;
-        if total < self.every || self.running.swap(true, Ordering::SeqCst) {
+        if total >= self.every {
+            self.start();
+        }
+    }
+
+    /// Runs the `--retrain-interval-secs` schedule until the server stops: every S seconds,
+    /// retrain if anything was stored since the last retraining.
+    pub fn spawn_schedule(self: &Arc<Self>) {
+        let Some(period) = self.interval else { return };
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.tick().await; // the first tick is immediate
+            loop {
+                tick.tick().await;
+                if this.since_last.load(Ordering::SeqCst) > 0 {
+                    this.start();
+                }
+            }
+        });
+    }
+
+    /// Starts a retraining unless one is running (events stored meanwhile count toward the next).
+    fn start(self: &Arc<Self>) {
+        if self.running.swap(true, Ordering::SeqCst) {
             return;
         }
         self.since_last.store(0, Ordering::SeqCst);
