@@ -287,3 +287,12 @@ fn a_quota_failure_in_a_save_keeps_the_previous_generation_whole() {
     assert_eq!(e.code(), "STORAGE_QUOTA_EXCEEDED");
     assert_eq!(generation(&store), first, "all three values are the previous generation");
 }
+
+#[test]
+fn ivf_recall_needs_an_ivf_index_in_the_bundle() {
+    let bundle = bundle();
+    let config = RecommenderConfig { ivf_nprobe: Some(8), ..RecommenderConfig::default() };
+    let e = block_on(Recommender::new(&bundle, config, BackendChoice::Cpu)).unwrap_err();
+    assert_eq!(e.code(), "INVALID_ARGUMENT");
+    assert!(e.to_string().contains("--ivf-lists"), "{e}");
+}

@@ -68,6 +68,8 @@ enum BenchWhat {
         #[arg(long, default_value = "cpu")]
         backend: String,
     },
+    /// IVF index: build time, recall@k and latency per nprobe against the exact int8 scan.
+    Ivf(crate::bench_ivf::IvfBenchArgs),
     /// Ingest load against a running `edgerec serve`: concurrent clients posting event
     /// batches; sustained events/s and p50 / p99 latency.
     Serve {
@@ -100,6 +102,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         BenchWhat::Funnel { bundle, iters, k, diversity, backend } => {
             funnel(bundle, (*iters).max(1), *k, diversity, backend)
         }
+        BenchWhat::Ivf(ivf) => crate::bench_ivf::run(ivf),
         BenchWhat::Serve { url, clients, seconds, batch, token } => {
             crate::serve::load::run(&crate::serve::load::LoadConfig {
                 url: url.clone(),

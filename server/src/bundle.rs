@@ -12,6 +12,7 @@ use edgerec::bundle::builder::{
 use edgerec::bundle::integrity::{decode_hex, sha256_hex};
 use edgerec::bundle::manifest::MANIFEST_FILE;
 use edgerec::bundle::{Bundle, LoadOptions, Similarity, parse_manifest};
+use edgerec::compute::{IvfIndex, IvfParams};
 use std::path::{Path, PathBuf};
 
 /// Arguments of `edgerec bundle`.
@@ -22,6 +23,8 @@ pub struct BundleArgs {
 }
 
 #[derive(Subcommand)]
+// Parsed once per process: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum BundleWhat {
     /// Build a bundle from safetensors + items (JSONL or CSV); prints the report as JSON.
     Build {
@@ -60,9 +63,16 @@ enum BundleWhat {
         /// Queries sampled for the recall report.
         #[arg(long, default_value_t = 256)]
         eval_queries: usize,
-        /// Seed of the query sampler.
+        /// Seed of the query sampler (and of the IVF k-means).
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Also build an IVF index with this many lists (k-means on item_embeddings), stored
+        /// as the ivf.* tensors; clients search it with an `nprobe`.
+        #[arg(long)]
+        ivf_lists: Option<usize>,
+        /// Lloyd iterations of the IVF k-means.
+        #[arg(long, default_value_t = 10)]
+        ivf_iters: usize,
     },
     /// Print the manifest, sizes and checks of a bundle directory.
     Inspect {
@@ -98,9 +108,25 @@ pub fn run(args: &BundleArgs) -> Result<(), String> {
             signing_key,
             eval_queries,
             seed,
+            ivf_lists,
+            ivf_iters,
         } => {
             let tensor_bytes = read(tensors)?;
-            let sources = read_safetensors(&tensor_bytes).map_err(|e| e.to_string())?;
+            let mut sources = read_safetensors(&tensor_bytes).map_err(|e| e.to_string())?;
+            let similarity = similarity.parse::<Similarity>().map_err(|e| e.to_string())?;
+            if let Some(nlist) = *ivf_lists {
+                let params = IvfParams { iters: *ivf_iters, seed: *seed, ..IvfParams::new(nlist) };
+                let start = std::time::Instant::now();
+                let ivf = IvfIndex::add_to_sources(&mut sources, similarity, &params)
+                    .map_err(|e| e.to_string())?;
+                let largest = (0..ivf.nlist()).map(|l| ivf.list(l).len()).max().unwrap_or(0);
+                eprintln!(
+                    "ivf: {} lists over {} items in {:.1} s (largest list {largest})",
+                    ivf.nlist(),
+                    ivf.rows(),
+                    start.elapsed().as_secs_f64()
+                );
+            }
             let item_bytes = read(items)?;
             let records = match items.extension().and_then(|e| e.to_str()) {
                 Some("csv") => read_items_csv(&item_bytes),
@@ -132,7 +158,7 @@ pub fn run(args: &BundleArgs) -> Result<(), String> {
                 model_id,
                 model_version,
                 created_at: &created_at,
-                similarity: similarity.parse::<Similarity>().map_err(|e| e.to_string())?,
+                similarity,
                 temperature: *temperature,
                 rules: &rules,
                 signing_key,

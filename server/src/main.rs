@@ -2,6 +2,7 @@
 //! and the sync server as they land. Uses the SDK only through its public API.
 
 mod bench;
+mod bench_ivf;
 mod bundle;
 mod eval;
 mod events_export;

@@ -231,3 +231,48 @@ fn one_epoch_on_movielens_reproduces_the_recorded_metrics() {
 /// One-epoch NDCG@10 and Recall@20 of the recipe (seed 42), measured when the sample model
 /// was trained.
 const EXPECTED_1EPOCH: (f64, f64) = (0.1025, 0.1017);
+
+/// `train --ivf-lists N` writes an IVF index the SDK's funnel uses when `ivf_nprobe` is set:
+/// probing every list gives exactly the exact list; probing one still fills the list.
+#[test]
+fn an_ivf_index_from_training_serves_the_funnel() {
+    let dir = scratch("train-ivf");
+    let inter = write(&dir, "ratings.csv", &interactions());
+    let items = write(&dir, "movies.csv", ITEMS);
+    let out = train(&dir, &inter, &items, "bundle", &["--ivf-lists", "2", "--ranker-epochs", "0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bundle = dir.join("bundle").display().to_string();
+    let manifest = std::fs::read_to_string(dir.join("bundle/manifest.json")).unwrap();
+    assert!(manifest.contains("\"ivf.centroids\"") && manifest.contains("\"ivf.list_rows\""));
+    let ids = |config: Option<&str>| -> Vec<String> {
+        let mut args = vec!["recommend", "--bundle", &bundle, "--clicks", "1", "--k", "3"];
+        args.extend(["--now", "2000000", "--diversity", "none"]);
+        if let Some(c) = config {
+            args.extend(["--config", c]);
+        }
+        let out = edgerec(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let exact = ids(None);
+    assert_eq!(exact.len(), 3);
+    assert_eq!(ids(Some(r#"{"ivf_nprobe": 2}"#)), exact, "every list probed = exact");
+    assert_eq!(ids(Some(r#"{"ivf_nprobe": 1}"#)).len(), 3);
+    let bad = edgerec(&[
+        "recommend",
+        "--bundle",
+        &repo().join("models/movielens-small").display().to_string(),
+        "--clicks",
+        "1",
+        "--config",
+        r#"{"ivf_nprobe": 8}"#,
+    ]);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("--ivf-lists"), "{}", stderr(&bad));
+}

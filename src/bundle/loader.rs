@@ -229,7 +229,10 @@ impl BundleLoader {
                 tensors[i].scales = scales;
             }
         }
-        Ok(Bundle { checked, files, tensors, items })
+        let bundle = Bundle { checked, files, tensors, items };
+        // Optional IVF tensors: all three or none, shapes and list values (`bundle::ivf`).
+        super::ivf::validate(&bundle)?;
+        Ok(bundle)
     }
 }
 

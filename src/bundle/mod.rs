@@ -10,6 +10,7 @@
 //! - [`view`]: zero-copy [`TensorView`]s.
 //! - [`items`]: the compact [`ItemTable`] with O(1) id → row.
 //! - [`integrity`]: SHA-256 and Ed25519.
+//! - [`ivf`]: the optional IVF coarse index's tensors and their load-time checks.
 //! - `builder` (native only): safetensors + items → bundle, with a quantization report.
 //!
 //! ```
@@ -28,6 +29,7 @@
 
 pub mod integrity;
 pub mod items;
+pub mod ivf;
 pub mod loader;
 pub mod manifest;
 pub mod quant;
@@ -37,6 +39,7 @@ pub mod view;
 pub mod builder;
 
 pub use items::{ItemRef, ItemTable};
+pub use ivf::{IVF_CENTROIDS, IVF_LIST_OFFSETS, IVF_LIST_ROWS, IvfTensors};
 pub use loader::{Bundle, BundleLoader, LoadOptions, Neighbors, Progress, ProgressCallback};
 pub use manifest::{
     CheckedManifest, FORMAT_VERSION, Manifest, Similarity, TensorDType, TensorEntry, parse_manifest,

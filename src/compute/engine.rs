@@ -4,6 +4,7 @@ use crate::bundle::QuantScheme;
 use crate::compute::cpu::{self, CpuScratch};
 use crate::compute::gpu::{GpuAdapter, GpuContext, GpuContextOptions, GpuIndex};
 use crate::compute::index::{ItemIndex, ScoreRequest, Similarity};
+use crate::compute::ivf::{IvfIndex, IvfScratch};
 use crate::compute::{ItemMatrix, TopK};
 use crate::error::{BackendKind, Error, Result};
 use futures_channel::oneshot;
@@ -107,6 +108,15 @@ pub struct ScoringEngine {
     gpu: Option<GpuBackend>,
     pending: Option<PendingTrial>,
     report: BackendReport,
+    ivf: Option<IvfSearch>,
+}
+
+/// An IVF index the engine searches instead of the exhaustive scan ([`ScoringEngine::set_ivf`]).
+#[derive(Debug)]
+struct IvfSearch {
+    index: IvfIndex,
+    nprobe: usize,
+    scratch: IvfScratch,
 }
 
 /// Queries the `auto` trial times per backend (after one warm-up each).
@@ -130,6 +140,7 @@ impl ScoringEngine {
             gpu: None,
             pending: None,
             report: BackendReport::cpu("the CPU backend was requested".into(), None),
+            ivf: None,
         };
         if choice == BackendChoice::Cpu {
             return Ok(engine);
@@ -207,6 +218,7 @@ impl ScoringEngine {
             gpu: Some(GpuBackend { context, index: gpu_index }),
             pending: None,
             report,
+            ivf: None,
         })
     }
 
@@ -358,7 +370,58 @@ impl ScoringEngine {
         &self.index
     }
 
+    /// Answers whole-index requests (no `candidates`) through `ivf` from now on, scanning the
+    /// `nprobe` best lists per query instead of every row (approximate; `nprobe ≥ nlist` is
+    /// exact). Requests with candidates still scan exactly those. IVF search runs on the CPU
+    /// path even when the engine uses the GPU (there is no GPU list-scan kernel yet). Exact
+    /// search stays the default: an engine uses IVF only after this call.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when `ivf` was built for another index (row count,
+    /// dimension, similarity) or `nprobe` is 0.
+    pub fn set_ivf(&mut self, ivf: IvfIndex, nprobe: usize) -> Result<()> {
+        if ivf.rows() != self.index.rows()
+            || ivf.dim() != self.index.dim()
+            || ivf.similarity() != self.index.similarity()
+        {
+            return Err(Error::InvalidArgument {
+                name: "ivf",
+                reason: format!(
+                    "built for {} rows of dimension {} ({:?}), the index has {} of dimension {} \
+                     ({:?})",
+                    ivf.rows(),
+                    ivf.dim(),
+                    ivf.similarity(),
+                    self.index.rows(),
+                    self.index.dim(),
+                    self.index.similarity()
+                ),
+            });
+        }
+        if nprobe == 0 {
+            return Err(Error::InvalidArgument {
+                name: "nprobe",
+                reason: "must be at least 1".into(),
+            });
+        }
+        self.ivf = Some(IvfSearch { index: ivf, nprobe, scratch: IvfScratch::new() });
+        Ok(())
+    }
+
+    /// Goes back to exact search for every request; returns the IVF index, if one was set.
+    pub fn clear_ivf(&mut self) -> Option<IvfIndex> {
+        self.ivf.take().map(|s| s.index)
+    }
+
+    /// `nprobe` of the IVF search in use, `None` when the engine searches exactly.
+    pub fn ivf_nprobe(&self) -> Option<usize> {
+        self.ivf.as_ref().map(|s| s.nprobe)
+    }
+
     /// Each query's best `k` items (score desc, exact ties to the lower index).
+    ///
+    /// With an IVF index set ([`ScoringEngine::set_ivf`]) a request without candidates is
+    /// answered by [`IvfIndex::search`] per query, on the CPU.
     ///
     /// A finished background trial is adopted first ([`ScoringEngine::poll_trial`]). If the GPU
     /// device is lost, the engine switches to the CPU path for this and every later
@@ -369,6 +432,24 @@ impl ScoringEngine {
     /// than device loss.
     pub async fn score_top_k(&mut self, request: &ScoreRequest<'_>) -> Result<Vec<TopK>> {
         self.poll_trial();
+        if let Some(ivf) = self.ivf.as_mut()
+            && request.candidates.is_none()
+        {
+            let batch = self.index.validate(request)?;
+            let dim = self.index.dim();
+            return (0..batch)
+                .map(|b| {
+                    ivf.index.search(
+                        &self.index,
+                        &request.queries[b * dim..(b + 1) * dim],
+                        request.k,
+                        ivf.nprobe,
+                        request.mask,
+                        &mut ivf.scratch,
+                    )
+                })
+                .collect();
+        }
         if let Some(gpu) = self.gpu.as_mut() {
             match gpu.index.score_top_k(&gpu.context, request).await {
                 Err(Error::DeviceLost { reason }) => {

@@ -6,6 +6,8 @@
 //!   with a context that is built once and reused.
 //! * [`ScoringEngine`] — picks a backend (`auto | webgpu | cpu`), reports the choice and why,
 //!   and falls back to the CPU instead of failing when WebGPU is missing.
+//! * [`IvfIndex`] — an optional IVF coarse index (k-means lists, `nprobe` at query time) for
+//!   catalogues of a million items and more.
 
 pub mod cpu;
 pub mod dense;
@@ -13,6 +15,7 @@ mod engine;
 pub mod gpu;
 pub mod gradient;
 mod index;
+mod ivf;
 mod matrix;
 pub mod mmoe;
 pub mod pool;
@@ -22,6 +25,7 @@ pub use crate::bundle::parse_scheme;
 pub use dense::{Activation, DenseLayer, Mlp, MlpDevice, MlpScratch};
 pub use engine::{BackendChoice, BackendReport, ScoringEngine, TrialTimings};
 pub use index::{ItemIndex, RowMask, ScoreRequest, Similarity};
+pub use ivf::{IvfIndex, IvfParams, IvfScratch};
 pub use matrix::ItemMatrix;
 pub use mmoe::{Mmoe, MmoeScratch};
 pub use pool::{EMPTY_SLOT, PoolRequest, Pooling, pool_fast, pool_reference};

@@ -116,6 +116,10 @@ pub struct RecommenderConfig {
     pub boost: Option<BoostConfig>,
     /// How many of the ranked candidates the re-rank chooses from (at least `k`).
     pub rerank_pool: usize,
+    /// Vector recall through the bundle's IVF index (`edgerec bundle build --ivf-lists N`),
+    /// scanning the `nprobe` nearest lists instead of every item (Jégou et al. 2011); `None`
+    /// (default) searches exactly. For catalogues of a million items and more.
+    pub ivf_nprobe: Option<usize>,
 }
 
 impl Default for RecommenderConfig {
@@ -135,6 +139,7 @@ impl Default for RecommenderConfig {
             explore: None,
             boost: None,
             rerank_pool: 100,
+            ivf_nprobe: None,
         }
     }
 }
@@ -241,7 +246,18 @@ impl Recommender {
             NewItemBoost::new(boost.max_boost, boost.target_age_days * 86_400.0, 1)?;
         }
         let index = crate::compute::ItemIndex::from_bundle(bundle)?;
-        let engine = ScoringEngine::new(index, backend).await?;
+        let mut engine = ScoringEngine::new(index, backend).await?;
+        if let Some(nprobe) = config.ivf_nprobe {
+            let ivf = crate::compute::IvfIndex::from_bundle(bundle)?.ok_or_else(|| {
+                Error::InvalidArgument {
+                    name: "ivf_nprobe",
+                    reason: "the bundle has no IVF index (build it with `edgerec bundle build \
+                             --ivf-lists N`)"
+                        .into(),
+                }
+            })?;
+            engine.set_ivf(ivf, nprobe)?;
+        }
         // When scoring runs on the GPU, so does the ranker (one upload, reused per request).
         let ranker_gpu = match (engine.gpu_context(), &ranker) {
             (Some(ctx), Some(r)) => Some(GpuMlp::upload(ctx, r.mlp()).await?),

@@ -86,6 +86,10 @@ pub struct TrainArgs {
     /// Neighbours per item in the i2i lists.
     #[arg(long, default_value_t = 100)]
     pub neighbours: usize,
+    /// Also build an IVF index with N lists over the item embeddings (for catalogues of a
+    /// million items; the SDK uses it when `RecommenderConfig::ivf_nprobe` is set).
+    #[arg(long, value_name = "N")]
+    pub ivf_lists: Option<usize>,
     /// Ranker epochs (0 skips the ranker).
     #[arg(long, default_value_t = 3)]
     pub ranker_epochs: usize,
@@ -307,7 +311,15 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
     };
     lap("ranker", &mut seconds);
 
-    let tensors = tensors(&towers, &cf, &sw, &st, ranker.as_ref(), &cfg, &catalogue);
+    let mut tensors = tensors(&towers, &cf, &sw, &st, ranker.as_ref(), &cfg, &catalogue);
+    if let Some(nlist) = args.ivf_lists {
+        let params = edgerec::compute::IvfParams {
+            seed: args.seed,
+            ..edgerec::compute::IvfParams::new(nlist)
+        };
+        edgerec::compute::IvfIndex::add_to_sources(&mut tensors, Similarity::Cosine, &params)?;
+        lap("ivf", &mut seconds);
+    }
     let items: Vec<ItemRecord> = catalogue
         .items
         .iter()
