@@ -9,7 +9,7 @@ export WASM_BINDGEN_TEST_TIMEOUT ?= 600
 export CARGO_TERM_COLOR ?= always
 PORT ?= 8080
 
-.PHONY: demo server docs test pkg bench setup lint test-bundlers test-native test-browser test-node test-e2e fuzz clean
+.PHONY: demo server docs test pkg bench setup lint test-bundlers train-scale test-scale test-native test-browser test-node test-e2e fuzz clean
 
 ## demo: build the npm package and the server, then serve the demo pages and the sync API
 ## (events, models, experiments) from one origin: http://127.0.0.1:$(PORT)/www/
@@ -75,6 +75,20 @@ test-e2e: server
 test-bundlers: pkg
 	scripts/setup.sh browser node
 	node --test tests/bundlers/
+
+## train-scale: ItemCF/Swing/stats on Spark (local mode) + two-tower on PyTorch DDP (torchrun,
+## 2 processes) → a verified bundle in OUT/bundle (train/README.md; flags for a real cluster there)
+DATA ?= data/ml-latest-small
+OUT ?= target/scale
+train-scale: server
+	scripts/setup.sh scale
+	train/run_pipeline.sh $(DATA) $(OUT)
+
+## test-scale: the Spark lists equal the Rust trainer's; DDP two-tower checks (~1 min after a
+## setup that installs Java, PySpark and PyTorch into train/.venv — several GB, so not in `make test`)
+test-scale: server
+	scripts/setup.sh scale
+	train/.venv/bin/python -m pytest -q train/tests
 
 ## fuzz: the bundle parsers under libFuzzer for FUZZ_SECONDS (default 60; longer by hand).
 ## A crash, a target that does not build, or a toolchain that cannot be installed fails it.

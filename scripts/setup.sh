@@ -9,7 +9,10 @@
 #                             $EDGEREC_PG_DIR (default /var/tmp/edgerec-pg) on 127.0.0.1:$EDGEREC_PG_PORT
 #                             (default 55432), trust auth, database edgerec_test; its URL is the
 #                             last line printed:  export EDGEREC_PG_URL=$(scripts/setup.sh postgres | tail -n1)
-# With no argument: all of them.
+#   scripts/setup.sh scale    Java (Debian's headless JRE) + train/.venv with train/requirements.txt
+#                             (PySpark, torch, safetensors, numpy, pyarrow, pytest) for
+#                             `make train-scale` / `make test-scale` (train/README.md)
+# With no argument: all of them but scale (a few GB of Python wheels; ask for it by name).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -125,6 +128,30 @@ setup_postgres() {
   echo "postgres://postgres@127.0.0.1:$port/edgerec_test"
 }
 
+setup_scale() {
+  # Spark 4 runs on Java 17 or 21.
+  if ! command -v java >/dev/null || ! java -version 2>&1 | grep -Eq 'version "(17|21|2[2-9])'; then
+    apt_install openjdk-17-jre-headless
+  fi
+  if ! command -v python3 >/dev/null; then apt_install python3 python3-venv; fi
+  local venv=train/.venv req=train/requirements.txt
+  if [ ! -x "$venv/bin/python" ]; then
+    say "python3 -m venv $venv"
+    python3 -m venv "$venv" || { apt_install python3-venv; rm -rf "$venv"; python3 -m venv "$venv"; }
+  fi
+  # Reinstall only when requirements.txt changed since the last install.
+  if [ ! -f "$venv/.installed" ] || [ "$req" -nt "$venv/.installed" ]; then
+    local index=()
+    # The CPU-only torch wheels (no CUDA libraries) when their index is reachable; else PyPI's.
+    if curl -fsS --max-time 10 -o /dev/null https://download.pytorch.org/whl/cpu/torch/ 2>/dev/null; then
+      index=(--extra-index-url https://download.pytorch.org/whl/cpu)
+    fi
+    say "pip install -r $req into $venv (torch and pyspark: a few minutes)"
+    "$venv/bin/pip" install -q --disable-pip-version-check "${index[@]}" -r "$req"
+    touch "$venv/.installed"
+  fi
+}
+
 if [ $# -eq 0 ]; then set -- rust browser vulkan node fuzz postgres; fi
 for part in "$@"; do
   case "$part" in
@@ -134,6 +161,7 @@ for part in "$@"; do
     node) setup_node ;;
     fuzz) setup_fuzz ;;
     postgres) setup_postgres ;;
+    scale) setup_scale ;;
     *) echo "setup.sh: unknown part '$part'" >&2; exit 2 ;;
   esac
 done

@@ -236,7 +236,9 @@ pub fn read_safetensors(bytes: &[u8]) -> Result<Vec<SourceTensor>> {
         let ints = |v: Vec<i64>| -> Result<SourceData> {
             v.into_iter()
                 .map(|x| match x {
-                    x if x < 0 => Ok(NO_NEIGHBOR),
+                    // Negative values and the bundle's own padding (u32::MAX, what a u32
+                    // input holds) both mean "no neighbour".
+                    x if x < 0 || x == i64::from(NO_NEIGHBOR) => Ok(NO_NEIGHBOR),
                     x if x < i64::from(NO_NEIGHBOR) => Ok(x as u32),
                     x => Err(input_err(format!("{name}: integer {x} out of u32 range"))),
                 })
