@@ -5,8 +5,9 @@
 
 mod common;
 
-use common::server::{Db, batch, click, get, post};
+use common::server::{Db, Server, batch, click, get, post};
 use common::{edgerec, movielens_dir};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// A small slice of MovieLens as the seed data, so a retraining takes seconds.
@@ -21,26 +22,24 @@ fn seed(dir: &std::path::Path) -> (String, String) {
     (interactions.display().to_string(), ml.join("movies.csv").display().to_string())
 }
 
-fn retrains_after_n_events(db: Db) {
+/// A server on `db` that retrains into `DIR/models` from the seed slice (1 epoch, ranker
+/// epochs as given), with `schedule` (`--retrain-every …` and friends) added.
+fn retraining_server(db: &Db, schedule: &[&str], ranker_epochs: &str) -> (Server, PathBuf) {
     let dir = db.dir().to_path_buf();
     let models = dir.join("models");
     std::fs::create_dir_all(&models).unwrap();
     let (interactions, items) = seed(&dir);
     let models_arg = models.display().to_string();
-    let server = db.serve(&[
-        "--models",
-        &models_arg,
-        "--retrain-every",
-        "30",
-        "--seed-interactions",
-        &interactions,
-        "--seed-items",
-        &items,
-        "--retrain-arg=--epochs",
-        "--retrain-arg=1",
-        "--retrain-arg=--ranker-epochs",
-        "--retrain-arg=1",
-    ]);
+    let ranker = format!("--retrain-arg={ranker_epochs}");
+    let mut args = vec!["--models", &models_arg, "--seed-interactions", &interactions];
+    args.extend(["--seed-items", &items, "--retrain-arg=--epochs", "--retrain-arg=1"]);
+    args.extend(["--retrain-arg=--ranker-epochs", &ranker]);
+    args.extend_from_slice(schedule);
+    (db.serve(&args), models)
+}
+
+fn retrains_after_n_events(db: Db) {
+    let (server, models) = retraining_server(&db, &["--retrain-every", "30"], "1");
     assert_eq!(get(&server.at("/v1/models/latest"), &[]).status, 404, "no model yet");
 
     // 20 clicks: below N, nothing happens.
@@ -94,27 +93,8 @@ fn wait_for_versions(server: &common::server::Server, n: u64) {
 }
 
 fn retrains_on_a_schedule_only_after_new_events(db: Db) {
-    let dir = db.dir().to_path_buf();
-    let models = dir.join("models");
-    std::fs::create_dir_all(&models).unwrap();
-    let (interactions, items) = seed(&dir);
-    let models_arg = models.display().to_string();
-    let server = db.serve(&[
-        "--models",
-        &models_arg,
-        "--retrain-every",
-        "1000000",
-        "--retrain-interval-secs",
-        "1",
-        "--seed-interactions",
-        &interactions,
-        "--seed-items",
-        &items,
-        "--retrain-arg=--epochs",
-        "--retrain-arg=1",
-        "--retrain-arg=--ranker-epochs",
-        "--retrain-arg=0",
-    ]);
+    let schedule = ["--retrain-every", "1000000", "--retrain-interval-secs", "1"];
+    let (server, _models) = retraining_server(&db, &schedule, "0");
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(get(&server.at("/healthz"), &[]).json()["retrained"], 0, "nothing stored yet");
     let events: Vec<_> = ["1", "2", "3"].iter().map(|i| click("device-9", i)).collect();
