@@ -2,7 +2,7 @@
 // the click (the user embedding updates locally) and re-renders; state persists in IndexedDB.
 // Exposes `window.edgerecDemo` for the end-to-end test.
 import { loadBundle, Recommender, isEdgerecError } from '../pkg/dist/index.js';
-import { cell } from './dom.js';
+import { itemRow } from './dom.js';
 
 const url = new URL(location.href);
 const manifest = url.searchParams.get('manifest') ?? '../models/movielens-small/manifest.json';
@@ -22,19 +22,7 @@ try {
   const render = async () => {
     const { items, trace } = await rec.recommend({ k: 20 });
     last = items.map((item) => ({ ...item, tags: bundle.itemTags(item.row) }));
-    tbody.replaceChildren();
-    last.forEach((item, i) => {
-      const tr = document.createElement('tr');
-      cell(tr, i + 1);
-      const title = cell(tr, item.title || item.id);
-      title.style.cursor = 'pointer';
-      title.title = 'click to record a click on this movie';
-      title.addEventListener('click', () => click(item.id));
-      cell(tr, item.tags.join(', '));
-      cell(tr, item.channels.join(' + '));
-      cell(tr, item.score.toFixed(4));
-      tbody.append(tr);
-    });
+    tbody.replaceChildren(...last.map((item, i) => itemRow(item, i, click, item.tags)));
     const history = await rec.history();
     historyList.replaceChildren(...history.map((h) => {
       const li = document.createElement('li');

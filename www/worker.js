@@ -2,7 +2,7 @@
 // page only sends calls and renders the answers. Exposes `window.edgerecWorker` for the
 // end-to-end test (tests/e2e/worker.test.mjs).
 import { WorkerRecommender, isEdgerecError } from '../pkg/dist/worker.js';
-import { cell } from './dom.js';
+import { itemRow } from './dom.js';
 
 const url = new URL(location.href);
 const manifest = url.searchParams.get('manifest') ?? '/models/movielens-small/manifest.json';
@@ -22,18 +22,7 @@ try {
 
   const render = (items, trace) => {
     last = items;
-    tbody.replaceChildren(...items.map((item, i) => {
-      const tr = document.createElement('tr');
-      cell(tr, i + 1);
-      const title = cell(tr, item.title || item.id);
-      title.style.cursor = 'pointer';
-      title.title = 'click to record a click on this movie';
-      title.addEventListener('click', () => click(item.id));
-      cell(tr, item.categories.join(', '));
-      cell(tr, item.channels.join(' + '));
-      cell(tr, item.score.toFixed(4));
-      return tr;
-    }));
+    tbody.replaceChildren(...items.map((item, i) => itemRow(item, i, click)));
     summary.textContent = `${trace.cold ? 'New user: popular and fresh picks' : 'Personalized'}; ordered by ${trace.orderedBy}; ` +
       `${trace.candidates} candidates; ${trace.timings.totalMs.toFixed(1)} ms in the worker on ${rec.backend}; ` +
       `model ${rec.modelVersion} loaded in ${loadMs.toFixed(0)} ms`;
