@@ -9,7 +9,7 @@ export WASM_BINDGEN_TEST_TIMEOUT ?= 600
 export CARGO_TERM_COLOR ?= always
 PORT ?= 8080
 
-.PHONY: demo server docs test pkg bench setup lint test-bundlers train-scale test-scale test-native test-browser test-node test-e2e fuzz clean
+.PHONY: demo server docs test pkg bench setup lint test-bundlers train-scale test-scale test-spark test-native test-browser test-node test-e2e fuzz clean
 
 ## demo: build the npm package and the server, then serve the demo pages and the sync API
 ## (events, models, experiments) from one origin: http://127.0.0.1:$(PORT)/www/
@@ -26,7 +26,7 @@ server:
 	cargo build -p edgerec-server --profile test
 
 ## test: every check CI runs
-test: setup lint test-native test-browser pkg docs test-node test-e2e test-bundlers fuzz
+test: setup lint test-native test-browser pkg docs test-node test-e2e test-bundlers test-spark fuzz
 	@echo "make test: all checks passed"
 
 setup:
@@ -84,10 +84,19 @@ train-scale: server
 	scripts/setup.sh scale
 	train/run_pipeline.sh $(DATA) $(OUT)
 
-## test-scale: the Spark lists equal the Rust trainer's; DDP two-tower checks (~1 min after a
-## setup that installs Java, PySpark and PyTorch into train/.venv — several GB, so not in `make test`)
-test-scale: server
-	scripts/setup.sh scale
+## test-spark: the Spark ItemCF/Swing lists and statistics equal the Rust trainer's (local mode,
+## MovieLens users 1–100); Java + PySpark without torch in train/.venv-spark. Fails, never skips,
+## when Java or PySpark is missing.
+SPARK_TESTS := train/tests/test_data.py train/tests/test_spark_parity.py
+test-spark: server
+	scripts/setup.sh spark
+	train/.venv-spark/bin/python -m pytest -q $(SPARK_TESTS)
+
+## test-scale: everything in train/tests with train/.venv (PyTorch too — several GB, so not in
+## `make test`): the Spark parity, DDP two-tower checks, the DDP bundle loaded by the npm package
+## in headless Chromium, and the pipeline on the Parquet of `edgerec events export`
+test-scale: server pkg
+	scripts/setup.sh scale browser node
 	train/.venv/bin/python -m pytest -q train/tests
 
 ## fuzz: the bundle parsers under libFuzzer for FUZZ_SECONDS (default 60; longer by hand).

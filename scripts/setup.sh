@@ -12,7 +12,9 @@
 #   scripts/setup.sh scale    Java (Debian's headless JRE) + train/.venv with train/requirements.txt
 #                             (PySpark, torch, safetensors, numpy, pyarrow, pytest) for
 #                             `make train-scale` / `make test-scale` (train/README.md)
-# With no argument: all of them but scale (a few GB of Python wheels; ask for it by name).
+#   scripts/setup.sh spark    Java + train/.venv-spark with train/requirements-spark.txt (the same
+#                             without torch, ~0.7 GB) for `make test-spark`, part of `make test`
+# With no argument: all of them but scale and spark (Python wheels; ask for them by name).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -128,28 +130,46 @@ setup_postgres() {
   echo "postgres://postgres@127.0.0.1:$port/edgerec_test"
 }
 
-setup_scale() {
+setup_java() {
   # Spark 4 runs on Java 17 or 21.
   if ! command -v java >/dev/null || ! java -version 2>&1 | grep -Eq 'version "(17|21|2[2-9])'; then
     apt_install openjdk-17-jre-headless
   fi
+}
+
+# python_venv VENV REQUIREMENTS [pip args]: VENV with REQUIREMENTS installed; reinstalls only
+# when the requirements file changed since the last install.
+python_venv() {
+  local venv=$1 req=$2
+  shift 2
   if ! command -v python3 >/dev/null; then apt_install python3 python3-venv; fi
-  local venv=train/.venv req=train/requirements.txt
   if [ ! -x "$venv/bin/python" ]; then
     say "python3 -m venv $venv"
     python3 -m venv "$venv" || { apt_install python3-venv; rm -rf "$venv"; python3 -m venv "$venv"; }
   fi
-  # Reinstall only when requirements.txt changed since the last install.
   if [ ! -f "$venv/.installed" ] || [ "$req" -nt "$venv/.installed" ]; then
-    local index=()
+    say "pip install -r $req into $venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "$@" -r "$req"
+    touch "$venv/.installed"
+  fi
+}
+
+setup_scale() {
+  setup_java
+  local index=()
+  if [ ! -f train/.venv/.installed ] || [ train/requirements.txt -nt train/.venv/.installed ]; then
     # The CPU-only torch wheels (no CUDA libraries) when their index is reachable; else PyPI's.
+    # torch and pyspark: a few minutes.
     if curl -fsS --max-time 10 -o /dev/null https://download.pytorch.org/whl/cpu/torch/ 2>/dev/null; then
       index=(--extra-index-url https://download.pytorch.org/whl/cpu)
     fi
-    say "pip install -r $req into $venv (torch and pyspark: a few minutes)"
-    "$venv/bin/pip" install -q --disable-pip-version-check "${index[@]}" -r "$req"
-    touch "$venv/.installed"
   fi
+  python_venv train/.venv train/requirements.txt "${index[@]}"
+}
+
+setup_spark() {
+  setup_java
+  python_venv train/.venv-spark train/requirements-spark.txt
 }
 
 if [ $# -eq 0 ]; then set -- rust browser vulkan node fuzz postgres; fi
@@ -162,6 +182,7 @@ for part in "$@"; do
     fuzz) setup_fuzz ;;
     postgres) setup_postgres ;;
     scale) setup_scale ;;
+    spark) setup_spark ;;
     *) echo "setup.sh: unknown part '$part'" >&2; exit 2 ;;
   esac
 done

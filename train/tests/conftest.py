@@ -1,4 +1,8 @@
-"""Shared fixtures: a slice of MovieLens, the Rust trainer's bundle on it, the Spark job on it."""
+"""Shared fixtures: a slice of MovieLens, the Rust trainer's bundle on it, the Spark job on it,
+the DDP two-tower's bundle on it.
+
+Nothing here imports torch (the DDP fixture runs torchrun in a subprocess): `make test-spark`
+runs the Spark tests from a venv without it (train/.venv-spark)."""
 
 import csv
 import os
@@ -16,6 +20,11 @@ DATA = os.path.join(ROOT, "data", "ml-latest-small")
 # comparison in about a minute. EDGEREC_SCALE_FULL=1 compares on the full data set instead
 # (about 6 minutes on 2 cores).
 MAX_USER = None if os.environ.get("EDGEREC_SCALE_FULL") else 100
+# The interpreter running the tests (train/.venv for make test-scale, train/.venv-spark for
+# make test-spark) and its torchrun.
+PY = sys.executable
+TORCHRUN = os.path.join(os.path.dirname(sys.executable), "torchrun")
+ENV = dict(os.environ, PYTHONPATH=TRAIN, OMP_NUM_THREADS="1")
 
 
 def edgerec_bin() -> str:
@@ -59,3 +68,32 @@ def spark_out(slice_dir, tmp_path_factory):
                          "--interactions", str(slice_dir / "ratings.csv"), "--out", str(out)])
     assert rc == 0
     return str(out)
+
+
+def run(cmd, timeout=300, **kw):
+    """Runs `cmd` in train/ with this package importable; fails the test with its stderr."""
+    r = subprocess.run(cmd, env=kw.pop("env", ENV), cwd=kw.pop("cwd", TRAIN), capture_output=True, text=True,
+                       timeout=timeout, **kw)
+    assert r.returncode == 0, f"{cmd[:4]}… exited {r.returncode}:\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}"
+    return r
+
+
+@pytest.fixture(scope="session")
+def ddp_bundle(spark_out, tmp_path_factory):
+    """3 steps of the DDP two-tower (torchrun, 2 ranks) on the Spark outputs, merged with the Spark
+    i2i/stats tensors, `edgerec bundle build` + `verify`: the directory holding `tt.safetensors`,
+    `model.safetensors` and `bundle/`."""
+    d = tmp_path_factory.mktemp("ddp")
+    run([TORCHRUN, "--standalone", "--nproc_per_node", "2", "-m", "edgerec_scale.two_tower", "--data", spark_out,
+         "--out", str(d / "tt.safetensors"), "--epochs", "1", "--max-steps", "3"])
+    run([PY, "-m", "edgerec_scale.bundle_io", "merge", str(d / "model.safetensors"), str(d / "tt.safetensors"),
+         f"{spark_out}/i2i_stats.safetensors"])
+    from edgerec_scale.bundle_io import QUANT_FLAGS
+
+    quant = [x for q in QUANT_FLAGS for x in ("--quant", q)]
+    e = edgerec_bin()
+    run([e, "bundle", "build", "--tensors", str(d / "model.safetensors"), "--items", f"{spark_out}/items.jsonl",
+         "--out", str(d / "bundle"), "--model-id", "t", "--model-version", "1", "--similarity", "cosine",
+         "--temperature", "0.1", *quant])
+    run([e, "bundle", "verify", str(d / "bundle")])
+    return d

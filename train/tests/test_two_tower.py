@@ -1,22 +1,14 @@
 """The DDP two-tower: the streaming logQ sketch, 2-process DDP = 1 process, and the bundle."""
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 from safetensors.numpy import load_file
 
-from conftest import TRAIN, edgerec_bin
+from conftest import PY, TORCHRUN, run
 from edgerec_scale.two_tower import FrequencySketch
-
-PY = os.path.join(TRAIN, ".venv", "bin", "python")
-TORCHRUN = os.path.join(TRAIN, ".venv", "bin", "torchrun")
-ENV = dict(os.environ, PYTHONPATH=TRAIN, OMP_NUM_THREADS="1")
 
 
 def test_sketch_estimates_batch_frequencies():
@@ -52,19 +44,14 @@ def _tiny(tmp_path):
     return d
 
 
-def _run(cmd):
-    r = subprocess.run(cmd, env=ENV, cwd=TRAIN, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr[-3000:]
-
-
 def test_two_processes_take_the_same_step_as_one(tmp_path):
     d = _tiny(tmp_path)
     # bag_prob 0: every random draw is shared by the ranks, so the two runs see the same batch.
     args = ["-m", "edgerec_scale.two_tower", "--data", str(d), "--epochs", "1", "--max-steps", "2",
             "--batch", "32", "--negatives", "16", "--dim", "8", "--hidden", "16", "--history", "5",
             "--bag-prob", "0"]
-    _run([PY, *args, "--out", str(tmp_path / "one.safetensors")])
-    _run([TORCHRUN, "--standalone", "--nproc_per_node", "2", *args, "--out", str(tmp_path / "two.safetensors")])
+    run([PY, *args, "--out", str(tmp_path / "one.safetensors")])
+    run([TORCHRUN, "--standalone", "--nproc_per_node", "2", *args, "--out", str(tmp_path / "two.safetensors")])
     one, two = load_file(tmp_path / "one.safetensors"), load_file(tmp_path / "two.safetensors")
     assert set(one) == {"item_embeddings", "user_tower.history_embeddings", "user_tower.w0", "user_tower.b0",
                         "user_tower.w1", "user_tower.b1", "item_tower.category_embeddings"}
@@ -74,27 +61,15 @@ def test_two_processes_take_the_same_step_as_one(tmp_path):
     assert rep["world_size"] == 2 and rep["steps"] == 2
 
 
-def test_ddp_tensors_build_a_bundle(spark_out, tmp_path):
-    _run([TORCHRUN, "--standalone", "--nproc_per_node", "2", "-m", "edgerec_scale.two_tower", "--data", spark_out,
-          "--out", str(tmp_path / "tt.safetensors"), "--epochs", "1", "--max-steps", "3"])
-    t = load_file(tmp_path / "tt.safetensors")
+def test_ddp_tensors_build_a_bundle(spark_out, ddp_bundle):
+    # ddp_bundle (conftest): torchrun 2 ranks → merge with the Spark tensors → bundle build + verify.
+    t = load_file(ddp_bundle / "tt.safetensors")
     n = len(open(f"{spark_out}/items.jsonl").readlines())
     assert t["item_embeddings"].shape == (n, 64)
     assert t["user_tower.w0"].shape == (128, 64) and t["user_tower.w1"].shape == (64, 128)
     assert t["item_tower.category_embeddings"].shape == (20, 64)
     np.testing.assert_allclose(np.linalg.norm(t["item_embeddings"], axis=1), 1.0, rtol=1e-4)
-    _run([PY, "-m", "edgerec_scale.bundle_io", "merge", str(tmp_path / "model.safetensors"),
-          str(tmp_path / "tt.safetensors"), f"{spark_out}/i2i_stats.safetensors"])
-    from edgerec_scale.bundle_io import QUANT_FLAGS
-
-    quant = [x for q in QUANT_FLAGS for x in ("--quant", q)]
-    e = edgerec_bin()
-    subprocess.run([e, "bundle", "build", "--tensors", str(tmp_path / "model.safetensors"), "--items",
-                    f"{spark_out}/items.jsonl", "--out", str(tmp_path / "bundle"), "--model-id", "t",
-                    "--model-version", "1", "--similarity", "cosine", "--temperature", "0.1", *quant],
-                   check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([e, "bundle", "verify", str(tmp_path / "bundle")], check=True, stdout=subprocess.DEVNULL)
-    m = json.load(open(tmp_path / "bundle" / "manifest.json"))["manifest"]
+    m = json.load(open(ddp_bundle / "bundle" / "manifest.json"))["manifest"]
     dtypes = {x["name"]: x["dtype"] for x in m["tensors"]}
     assert dtypes["i2i.ids"] == "u32" and dtypes["swing.scores"] == "f16"
     assert dtypes["item_embeddings"] == "i8" and dtypes["user_tower.history_embeddings"] == "i8"
