@@ -129,6 +129,7 @@ impl Setup {
         RecallContext {
             query: Some(&self.query),
             seeds: &self.seeds,
+            profile: &self.seeds,
             categories: &self.categories,
             now_s,
         }
@@ -159,12 +160,14 @@ fn default_channels_return_valid_filtered_deduped_rows() {
         |s| expected_u2i2i(bundle, s, &user.seeds).iter().filter(|&&r| filters.allows(r)).count();
     assert_eq!(
         kept,
-        [200, i2i(NeighbourSource::ItemCf), i2i(NeighbourSource::Swing), 50, 50, 30, 40]
+        // The committed bundle predates EASE: the optional `ease` channel yields nothing.
+        [200, i2i(NeighbourSource::ItemCf), i2i(NeighbourSource::Swing), 50, 50, 30, 40, 0]
     );
+    assert!(bundle.tensor("ease.ids").is_none() && config.channels[7].optional);
     // Channels overlap (deduplicated): fewer candidates than the quotas' sum.
     assert!(out.candidates.len() < kept.iter().sum::<usize>());
-    // Every channel contributes at least one candidate to the merged list.
-    for c in 0..config.channels.len() {
+    // Every channel with a table contributes at least one candidate to the merged list.
+    for c in 0..7 {
         assert!(out.candidates.iter().any(|x| x.from_channel(c)), "channel {c} absent");
     }
     for t in &out.channels {
@@ -188,6 +191,11 @@ fn each_channel_alone_returns_valid_rows() {
         let recall = Recall::from_bundle(bundle, config.clone()).unwrap();
         let out = run(&recall, &mut engine, &user.ctx(Y2018 + 3 * DAY), &filters).unwrap();
         check_result(&out, &config, &filters, n);
+        if config.channels[0].name == "ease" {
+            // Optional, and the committed bundle has no `ease.*`: left out, not an error.
+            assert!(out.candidates.is_empty() && bundle.tensor("ease.ids").is_none());
+            continue;
+        }
         assert!(out.candidates.iter().all(|c| c.sources == 1));
         assert!(!out.candidates.is_empty(), "{}", config.channels[0].name);
         // A channel alone: merged order is the channel's own order, scored by rank.
@@ -229,7 +237,8 @@ fn u2i2i_returns_the_seeds_neighbours_weighted() {
         let recall = Recall::from_bundle(bundle, config).unwrap();
         let filters = Filters::new(n);
         let one = [Seed { row: toy, weight: 2.0 }];
-        let ctx = RecallContext { query: None, seeds: &one, categories: &[], now_s: 0 };
+        let ctx =
+            RecallContext { query: None, seeds: &one, profile: &[], categories: &[], now_s: 0 };
         let out = run(&recall, &mut engine, &ctx, &filters).unwrap();
         let expected = expected_u2i2i(bundle, source, &one);
         assert!(!expected.is_empty());
@@ -278,7 +287,13 @@ fn category_channel_returns_items_of_the_category() {
         let config = single(ChannelKind::Category { per_category: 30, order }, 100);
         let recall = Recall::from_bundle(bundle, config).unwrap();
         let animation = [("Animation".to_string(), 1.0)];
-        let ctx = RecallContext { query: None, seeds: &[], categories: &animation, now_s: 0 };
+        let ctx = RecallContext {
+            query: None,
+            seeds: &[],
+            profile: &[],
+            categories: &animation,
+            now_s: 0,
+        };
         let out = rows_of(&run(&recall, &mut engine, &ctx, &filters).unwrap());
         assert_eq!(out.len(), 30);
         assert!(out.iter().all(|&r| has(r, "Animation")));
@@ -328,7 +343,8 @@ fn popular_channels_are_descending_by_their_tensor() {
         let pop = per_item(bundle, tensor);
         let recall =
             Recall::from_bundle(bundle, single(ChannelKind::Popular { recent }, 50)).unwrap();
-        let ctx = RecallContext { query: None, seeds: &[], categories: &[], now_s: 0 };
+        let ctx =
+            RecallContext { query: None, seeds: &[], profile: &[], categories: &[], now_s: 0 };
         let out = rows_of(&run(&recall, &mut engine, &ctx, &Filters::new(n)).unwrap());
         let max = pop.iter().copied().fold(f32::MIN, f32::max);
         assert_eq!(pop[out[0] as usize], max);
@@ -367,7 +383,8 @@ fn fresh_window_respects_created_at() {
         Recall::from_bundle(bundle, single(ChannelKind::Fresh { window_s: 30 * DAY }, 500))
             .unwrap();
     let filters = Filters::new(n);
-    let at = |now_s| RecallContext { query: None, seeds: &[], categories: &[], now_s };
+    let at =
+        |now_s| RecallContext { query: None, seeds: &[], profile: &[], categories: &[], now_s };
     // Ten days into 2018: exactly the items dated 2018-01-01.
     let out = rows_of(&run(&recall, &mut engine, &at(Y2018 + 10 * DAY), &filters).unwrap());
     let in_2018 = bundle.items().iter().filter(|i| i.created_at() == Y2018).count();
@@ -397,7 +414,7 @@ proptest! {
             .unwrap();
         let filters = Filters::new(n).consumed((0..n as u32).filter(|r| r % drop_mod == 0));
         let now = Y2018 - years_back * 365 * DAY + days * DAY;
-        let ctx = RecallContext { query: None, seeds: &[], categories: &[], now_s: now };
+        let ctx = RecallContext { query: None, seeds: &[], profile: &[], categories: &[], now_s: now };
         let out = run(&recall, &mut engine, &ctx, &filters).unwrap();
         prop_assert_eq!(rows_of(&out), expected_fresh(bundle, &filters, now, w, quota));
     }
@@ -548,11 +565,17 @@ fn recall_is_deterministic_and_serves_cold_users() {
     assert_eq!(a.candidates, b.candidates);
 
     // Cold user: no vector, no seeds, no interests — popular and fresh still answer.
-    let ctx = RecallContext { query: None, seeds: &[], categories: &[], now_s: Y2018 + DAY };
+    let ctx = RecallContext {
+        query: None,
+        seeds: &[],
+        profile: &[],
+        categories: &[],
+        now_s: Y2018 + DAY,
+    };
     let cold = run(&recall, &mut engine, &ctx, &filters).unwrap();
     check_result(&cold, &config, &filters, n);
     let kept: Vec<usize> = cold.channels.iter().map(|t| t.kept).collect();
-    assert_eq!(kept, [0, 0, 0, 50, 50, 30, 0]);
+    assert_eq!(kept, [0, 0, 0, 50, 50, 30, 0, 0]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -611,7 +634,7 @@ fn blocklists_by_attribute_and_type_on_the_fixture() {
     let config = single(ChannelKind::Popular { recent: false }, n);
     let recall = Recall::from_bundle(bundle, config).unwrap();
     let mut engine = engine(bundle);
-    let ctx = RecallContext { query: None, seeds: &[], categories: &[], now_s: 0 };
+    let ctx = RecallContext { query: None, seeds: &[], profile: &[], categories: &[], now_s: 0 };
     for (key, value) in
         [("brand", "acme"), ("author", "author-0"), ("type", "book"), ("tag", "drama")]
     {
@@ -1076,4 +1099,94 @@ proptest! {
             prop_assert!(f.contains(id, *t + 4 * 3600));
         }
     }
+}
+
+/// The EASE channel scores the whole profile (`RecallContext::profile`), ItemCF and Swing the
+/// decayed recent seeds: with `profile = [A]` and `seeds = [B]`, EASE yields A's neighbour and
+/// ItemCF B's. A bundle without `ease.*` fails a required EASE channel with the tensor's name
+/// and skips an optional one.
+#[test]
+fn ease_reads_the_profile_and_optional_channels_are_skipped_when_tensors_are_missing() {
+    use edgerec::bundle::builder::{self, BuildConfig, QuantRule, SourceData, SourceTensor};
+    use edgerec::bundle::items::ItemRecord;
+    use edgerec::bundle::{QuantScheme, Similarity};
+    let n = 4;
+    let items: Vec<ItemRecord> = (0..n)
+        .map(|i| ItemRecord { id: format!("m{i}"), title: format!("M{i}"), ..Default::default() })
+        .collect();
+    let emb: Vec<f32> = (0..n * 4).map(|i| ((i * 7 % 5) as f32 - 2.0) / 3.0 + 0.1).collect();
+    // Row i's only neighbour is i + 1 (the last row has none).
+    let ids: Vec<u32> =
+        (0..n as u32).map(|i| if i + 1 < n as u32 { i + 1 } else { u32::MAX }).collect();
+    let lists = |prefix: &str| {
+        [
+            SourceTensor {
+                name: format!("{prefix}.ids"),
+                shape: vec![n, 1],
+                data: SourceData::U32(ids.clone()),
+            },
+            SourceTensor {
+                name: format!("{prefix}.scores"),
+                shape: vec![n, 1],
+                data: SourceData::F32(vec![0.5; n]),
+            },
+        ]
+    };
+    let emb_tensor = SourceTensor {
+        name: "item_embeddings".into(),
+        shape: vec![n, 4],
+        data: SourceData::F32(emb),
+    };
+    let rules = [QuantRule { pattern: "*.scores", scheme: QuantScheme::F32 }];
+    let config = BuildConfig {
+        model_id: "ease-test",
+        model_version: "1",
+        created_at: "2025-01-01T00:00:00Z",
+        similarity: Similarity::Cosine,
+        temperature: 0.05,
+        rules: &rules,
+        signing_key: None,
+        eval_queries: 4,
+        seed: 0,
+    };
+    let dir = std::env::temp_dir().join(format!("edgerec-ease-recall-{}", std::process::id()));
+    let mut with = vec![emb_tensor.clone()];
+    with.extend(lists("i2i"));
+    with.extend(lists("ease"));
+    builder::build(&with, &items, &config).unwrap().write_to(&dir.join("with")).unwrap();
+    let mut without = vec![emb_tensor];
+    without.extend(lists("i2i"));
+    builder::build(&without, &items, &config).unwrap().write_to(&dir.join("without")).unwrap();
+    let with = Bundle::open(&dir.join("with"), &LoadOptions::default()).unwrap();
+    let without = Bundle::open(&dir.join("without"), &LoadOptions::default()).unwrap();
+
+    let channel = |name: &str, source| {
+        ChannelConfig::new(name, ChannelKind::ItemToItem { source, max_seeds: 5 }, 5, 1.0)
+    };
+    let config = RecallConfig::new(10)
+        .with_channel(channel("ease", NeighbourSource::Ease))
+        .with_channel(channel("i2i", NeighbourSource::ItemCf));
+    let recall = Recall::from_bundle(&with, config.clone()).unwrap();
+    let mut engine = engine(&with);
+    let profile = [Seed { row: 0, weight: 1.0 }];
+    let seeds = [Seed { row: 1, weight: 1.0 }];
+    let ctx =
+        RecallContext { query: None, seeds: &seeds, profile: &profile, categories: &[], now_s: 0 };
+    let out = run(&recall, &mut engine, &ctx, &Filters::new(n)).unwrap();
+    let by_channel = |c: usize| -> Vec<u32> {
+        out.candidates.iter().filter(|x| x.sources & (1 << c) != 0).map(|x| x.row).collect()
+    };
+    assert_eq!(by_channel(0), [1], "EASE expands the profile (row 0 → 1)");
+    assert_eq!(by_channel(1), [2], "ItemCF expands the recent seeds (row 1 → 2)");
+
+    let err = Recall::from_bundle(&without, config.clone()).unwrap_err();
+    assert!(err.to_string().contains("ease.ids"), "{err}");
+    let mut optional = config;
+    optional.channels[0] = optional.channels[0].clone().optional();
+    let recall = Recall::from_bundle(&without, optional).unwrap();
+    let mut engine = self::engine(&without);
+    let out = run(&recall, &mut engine, &ctx, &Filters::new(n)).unwrap();
+    assert_eq!(out.channels[0].produced, 0);
+    assert_eq!(out.candidates.iter().map(|c| c.row).collect::<Vec<_>>(), [2]);
+    let _ = std::fs::remove_dir_all(&dir);
 }

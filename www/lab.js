@@ -40,12 +40,12 @@ function genreColor(genre) {
 /** Row badges are abbreviated (the column header spells the channels out). */
 const CHANNEL_SHORT = {
   vector: 'vec', i2i: 'cf', swing: 'swing', popular: 'pop', popular_recent: 'trend',
-  fresh: 'fresh', category: 'genre', pin: 'pin', server: 'srv',
+  fresh: 'fresh', category: 'genre', ease: 'ease', pin: 'pin', server: 'srv',
 };
 
 const CHANNEL_LABELS = {
   vector: 'vector', i2i: 'item-CF (cf)', swing: 'swing', popular: 'popular', popular_recent: 'trending',
-  fresh: 'fresh', category: 'genre', pin: 'pin', server: 'server',
+  fresh: 'fresh', category: 'genre', ease: 'EASE (ease)', pin: 'pin', server: 'server',
 };
 
 const PRESETS = [

@@ -575,7 +575,7 @@ export interface Recommendation {
   /** Relevance before re-rank. */
   score: number;
   categories: string[];
-  /** Recall channels that produced it (`vector`, `itemcf`, `swing`, `popular`, …; `server` in hybrid mode). */
+  /** Recall channels that produced it (`vector`, `i2i`, `swing`, `ease`, `popular`, …; `server` in hybrid mode). */
   channels: string[];
   /** Position in the ranked list before re-rank. */
   rankedPosition: number;

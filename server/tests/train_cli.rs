@@ -276,3 +276,110 @@ fn an_ivf_index_from_training_serves_the_funnel() {
     assert!(!bad.status.success());
     assert!(stderr(&bad).contains("--ivf-lists"), "{}", stderr(&bad));
 }
+
+/// The recall trace of `edgerec recommend --clicks N` on `bundle`: `(channel, produced)`.
+fn recall_trace(bundle: &str, clicks: &str) -> Vec<(String, u64)> {
+    let out = edgerec(&[
+        "recommend",
+        "--bundle",
+        bundle,
+        "--clicks",
+        clicks,
+        "--k",
+        "3",
+        "--now",
+        "2000000",
+        "--diversity",
+        "none",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    json["trace"]["recall"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap().to_string(), c["produced"].as_u64().unwrap()))
+        .collect()
+}
+
+#[test]
+fn ease_lists_from_training_feed_the_default_funnel_and_older_bundles_skip_the_channel() {
+    let dir = scratch("train-ease");
+    let inter = write(&dir, "ratings.csv", &interactions());
+    let items = write(&dir, "movies.csv", ITEMS);
+    let out = train(&dir, &inter, &items, "bundle", &["--ranker-epochs", "0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let manifest = std::fs::read_to_string(dir.join("bundle/manifest.json")).unwrap();
+    assert!(manifest.contains("\"ease.ids\"") && manifest.contains("\"ease.scores\""));
+    let bundle = dir.join("bundle").display().to_string();
+    let trace = recall_trace(&bundle, "1");
+    let ease = trace.iter().find(|(name, _)| name == "ease").expect("default config has ease");
+    assert!(ease.1 > 0, "a click gives EASE a profile to score: {trace:?}");
+
+    // `--ease-lambda 0` trains no EASE lists; the default config still serves (the channel is
+    // optional) and the trace shows it produced nothing.
+    let out = train(&dir, &inter, &items, "plain", &["--ranker-epochs", "0", "--ease-lambda", "0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let manifest = std::fs::read_to_string(dir.join("plain/manifest.json")).unwrap();
+    assert!(!manifest.contains("\"ease.ids\""));
+    let trace = recall_trace(&dir.join("plain").display().to_string(), "1");
+    assert!(trace.iter().any(|(name, produced)| name == "ease" && *produced == 0), "{trace:?}");
+    assert!(trace.iter().any(|(name, produced)| name == "i2i" && *produced > 0), "{trace:?}");
+
+    // A non-optional EASE channel on that bundle is a typed error naming the tensor.
+    let config = r#"{"recall": {"total": 10, "channels": [{"name": "ease", "kind":
+        {"type": "item_to_item", "source": "ease", "max_seeds": 50}, "quota": 10, "weight": 1}]}}"#;
+    let out = edgerec(&[
+        "recommend",
+        "--bundle",
+        &dir.join("plain").display().to_string(),
+        "--clicks",
+        "1",
+        "--config",
+        config,
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("ease.ids"), "{}", stderr(&out));
+}
+
+/// The relative quality check `make test` runs: a small retrain (one two-tower epoch, no
+/// ranker) on the temporal split of MovieLens, then `edgerec eval --funnel`; the shipped funnel
+/// must beat popularity and ItemCF computed by the same command on the same split.
+#[test]
+fn a_retrained_funnel_beats_popularity_and_itemcf_on_the_same_split() {
+    let dir = scratch("train-relative");
+    let split = movielens_split(&dir);
+    let items = movielens_dir().join("movies.csv").display().to_string();
+    let train_csv = split.join("train.csv").display().to_string();
+    let out = train(
+        &dir,
+        &train_csv,
+        &items,
+        "bundle",
+        &["--ranker-epochs", "0", "--dim", "32", "--batch", "512"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json = dir.join("eval.json");
+    let out = edgerec(&[
+        "eval",
+        "--bundle",
+        &dir.join("bundle").display().to_string(),
+        "--train",
+        &train_csv,
+        "--test",
+        &split.join("test.csv").display().to_string(),
+        "--k",
+        "10",
+        "--funnel",
+        "--json",
+        &json.display().to_string(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let ndcg = |model: &str| report["models"][model]["at"]["@10"]["ndcg"].as_f64().unwrap();
+    let (funnel, itemcf, popularity) = (ndcg("funnel"), ndcg("itemcf"), ndcg("popularity"));
+    eprintln!("NDCG@10 funnel {funnel:.4} itemcf {itemcf:.4} popularity {popularity:.4}");
+    assert!(funnel > popularity, "funnel {funnel} vs popularity {popularity}");
+    assert!(funnel > itemcf, "funnel {funnel} vs itemcf {itemcf}");
+}

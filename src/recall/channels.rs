@@ -4,7 +4,7 @@
 //! | channel | source | order |
 //! |---|---|---|
 //! | [`ChannelKind::Vector`] | the item index, through the [`crate::compute::ScoringEngine`] | similarity to the user vector |
-//! | [`ChannelKind::ItemToItem`] | `i2i.*` (ItemCF) or `swing.*` (Swing) neighbour lists | `Σ_seeds seed.weight × sim(seed, j)` (U2I2I) |
+//! | [`ChannelKind::ItemToItem`] | `i2i.*` (ItemCF), `swing.*` (Swing) or `ease.*` (EASE) neighbour lists | `Σ_seeds seed.weight × sim(seed, j)` (U2I2I) |
 //! | [`ChannelKind::Popular`] | `stats.popularity` or `stats.popularity_recent` | popularity |
 //! | [`ChannelKind::Fresh`] | the item table's `created_at` | newest first, ties by popularity |
 //! | [`ChannelKind::Category`] | the item table's tags | per interest category, newest or most popular |
@@ -27,6 +27,19 @@ pub const POPULARITY_RECENT: &str = "stats.popularity_recent";
 pub const SWING_IDS: &str = "swing.ids";
 /// Swing neighbour scores, aligned with [`SWING_IDS`].
 pub const SWING_SCORES: &str = "swing.scores";
+/// EASE neighbour ids (Steck, WWW 2019: the top-`K` positive weights of each row of the
+/// closed-form item-item model), `u32 [items, K]`, padded like [`NEIGHBOR_IDS`].
+pub const EASE_IDS: &str = "ease.ids";
+/// EASE weights, aligned with [`EASE_IDS`].
+pub const EASE_SCORES: &str = "ease.scores";
+/// The default merge cap ([`RecallConfig::default_channels`]).
+pub const DEFAULT_TOTAL: usize = 500;
+/// Profile items the default `ease` channel scores (most recent first).
+const EASE_PROFILE: usize = 500;
+/// The default `ease` channel's quota.
+const EASE_QUOTA: usize = 200;
+/// The default `ease` channel's merge weight.
+const EASE_WEIGHT: f32 = 1.1;
 /// The most channels a configuration may have: a candidate's sources are a `u64` bitmask.
 pub const MAX_CHANNELS: usize = 64;
 
@@ -40,6 +53,10 @@ pub enum NeighbourSource {
     /// e-commerce"): co-occurrence discounted by user-pair overlap, robust to popular items
     /// (`swing.ids`, `swing.scores`).
     Swing,
+    /// EASE (Steck, "Embarrassingly Shallow Autoencoders for Sparse Data", WWW 2019): the
+    /// regularised least-squares item-item model, whose user score is exactly the sum of the
+    /// history rows' weights (`ease.ids`, `ease.scores`).
+    Ease,
 }
 
 impl NeighbourSource {
@@ -48,6 +65,7 @@ impl NeighbourSource {
         match self {
             NeighbourSource::ItemCf => (NEIGHBOR_IDS, NEIGHBOR_SCORES),
             NeighbourSource::Swing => (SWING_IDS, SWING_SCORES),
+            NeighbourSource::Ease => (EASE_IDS, EASE_SCORES),
         }
     }
 }
@@ -122,6 +140,7 @@ impl ChannelKind {
             ChannelKind::ItemToItem { source: NeighbourSource::Swing, .. } => {
                 "item-to-item (swing)"
             }
+            ChannelKind::ItemToItem { source: NeighbourSource::Ease, .. } => "item-to-item (ease)",
             ChannelKind::Popular { recent: false } => "popular",
             ChannelKind::Popular { recent: true } => "popular (recent)",
             ChannelKind::Fresh { .. } => "fresh",
@@ -143,12 +162,22 @@ pub struct ChannelConfig {
     pub quota: usize,
     /// Its weight in the merge: finite and `≥ 0`.
     pub weight: f32,
+    /// Leave the channel out (it produces nothing) when the bundle lacks its tensors, instead
+    /// of failing: a default configuration can name a channel that only newer bundles carry.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
 }
 
 impl ChannelConfig {
     /// A channel configuration.
     pub fn new(name: impl Into<String>, kind: ChannelKind, quota: usize, weight: f32) -> Self {
-        Self { name: name.into(), kind, quota, weight }
+        Self { name: name.into(), kind, quota, weight, optional: false }
+    }
+
+    /// The same channel, left out instead of failing when the bundle lacks its tensors.
+    pub fn optional(mut self) -> Self {
+        self.optional = true;
+        self
     }
 }
 
@@ -183,8 +212,8 @@ impl RecallConfig {
         self
     }
 
-    /// The default funnel entrance, 500 candidates in total (quotas sum to 580; channels
-    /// overlap, and the excess is cut by merged score):
+    /// The default funnel entrance, [`DEFAULT_TOTAL`] candidates in total (channels overlap, and
+    /// the excess over the total is cut by merged score):
     ///
     /// | # | name | kind | quota | weight | why |
     /// |---|---|---|---|---|---|
@@ -195,13 +224,18 @@ impl RecallConfig {
     /// | 4 | `popular_recent` | `Popular { recent: true }` | 50 | 0.4 | what is trending now |
     /// | 5 | `fresh` | `Fresh { window_s: 7 days }` | 30 | 0.3 | gives new items a chance before they have interactions |
     /// | 6 | `category` | `Category { per_category: 20, Popular }` | 50 | 0.5 | breadth across the user's top interests |
+    /// | 7 | `ease` (optional) | `ItemToItem { Ease, max_seeds: 500 }` | 200 | 1.1 | the whole profile through EASE, the strongest single model on MovieLens (model card) |
+    ///
+    /// The `ease` channel is optional: bundles without `ease.*` (trained before it, or with
+    /// `--ease-lambda 0`) run the other seven. Its weight and quota were picked on validation
+    /// splits of MovieLens (`models/movielens-small/MODEL_CARD.md`).
     ///
     /// It needs every tensor `edgerec train` writes (`models/README.md`); for a bundle without
     /// some, build a config with only the channels it supports.
     pub fn default_channels() -> Self {
         use ChannelKind::*;
         const WEEK_S: i64 = 7 * 86_400;
-        Self::new(500)
+        Self::new(DEFAULT_TOTAL)
             .with_channel(ChannelConfig::new("vector", Vector { k: 200 }, 200, 1.0))
             .with_channel(ChannelConfig::new(
                 "i2i",
@@ -224,6 +258,15 @@ impl RecallConfig {
                 50,
                 0.5,
             ))
+            .with_channel(
+                ChannelConfig::new(
+                    "ease",
+                    ItemToItem { source: NeighbourSource::Ease, max_seeds: EASE_PROFILE },
+                    EASE_QUOTA,
+                    EASE_WEIGHT,
+                )
+                .optional(),
+            )
     }
 
     /// The index of the channel called `name` (its bit in `sources`).
@@ -310,6 +353,7 @@ pub(crate) struct ChannelTables {
     rows: usize,
     itemcf: Option<Neighbours>,
     swing: Option<Neighbours>,
+    ease: Option<Neighbours>,
     /// Rows by `stats.popularity` descending.
     popular: Option<Vec<u32>>,
     /// Rows by `stats.popularity_recent` descending.
@@ -447,6 +491,7 @@ impl ChannelTables {
             rows,
             itemcf: None,
             swing: None,
+            ease: None,
             popular: None,
             popular_recent: None,
             fresh: None,
@@ -470,28 +515,37 @@ impl ChannelTables {
                 ChannelKind::Vector { .. } => {}
                 ChannelKind::ItemToItem { source, .. } => {
                     let (ids_name, scores_name) = source.tensors();
-                    for name in [ids_name, scores_name] {
-                        if bundle.tensor(name).is_none() {
-                            return Err(missing(channel, name));
+                    if let Some(name) =
+                        [ids_name, scores_name].into_iter().find(|n| bundle.tensor(n).is_none())
+                    {
+                        if channel.optional {
+                            continue;
                         }
+                        return Err(missing(channel, name));
                     }
                     let slot = match source {
                         NeighbourSource::ItemCf => &mut tables.itemcf,
                         NeighbourSource::Swing => &mut tables.swing,
+                        NeighbourSource::Ease => &mut tables.ease,
                     };
                     if slot.is_none() {
                         *slot = Some(neighbours(bundle, source, rows)?);
                     }
                 }
-                ChannelKind::Popular { recent: false } => {
-                    let p = popularity.as_ref().ok_or_else(|| missing(channel, POPULARITY))?;
-                    tables.popular.get_or_insert_with(|| order_by(p));
-                }
+                ChannelKind::Popular { recent: false } => match &popularity {
+                    Some(p) => {
+                        tables.popular.get_or_insert_with(|| order_by(p));
+                    }
+                    None if channel.optional => {}
+                    None => return Err(missing(channel, POPULARITY)),
+                },
                 ChannelKind::Popular { recent: true } => {
                     if tables.popular_recent.is_none() {
-                        let p = per_item(bundle, POPULARITY_RECENT, rows)?
-                            .ok_or_else(|| missing(channel, POPULARITY_RECENT))?;
-                        tables.popular_recent = Some(order_by(&p));
+                        match per_item(bundle, POPULARITY_RECENT, rows)? {
+                            Some(p) => tables.popular_recent = Some(order_by(&p)),
+                            None if channel.optional => {}
+                            None => return Err(missing(channel, POPULARITY_RECENT)),
+                        }
                     }
                 }
                 ChannelKind::Fresh { .. } => {
@@ -504,6 +558,9 @@ impl ChannelTables {
                 }
                 ChannelKind::Category { order, .. } => {
                     if order == CategoryOrder::Popular && popularity.is_none() {
+                        if channel.optional {
+                            continue;
+                        }
                         return Err(missing(channel, POPULARITY));
                     }
                     let slot = match order {
@@ -556,6 +613,7 @@ impl ChannelTables {
         let lists = match source {
             NeighbourSource::ItemCf => &self.itemcf,
             NeighbourSource::Swing => &self.swing,
+            NeighbourSource::Ease => &self.ease,
         };
         let Some(n) = lists else { return ChannelOutput::default() };
         if quota == 0 {

@@ -28,7 +28,7 @@
 //!     pollster::block_on(ScoringEngine::new(ItemIndex::from_bundle(&bundle)?, BackendChoice::Cpu))?;
 //! let query = vec![0.1; bundle.manifest().embedding_dim as usize];
 //! let seeds = [Seed { row: 3, weight: 1.0 }];
-//! let ctx = RecallContext { query: Some(&query), seeds: &seeds, categories: &[], now_s: 1_700_000_000 };
+//! let ctx = RecallContext { query: Some(&query), seeds: &seeds, profile: &seeds, categories: &[], now_s: 1_700_000_000 };
 //! let filters = Filters::new(bundle.items().len()).consumed([3]);
 //! let out = pollster::block_on(recall.recall(&mut engine, &ctx, &filters))?;
 //! assert!(out.candidates.iter().all(|c| c.row != 3));
@@ -71,8 +71,13 @@ pub struct RecallContext<'a> {
     /// The user vector (dimension of the item index); `None` for a cold user, for whom the
     /// vector channel yields nothing.
     pub query: Option<&'a [f32]>,
-    /// Recent items, most recent first.
+    /// Recent items, most recent first, weighted by interaction kind × recency decay: what the
+    /// ItemCF and Swing channels expand ("more like what you just did").
     pub seeds: &'a [Seed],
+    /// The user's whole profile, distinct items most recent first, weighted by interaction kind
+    /// only (no recency decay): what the EASE channel scores, since EASE's user score is the
+    /// plain sum of the profile's rows (Steck 2019). Empty unless a channel reads it.
+    pub profile: &'a [Seed],
     /// Top interest categories (tag names as in the item table) with finite, non-negative
     /// weights, best first. Categories no item has are ignored.
     pub categories: &'a [(String, f32)],
@@ -190,7 +195,7 @@ impl Recall {
                 return Err(Error::NonFinite { what: "query", position });
             }
         }
-        for seed in ctx.seeds {
+        for seed in ctx.seeds.iter().chain(ctx.profile) {
             if seed.row as usize >= rows {
                 return Err(Error::InvalidArgument {
                     name: "seeds",
@@ -243,7 +248,11 @@ impl Recall {
                     vector(engine, ctx.query, k.min(quota), filters.mask()).await?
                 }
                 ChannelKind::ItemToItem { source, max_seeds } => {
-                    self.tables.item_to_item(source, max_seeds, ctx.seeds, filters, quota)
+                    let seeds = match source {
+                        NeighbourSource::Ease => ctx.profile,
+                        NeighbourSource::ItemCf | NeighbourSource::Swing => ctx.seeds,
+                    };
+                    self.tables.item_to_item(source, max_seeds, seeds, filters, quota)
                 }
                 ChannelKind::Popular { recent } => self.tables.popular(recent, filters, quota),
                 ChannelKind::Fresh { window_s } => {

@@ -39,7 +39,8 @@ use crate::compute::{BackendChoice, BackendReport, ScoringEngine};
 use crate::error::{Error, Result};
 use crate::rank::{ArmStats, NewItemBoost, Ranker, RankerScratch};
 use crate::recall::{
-    ExposureConfig, ExposureFilter, Filters, Recall, RecallConfig, RecallContext, Seed, rank_score,
+    ChannelKind, ExposureConfig, ExposureFilter, Filters, NeighbourSource, Recall, RecallConfig,
+    RecallContext, Seed, rank_score,
 };
 use crate::rerank::{Constraint, Rule, Selector};
 use crate::user::{Interaction, Storage, UserConfig, UserModel, UserState};
@@ -525,10 +526,34 @@ impl Recommender {
                     .into_iter()
                     .map(|(row, weight)| Seed { row, weight })
                     .collect();
+                // EASE scores the whole profile without recency decay (`RecallContext::profile`).
+                let profile_len = self
+                    .config
+                    .recall
+                    .channels
+                    .iter()
+                    .filter_map(|c| match c.kind {
+                        ChannelKind::ItemToItem { source: NeighbourSource::Ease, max_seeds } => {
+                            Some(max_seeds)
+                        }
+                        _ => None,
+                    })
+                    .max()
+                    .unwrap_or(0);
+                let profile: Vec<Seed> = if profile_len == 0 {
+                    Vec::new()
+                } else {
+                    self.user
+                        .seeds(&self.state, profile_len, f64::NAN)
+                        .into_iter()
+                        .map(|(row, weight)| Seed { row, weight })
+                        .collect()
+                };
                 let categories = self.state.top_categories(3, now_ms);
                 let ctx = RecallContext {
                     query: query.as_deref(),
                     seeds: &seeds,
+                    profile: &profile,
                     categories: &categories,
                     now_s,
                 };

@@ -23,12 +23,13 @@
 pub mod funnel;
 pub mod metrics;
 pub mod replay;
+pub mod responsiveness;
 
 use crate::train::data::{
     self, Catalogue, ColumnArgs, Interactions, Item, SplitMode, read_interactions, read_items,
 };
 use crate::train::error::{Result, TrainError};
-use crate::train::i2i;
+use crate::train::{ease, i2i};
 use clap::Args;
 use edgerec::bundle::{Bundle, LoadOptions};
 use edgerec::compute::{
@@ -103,7 +104,10 @@ pub struct EvalArgs {
     /// Neighbours per item of the ItemCF baseline.
     #[arg(long, default_value_t = 200)]
     pub itemcf_neighbours: usize,
-    /// Skip the popularity and ItemCF baselines.
+    /// λ of the EASE baseline (Steck, WWW 2019); 0 skips it.
+    #[arg(long, default_value_t = 400.0)]
+    pub ease_lambda: f64,
+    /// Skip the popularity, ItemCF and EASE baselines.
     #[arg(long)]
     pub no_baselines: bool,
     /// Session replay instead of the static evaluation: feed each test user's interactions in
@@ -125,6 +129,18 @@ pub struct EvalArgs {
     /// `{"user": {"fine_tune": {"learning_rate": 0.1}}}`.
     #[arg(long)]
     pub replay_config: Option<String>,
+    /// Session responsiveness instead: for every category with ≥ 50 items, a cold user clicks
+    /// `--clicks` random items of it and the category's share of the next `--k` items (median
+    /// of `--draws`, seeded by `--seed`) is reported. Needs only `--bundle`; `--funnel-config`
+    /// sets the recommender's config.
+    #[arg(long)]
+    pub responsiveness: bool,
+    /// Clicks per draw of `--responsiveness`.
+    #[arg(long, default_value_t = 5)]
+    pub clicks: usize,
+    /// Draws per category of `--responsiveness`.
+    #[arg(long, default_value_t = 20)]
+    pub draws: usize,
     /// Column mapping of the CSV files.
     #[command(flatten)]
     pub columns: ColumnArgs,
@@ -143,6 +159,8 @@ pub enum DumpModel {
     TwoTower,
     /// The ItemCF baseline.
     Itemcf,
+    /// The EASE baseline.
+    Ease,
     /// The popularity baseline.
     Popularity,
 }
@@ -155,6 +173,7 @@ impl DumpModel {
             Self::FunnelRerank => "funnel+rerank",
             Self::TwoTower => "two_tower",
             Self::Itemcf => "itemcf",
+            Self::Ease => "ease",
             Self::Popularity => "popularity",
         }
     }
@@ -204,7 +223,39 @@ fn need<'a, T>(v: &'a Option<T>, name: &'static str, why: &str) -> Result<&'a T>
         .ok_or_else(|| TrainError::InvalidArgument { name, reason: format!("required {why}") })
 }
 
+fn funnel_config(args: &EvalArgs) -> Result<edgerec::recommender::RecommenderConfig> {
+    match &args.funnel_config {
+        Some(text) => serde_json::from_str(text).map_err(|e| TrainError::InvalidArgument {
+            name: "funnel-config",
+            reason: e.to_string(),
+        }),
+        None => Ok(Default::default()),
+    }
+}
+
 fn eval(args: &EvalArgs) -> Result<()> {
+    if args.responsiveness {
+        let dir = need(&args.bundle, "bundle", "with --responsiveness")?;
+        if args.clicks == 0 || args.draws == 0 || args.k == 0 || args.k > edgerec::compute::MAX_K {
+            return Err(TrainError::InvalidArgument {
+                name: "responsiveness",
+                reason: "--clicks, --draws and --k must be at least 1 (k ≤ MAX_K)".into(),
+            });
+        }
+        let bundle = Bundle::open(dir, &LoadOptions::default())?;
+        let catalogue = catalogue_of(&bundle);
+        let report = responsiveness::run(
+            &bundle,
+            &catalogue,
+            funnel_config(args)?,
+            args.clicks,
+            args.draws,
+            args.k,
+            args.seed,
+        )?;
+        responsiveness::print(&report);
+        return write_json(args, &report);
+    }
     let (train_path, test_path) = if let Some(mode) = args.split {
         let input = need(&args.interactions, "interactions", "with --split")?;
         let items = need(&args.items, "items", "with --split")?;
@@ -525,24 +576,15 @@ fn evaluate(
             })
             .collect();
         let nb = i2i::item_cf(&sets, n_items, args.itemcf_neighbours, 0.5);
-        let mut scores = vec![0f32; n_items];
-        let mut lists = Vec::with_capacity(users.len());
-        for (_, hist, _) in &users {
-            scores.iter_mut().for_each(|s| *s = 0.0);
-            let seen: HashSet<u32> = hist.iter().copied().collect();
-            for &i in &seen {
-                for (j, s) in nb.of(i as usize) {
-                    scores[j as usize] += s;
-                }
-            }
-            // Ties (e.g. a user with no neighbours) fall back to popularity order.
-            for (s, c) in scores.iter_mut().zip(&counts) {
-                *s += 1e-6 * c / (1.0 + c);
-            }
-            lists.push(top_by_score(&scores, &seen, kmax));
+        score("itemcf", &neighbour_lists(&nb, &users, &counts, kmax), &mut models);
+        // EASE (Steck 2019) at the same λ as the trainer's default, with 1,000 neighbours
+        // per item (the full rows would be 9,742² entries on MovieLens; beyond the first
+        // thousand the weights no longer change a top-50).
+        if args.ease_lambda > 0.0 {
+            let nb = ease::ease(&sets, n_items, 1000.min(n_items), args.ease_lambda)?;
+            score("ease", &neighbour_lists(&nb, &users, &counts, kmax), &mut models);
         }
-        score("itemcf", &lists, &mut models);
-    } else if matches!(args.dump_model, DumpModel::Itemcf | DumpModel::Popularity)
+    } else if matches!(args.dump_model, DumpModel::Itemcf | DumpModel::Ease | DumpModel::Popularity)
         && args.dump_recs.is_some()
     {
         return Err(TrainError::InvalidArgument {
@@ -563,13 +605,7 @@ fn evaluate(
             users.iter().map(|(_, hist, _)| hist.iter().copied().collect()).collect();
         let who: Vec<(&str, &HashSet<u32>)> =
             users.iter().zip(&seen).map(|((user, _, _), s)| (*user, s)).collect();
-        let config: edgerec::recommender::RecommenderConfig = match &args.funnel_config {
-            Some(text) => serde_json::from_str(text).map_err(|e| TrainError::InvalidArgument {
-                name: "funnel-config",
-                reason: e.to_string(),
-            })?,
-            None => Default::default(),
-        };
+        let config = funnel_config(args)?;
         let lists = funnel::rank(&bundle, &catalogue, &train, &who, kmax, config)?;
         score("funnel", &lists.plain, &mut models);
         score("funnel+rerank", &lists.rerank, &mut models);
@@ -625,6 +661,32 @@ fn evaluate(
         models.insert(name.to_string(), acc.finish());
     }
     Ok(EvalReport { data: summary, models, backend, funnel: funnel_summary })
+}
+
+/// Item-to-item lists: `score(u, j) = Σ_{i ∈ history(u)} sim(i, j)` over `nb`, ties (e.g. a
+/// user with no neighbours) broken by train popularity.
+fn neighbour_lists(
+    nb: &i2i::Neighbours,
+    users: &[(&str, Vec<u32>, HashSet<u32>)],
+    counts: &[f32],
+    kmax: usize,
+) -> Vec<Vec<u32>> {
+    let mut scores = vec![0f32; counts.len()];
+    let mut lists = Vec::with_capacity(users.len());
+    for (_, hist, _) in users {
+        scores.iter_mut().for_each(|s| *s = 0.0);
+        let seen: HashSet<u32> = hist.iter().copied().collect();
+        for &i in &seen {
+            for (j, s) in nb.of(i as usize) {
+                scores[j as usize] += s;
+            }
+        }
+        for (s, c) in scores.iter_mut().zip(counts) {
+            *s += 1e-6 * c / (1.0 + c);
+        }
+        lists.push(top_by_score(&scores, &seen, kmax));
+    }
+    lists
 }
 
 /// `(user id, train history in time order, unseen relevant test items)` per test user.

@@ -313,12 +313,12 @@ fn config_for(setting: Setting, base: &RecommenderConfig) -> RecommenderConfig {
     match setting {
         Setting::Popularity => {
             config.recall = RecallConfig {
-                channels: vec![ChannelConfig {
-                    name: "popular".into(),
-                    kind: ChannelKind::Popular { recent: false },
-                    quota: K,
-                    weight: 1.0,
-                }],
+                channels: vec![ChannelConfig::new(
+                    "popular",
+                    ChannelKind::Popular { recent: false },
+                    K,
+                    1.0,
+                )],
                 total: K,
             };
             config.use_ranker = false;

@@ -10,6 +10,7 @@
 //! bundle.
 
 pub mod data;
+pub mod ease;
 pub mod error;
 pub mod i2i;
 pub mod ranker;
@@ -86,6 +87,10 @@ pub struct TrainArgs {
     /// Neighbours per item in the i2i lists.
     #[arg(long, default_value_t = 100)]
     pub neighbours: usize,
+    /// L2 weight λ of the EASE item-item model (Steck, WWW 2019) written as `ease.*` neighbour
+    /// lists (as many per item as `--neighbours`); 0 skips it. See [`ease`].
+    #[arg(long, default_value_t = 400.0)]
+    pub ease_lambda: f64,
     /// Also build an IVF index with N lists over the item embeddings (for catalogues of a
     /// million items; the SDK uses it when `RecommenderConfig::ivf_nprobe` is set).
     #[arg(long, value_name = "N")]
@@ -290,6 +295,13 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
     let cf = i2i::item_cf(&user_sets, n_items, args.neighbours, 0.5);
     let sw = i2i::swing(&recent, n_items, args.neighbours, 1.0, 64, 100);
     lap("i2i", &mut seconds);
+    let ease = if args.ease_lambda > 0.0 {
+        let e = ease::ease(&user_sets, n_items, args.neighbours, args.ease_lambda)?;
+        lap("ease", &mut seconds);
+        Some(e)
+    } else {
+        None
+    };
     let st = stats::compute(&data.rows, &catalogue);
     lap("stats", &mut seconds);
     let (ranker, ranker_epochs) = if args.ranker_epochs > 0 {
@@ -312,6 +324,9 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
     lap("ranker", &mut seconds);
 
     let mut tensors = tensors(&towers, &cf, &sw, &st, ranker.as_ref(), &cfg, &catalogue);
+    if let Some(e) = &ease {
+        tensors.extend(neighbour_tensors("ease", e));
+    }
     if let Some(nlist) = args.ivf_lists {
         let params = edgerec::compute::IvfParams {
             seed: args.seed,
@@ -344,6 +359,7 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
         QuantRule { pattern: "ranker.*", scheme: QuantScheme::I8_PER_ROW },
         QuantRule { pattern: "i2i.scores", scheme: QuantScheme::F16 },
         QuantRule { pattern: "swing.scores", scheme: QuantScheme::F16 },
+        QuantRule { pattern: "ease.scores", scheme: QuantScheme::F16 },
         QuantRule { pattern: "item_tower.*", scheme: QuantScheme::F16 },
         QuantRule { pattern: "stats.*", scheme: QuantScheme::F16 },
     ];
@@ -393,6 +409,19 @@ fn f32_tensor(name: &str, shape: &[usize], data: Vec<f32>) -> SourceTensor {
     SourceTensor { name: name.into(), shape: shape.to_vec(), data: SourceData::F32(data) }
 }
 
+/// `PREFIX.ids` (u32) and `PREFIX.scores` (`[items, K]`), the layout of every neighbour list.
+fn neighbour_tensors(prefix: &str, nb: &i2i::Neighbours) -> [SourceTensor; 2] {
+    let n = nb.ids.len() / nb.k.max(1);
+    [
+        SourceTensor {
+            name: format!("{prefix}.ids"),
+            shape: vec![n, nb.k],
+            data: SourceData::U32(nb.ids.clone()),
+        },
+        f32_tensor(&format!("{prefix}.scores"), &[n, nb.k], nb.scores.clone()),
+    ]
+}
+
 fn tensors(
     t: &two_tower::TrainedTowers,
     cf: &i2i::Neighbours,
@@ -411,22 +440,12 @@ fn tensors(
         f32_tensor("user_tower.b0", &[h], t.b0.clone()),
         f32_tensor("user_tower.w1", &[d, h], t.w1.clone()),
         f32_tensor("user_tower.b1", &[d], t.b1.clone()),
-        SourceTensor {
-            name: "i2i.ids".into(),
-            shape: vec![n, cf.k],
-            data: SourceData::U32(cf.ids.clone()),
-        },
-        f32_tensor("i2i.scores", &[n, cf.k], cf.scores.clone()),
-        SourceTensor {
-            name: "swing.ids".into(),
-            shape: vec![n, sw.k],
-            data: SourceData::U32(sw.ids.clone()),
-        },
-        f32_tensor("swing.scores", &[n, sw.k], sw.scores.clone()),
         f32_tensor("stats.popularity", &[n], st.popularity.clone()),
         f32_tensor("stats.popularity_recent", &[n], st.popularity_recent.clone()),
         f32_tensor("stats.freshness", &[n], st.freshness.clone()),
     ];
+    out.extend(neighbour_tensors("i2i", cf));
+    out.extend(neighbour_tensors("swing", sw));
     let cats = catalogue.categories.len();
     if cats > 0 {
         out.push(f32_tensor(
