@@ -1,7 +1,7 @@
 // Re-rank benchmark in the browser (wasm): DPP, DPP with a window of 10, and MMR on the reference
 // fixtures (N = 1000, k = 50). Each timing is the mean over a batch of calls (browsers coarsen
 // performance.now), median of several batches. Selections are checked against the fixtures first.
-import { dppSelect, mmrSelect, DppKernel, MmrIndex } from '../pkg/dist/index.js';
+import { dppSelect, dppSelectEmbeddings, mmrSelect, DppKernel, MmrIndex } from '../pkg/dist/index.js';
 import { parseNpy } from './npy.js';
 
 const fixtures = '../tests/fixtures/';
@@ -18,6 +18,55 @@ async function time(fn, batch = 20, batches = 7) {
   }
   samples.sort((a, b) => a - b);
   return samples[Math.floor(samples.length / 2)];
+}
+
+/**
+ * The same algorithm in plain JavaScript, for the ratio: Chen et al.'s fast greedy MAP (Alg. 1)
+ * on L = diag(q)·cos·diag(q), q = exp(α(s − max s)), kernel rows computed from the vectors on
+ * demand (Float64Array throughout, ties to the lower index, ε = 1e-10).
+ */
+export function plainDppEmbeddings(items, dim, scores, k, theta) {
+  const n = scores.length;
+  const alpha = theta / (2 * (1 - theta));
+  let top = -Infinity;
+  for (const s of scores) top = Math.max(top, s);
+  const q = new Float64Array(n);
+  const norm = new Float64Array(n);
+  const di2 = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    q[i] = Math.exp(alpha * (scores[i] - top));
+    let dot = 0;
+    for (let d = 0; d < dim; d++) dot += items[i * dim + d] * items[i * dim + d];
+    norm[i] = Math.sqrt(dot);
+    di2[i] = q[i] * q[i];
+  }
+  const cis = new Float64Array(k * n);
+  const chosen = new Uint8Array(n);
+  const picks = [];
+  let j = 0;
+  for (let i = 1; i < n; i++) if (di2[i] > di2[j]) j = i;
+  while (picks.length < k && di2[j] >= 1e-10) {
+    picks.push(j);
+    chosen[j] = 1;
+    if (picks.length === k) break;
+    const t = picks.length - 1;
+    const dj = Math.sqrt(di2[j]);
+    for (let i = 0; i < n; i++) {
+      if (chosen[i]) continue;
+      let dot = 0;
+      for (let d = 0; d < dim; d++) dot += items[j * dim + d] * items[i * dim + d];
+      const lji = q[j] * q[i] * (norm[i] && norm[j] ? dot / (norm[i] * norm[j]) : 0);
+      let acc = 0;
+      for (let r = 0; r < t; r++) acc += cis[r * n + j] * cis[r * n + i];
+      const e = (lji - acc) / dj;
+      cis[t * n + i] = e;
+      di2[i] -= e * e;
+    }
+    j = -1;
+    for (let i = 0; i < n; i++) if (!chosen[i] && (j < 0 || di2[i] > di2[j])) j = i;
+    if (j < 0) break;
+  }
+  return picks;
 }
 
 const same = (a, b) => a.length === b.length && a.every((v, i) => v === b[i]);
@@ -45,6 +94,14 @@ export async function benchRerank() {
   // The selection itself, on a kernel / index already in wasm memory (as in the pipeline, which
   // builds them inside wasm), and — for reference — the one-shot calls that also copy the
   // 8 MB kernel across the JS boundary and validate it.
+  // The funnel's form: item vectors + scores, low-rank kernel (no n × n matrix anywhere).
+  const scores = Float64Array.from(items.subarray(0, n), (_, i) => {
+    let dot = 0;
+    for (let d = 0; d < dim; d++) dot += items[i * dim + d] * query[d];
+    return dot;
+  });
+  const lowRank = Array.from(await dppSelectEmbeddings(items, dim, scores, k, { theta: 0.7 }));
+  checks.lowRankEqualsPlainJs = same(lowRank, plainDppEmbeddings(items, dim, scores, k, 0.7));
   const dpp = await DppKernel.create(K, n);
   const mmrIndex = await MmrIndex.create(items, dim);
   checks.heldDpp = same(Array.from(dpp.select(k)), dppRef.selected);
@@ -54,6 +111,8 @@ export async function benchRerank() {
     { algorithm: 'DPP window 10', ms: await time(() => dpp.select(k, { window: 10 }), 50) },
     { algorithm: 'MMR λ=0.5', ms: await time(() => mmrIndex.select(query, k, 0.5), 50) },
     { algorithm: 'DPP incl. 8 MB copy + validation (dppSelect)', ms: await time(() => dppSelect(K, n, k)) },
+    { algorithm: 'DPP from vectors + scores (dppSelectEmbeddings, one-shot)', ms: await time(() => dppSelectEmbeddings(items, dim, scores, k, { theta: 0.7 }), 50) },
+    { algorithm: 'DPP from vectors + scores, plain JavaScript', ms: await time(async () => plainDppEmbeddings(items, dim, scores, k, 0.7), 50) },
     { algorithm: 'MMR incl. copy (mmrSelect)', ms: await time(() => mmrSelect(items, dim, query, k, 0.5)) },
   ];
   dpp.free();

@@ -19,6 +19,7 @@ import init, {
   referenceTopK as wasmReferenceTopK,
   memorySumBandwidth as wasmMemorySumBandwidth,
   dppSelect as wasmDppSelect,
+  dppSelectEmbeddings as wasmDppSelectEmbeddings,
   mmrSelect as wasmMmrSelect,
   DppKernel as WasmDppKernel,
   BundleLoader as WasmBundleLoader,
@@ -272,6 +273,36 @@ export interface DppOptions {
 export async function dppSelect(kernel: Float64Array | Float32Array | number[], n: number, k: number, options: DppOptions = {}): Promise<Uint32Array> {
   await initEdgerec();
   return wasmDppSelect(Float64Array.from(kernel), n, k, options.window, options.epsilon);
+}
+
+/** Options for {@link dppSelectEmbeddings}. */
+export interface DppEmbeddingOptions extends DppOptions {
+  /** Relevance vs diversity in `[0, 1)`: the quality is `exp(α·(score − max score))` with
+   * `α = θ / (2(1 − θ))` (Chen et al. 2018, §5). Default 0.7. */
+  theta?: number;
+}
+
+/**
+ * DPP fast greedy MAP from item vectors (`rows × dim`) and their scores, the way the funnel's
+ * re-rank builds it: kernel `L = diag(q)·S·diag(q)` with `S` the cosine similarity of the vectors,
+ * never materialised (only the picked items' rows are computed), so nothing `n × n` crosses the
+ * boundary. Same picks as {@link dppSelect} on that kernel; up to `k` indices in selection order.
+ *
+ * ```ts
+ * const picks = await dppSelectEmbeddings(vectors, 64, scores, 10, { theta: 0.7 });
+ * ```
+ */
+export async function dppSelectEmbeddings(
+  items: Float64Array | Float32Array | number[],
+  dim: number,
+  scores: Float64Array | Float32Array | number[],
+  k: number,
+  options: DppEmbeddingOptions = {},
+): Promise<Uint32Array> {
+  await initEdgerec();
+  return wasmDppSelectEmbeddings(
+    Float64Array.from(items), dim, Float64Array.from(scores), k, options.theta ?? 0.7, options.window, options.epsilon,
+  );
 }
 
 /**

@@ -242,7 +242,28 @@ impl DppParams {
 /// the marginal gain drops below `ε`). Errors: [`Error::InvalidK`] (`k` outside `1..=N`),
 /// [`Error::InvalidArgument`] (bad `ε` or window).
 pub fn dpp_greedy(kernel: &Kernel, k: usize, params: DppParams) -> Result<Vec<usize>> {
-    check_k(k, kernel.len())?;
+    greedy(kernel, k, params)
+}
+
+/// [`dpp_greedy`] on the quality kernel `L = diag(q)·S·diag(q)` of [`Kernel::from_quality`]
+/// (`q` from `relevance` and `θ`, `S` the item similarity), without materialising it: greedy
+/// inference reads the diagonal and the rows of the picked items only, `O(N·k)` similarities
+/// instead of the `O(N²)` of an explicit kernel. This is what the funnel's DPP re-rank does, and
+/// the same picks as `dpp_greedy(&Kernel::from_quality(…))`.
+///
+/// Errors: those of [`quality`] and [`dpp_greedy`], [`Error::LengthMismatch`].
+pub fn dpp_greedy_quality(
+    relevance: &[f64],
+    similarity: &Similarity,
+    theta: f64,
+    k: usize,
+    params: DppParams,
+) -> Result<Vec<usize>> {
+    greedy(&QualityKernel::new(relevance, similarity, theta)?, k, params)
+}
+
+fn greedy<K: KernelRows>(kernel: &K, k: usize, params: DppParams) -> Result<Vec<usize>> {
+    check_k(k, kernel.size())?;
     params.validate()?;
     let mut state = DppState::new(kernel, params, k);
     let mut out = Vec::with_capacity(k);

@@ -42,7 +42,7 @@ pub mod rules;
 pub mod similarity;
 pub mod trace;
 
-pub use dpp::{DEFAULT_EPSILON, DppParams, Kernel, dpp_greedy};
+pub use dpp::{DEFAULT_EPSILON, DppParams, Kernel, dpp_greedy, dpp_greedy_quality};
 pub use mmr::{MmrParams, mmr};
 pub use rules::{Constraint, Enforcement, MAX_RULES, Rule, Selector};
 pub use similarity::{Categories, Embeddings, Similarity};

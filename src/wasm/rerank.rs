@@ -1,7 +1,10 @@
 //! Re-rank primitives for JavaScript: DPP and MMR selection, exactly the engine's (and the
 //! reference implementations') choices.
 
-use crate::rerank::{DEFAULT_EPSILON, DppParams, Embeddings, Kernel, MmrParams, dpp_greedy, mmr};
+use crate::rerank::{
+    DEFAULT_EPSILON, DppParams, Embeddings, Kernel, MmrParams, Similarity, dpp_greedy,
+    dpp_greedy_quality, mmr,
+};
 use wasm_bindgen::prelude::*;
 
 fn to_u32(selection: Vec<usize>) -> Vec<u32> {
@@ -22,6 +25,26 @@ pub fn dpp_select(
     let kernel = Kernel::new(kernel, n, n)?;
     let params = DppParams { window, epsilon: epsilon.unwrap_or(DEFAULT_EPSILON) };
     Ok(to_u32(dpp_greedy(&kernel, k, params)?))
+}
+
+/// DPP fast greedy MAP from item vectors and scores, as the funnel's re-rank builds it: the
+/// kernel `L = diag(q)·S·diag(q)` with `S` the cosine similarity of the `rows × dim` vectors and
+/// `q_i = exp(α·(r_i − max r))`, `α = θ / (2(1 − θ))` (Chen et al. 2018, §5), never materialised —
+/// greedy inference reads only the rows of the picked items. `θ` in `[0, 1)` trades relevance
+/// (→ 1) for diversity (→ 0). Same picks as `dppSelect` on that kernel.
+#[wasm_bindgen(js_name = dppSelectEmbeddings)]
+pub fn dpp_select_embeddings(
+    items: Vec<f64>,
+    dim: usize,
+    scores: Vec<f64>,
+    k: usize,
+    theta: f64,
+    window: Option<usize>,
+    epsilon: Option<f64>,
+) -> Result<Vec<u32>, JsValue> {
+    let similarity = Similarity::cosine(Embeddings::new(items, dim)?);
+    let params = DppParams { window, epsilon: epsilon.unwrap_or(DEFAULT_EPSILON) };
+    Ok(to_u32(dpp_greedy_quality(&scores, &similarity, theta, k, params)?))
 }
 
 /// MMR (Carbonell & Goldstein 1998): relevance = cosine(query, item), redundancy = max cosine to

@@ -10,7 +10,9 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
-use edgerec::rerank::{DppParams, Embeddings, Kernel, MmrParams, Similarity, dpp_greedy, mmr};
+use edgerec::rerank::{
+    DppParams, Embeddings, Kernel, MmrParams, Similarity, dpp_greedy, dpp_greedy_quality, mmr,
+};
 use serde_json::Value;
 
 /// The five fixture files, as bytes.
@@ -40,6 +42,7 @@ pub const EMBEDDED: Fixtures<'static> = Fixtures {
 /// Runs every check: [`check_dpp`] then [`check_mmr`].
 pub fn check_all(f: &Fixtures<'_>) -> Result<(), String> {
     check_dpp(f.dpp_kernel_npy, f.dpp_json)?;
+    check_dpp_low_rank(f.dpp_kernel_npy, f.dpp_json)?;
     check_mmr(f.mmr_items_npy, f.mmr_query_npy, f.mmr_json)
 }
 
@@ -109,6 +112,58 @@ pub fn check_dpp(kernel_npy: &[u8], expected_json: &[u8]) -> Result<(), String> 
     let windowed = dpp_greedy(&kernel, k, DppParams { window: Some(10), epsilon })
         .map_err(|e| e.to_string())?;
     compare("DPP window 10", &windowed, &indices(&want, "selected_sw_window10")?)
+}
+
+/// The low-rank path (`dpp_greedy_quality`, what the funnel and `dppSelectEmbeddings` run) on
+/// the same fixture. The fixture kernel is `L_ij = q_i·<f_i, f_j>·q_j` with unit-norm 64-d
+/// features, so `q_i = √L_ii`, and with `θ = 0.5` (α = 0.5) the relevance `r_i = ln L_ii` gives
+/// `q_i / max q` — a common scale that leaves the greedy order unchanged. The features are
+/// recovered (up to rotation, which cosine ignores) by a pivoted Cholesky factorisation of
+/// `S_ij = L_ij / (q_i q_j)`, which stops at its rank (64).
+pub fn check_dpp_low_rank(kernel_npy: &[u8], expected_json: &[u8]) -> Result<(), String> {
+    let (l, shape) = read_npy(kernel_npy)?;
+    let [n, cols] = shape[..] else { return Err(format!("kernel shape {shape:?} is not 2-d")) };
+    if n != cols {
+        return Err(format!("kernel shape {shape:?} is not square"));
+    }
+    let q: Vec<f64> = (0..n).map(|i| l[i * n + i].sqrt()).collect();
+    let s = |i: usize, j: usize| l[i * n + j] / (q[i] * q[j]);
+    let mut residual: Vec<f64> = (0..n).map(|i| s(i, i)).collect();
+    let mut columns: Vec<Vec<f64>> = Vec::new();
+    loop {
+        let (p, &d) =
+            residual.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).ok_or("empty kernel")?;
+        if d < 1e-9 || columns.len() == n {
+            break;
+        }
+        let root = d.sqrt();
+        let col: Vec<f64> = (0..n)
+            .map(|i| (s(i, p) - columns.iter().map(|c| c[i] * c[p]).sum::<f64>()) / root)
+            .collect();
+        for (r, c) in residual.iter_mut().zip(&col) {
+            *r -= c * c;
+        }
+        columns.push(col);
+    }
+    let rank = columns.len();
+    let features: Vec<f64> = (0..n).flat_map(|i| columns.iter().map(move |c| c[i])).collect();
+    let similarity =
+        Similarity::cosine(Embeddings::new(features, rank).map_err(|e| e.to_string())?);
+    let relevance: Vec<f64> = (0..n).map(|i| l[i * n + i].ln()).collect();
+    let want = json(expected_json)?;
+    let k = number(&want, "k")? as usize;
+    let epsilon = number(&want, "epsilon")?;
+    for (window, key) in [(None, "selected"), (Some(10), "selected_sw_window10")] {
+        let got =
+            dpp_greedy_quality(&relevance, &similarity, 0.5, k, DppParams { window, epsilon })
+                .map_err(|e| e.to_string())?;
+        compare(
+            &format!("DPP low-rank (rank {rank}), window {window:?}"),
+            &got,
+            &indices(&want, key)?,
+        )?;
+    }
+    Ok(())
 }
 
 /// MMR on the fixture items and query (relevance = cosine to the query, redundancy = max cosine

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import assert from 'node:assert/strict';
-import { ScoringEngine, referenceTopK, isEdgerecError, dppSelect, mmrSelect } from '../../pkg/dist/index.js';
+import { ScoringEngine, referenceTopK, isEdgerecError, dppSelect, dppSelectEmbeddings, mmrSelect } from '../../pkg/dist/index.js';
 
 function matrix(rows, dim, seed = 1) {
   let s = seed;
@@ -150,4 +150,32 @@ test('the TypeScript ErrorCode union is generated from every code the engine can
   for (const code of codes) assert.ok(ts.includes(`'${code}'`), `ErrorCode lacks ${code}`);
   const check = spawnSync(process.execPath, [new URL('../../scripts/gen-error-codes.mjs', import.meta.url).pathname, '--check']);
   assert.equal(check.status, 0, String(check.stderr));
+});
+
+test('dppSelectEmbeddings picks what dppSelect picks on the same quality kernel, with typed errors', async () => {
+  const n = 300, dim = 32, k = 20, theta = 0.7; // k ≤ dim: the kernel has rank dim
+  const { items } = matrix(n, dim, 7);
+  const { items: raw } = matrix(n, 1, 11);
+  const scores = Float64Array.from(raw, (x) => x * 3);
+  // The kernel the low-rank path never builds: L_ij = q_i·cos(i, j)·q_j, q = exp(α(s − max s)).
+  const alpha = theta / (2 * (1 - theta));
+  const top = Math.max(...scores);
+  const q = Array.from(scores, (s) => Math.exp(alpha * (s - top)));
+  const norm = Array.from({ length: n }, (_, i) => Math.hypot(...items.subarray(i * dim, (i + 1) * dim)));
+  const kernel = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      let dot = 0;
+      for (let d = 0; d < dim; d++) dot += items[i * dim + d] * items[j * dim + d];
+      kernel[i * n + j] = q[i] * (i === j ? 1 : dot / (norm[i] * norm[j])) * q[j];
+    }
+  }
+  for (const window of [undefined, 5]) {
+    const lowRank = Array.from(await dppSelectEmbeddings(items, dim, scores, k, { theta, window }));
+    assert.equal(lowRank.length, k);
+    assert.deepEqual(lowRank, Array.from(await dppSelect(kernel, n, k, { window })), `window ${window}`);
+  }
+  await rejectsWith(dppSelectEmbeddings(items, dim, scores.subarray(1), k), 'LENGTH_MISMATCH');
+  await rejectsWith(dppSelectEmbeddings(items, dim, scores, k, { theta: 1 }), 'INVALID_ARGUMENT');
+  await rejectsWith(dppSelectEmbeddings(items, dim, scores, 0), 'INVALID_K');
 });
