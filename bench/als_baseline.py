@@ -12,22 +12,14 @@ Usage: als_baseline.py TRAIN TEST OUT.json [--model als|bpr] [--k 50] [--factors
        [--reg 0.1] [--iterations 20] [--alpha 10] [--lr 0.01] [--seed 42]
 """
 import argparse
-import csv
-import json
 import os
-import sys
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit's advice: BLAS threads off
 import numpy as np
+from recs_io import read_pairs, write_recs
 import scipy.sparse as sp
 from implicit.als import AlternatingLeastSquares
 from implicit.bpr import BayesianPersonalizedRanking
-
-
-def read(path):
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    return [(r["user"], r["item"]) for r in rows]
 
 
 def main():
@@ -45,7 +37,7 @@ def main():
     ap.add_argument("--seed", type=int, default=42)
     a = ap.parse_args()
 
-    train, test = read(a.train), read(a.test)
+    train, test = read_pairs(a.train), read_pairs(a.test)
     users = sorted({u for u, _ in train} | {u for u, _ in test})
     items = sorted({i for _, i in train})
     uix = {u: n for n, u in enumerate(users)}
@@ -79,10 +71,7 @@ def main():
     ids = np.array([uix[u] for u in test_users])
     recs, _ = model.recommend(ids, ui[ids], N=a.k, filter_already_liked_items=True)
     out = {u: [items[j] for j in r if j >= 0] for u, r in zip(test_users, recs)}
-    with open(a.out, "w") as f:
-        json.dump(out, f)
-    print(f"{a.model}: {len(train)} train rows, {len(users)} users, {len(items)} items, "
-          f"{len(out)} test users -> {a.out}", file=sys.stderr)
+    write_recs(a.out, out, a.model, len(train), len(users), len(items))
 
 
 if __name__ == "__main__":

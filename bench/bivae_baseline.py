@@ -12,17 +12,10 @@ Needs torch and cornac (`train/.venv` after `scripts/setup.sh scale`, plus `pip 
 Usage: bivae_baseline.py TRAIN TEST OUT.json [--k 50] [--epochs 500] [--latent 50] [--seed 42]
 """
 import argparse
-import csv
-import json
-import sys
 
 import numpy as np
+from recs_io import read_pairs, write_recs
 import cornac
-
-
-def read(path):
-    with open(path, newline="") as f:
-        return [(r["user"], r["item"]) for r in csv.DictReader(f)]
 
 
 def main():
@@ -36,7 +29,7 @@ def main():
     ap.add_argument("--seed", type=int, default=42)
     a = ap.parse_args()
 
-    train, test = read(a.train), read(a.test)
+    train, test = read_pairs(a.train), read_pairs(a.test)
     data = cornac.data.Dataset.from_uir([(u, i, 1.0) for u, i in sorted(set(train))], seed=a.seed)
     model = cornac.models.BiVAECF(
         k=a.latent,
@@ -65,10 +58,7 @@ def main():
         scores[list(seen.get(u, ()))] = -np.inf
         top = np.argsort(-scores, kind="stable")[: a.k]
         out[u] = [items[j] for j in top]
-    with open(a.out, "w") as f:
-        json.dump(out, f)
-    print(f"bivae: {len(train)} train rows, {data.num_users} users, {data.num_items} items, "
-          f"{len(out)} test users -> {a.out}", file=sys.stderr)
+    write_recs(a.out, out, "bivae", len(train), data.num_users, data.num_items)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@
 //! `λ > 0`). Only items with at least one interaction take part; the others get no neighbours.
 
 use super::error::{Result, TrainError};
-use super::i2i::Neighbours;
+use super::i2i::{Neighbours, best_first};
 use edgerec::bundle::manifest::NO_NEIGHBOR;
 use faer::linalg::solvers::{DenseSolveCore, Solve};
 use faer::{Mat, Side};
@@ -87,19 +87,13 @@ pub fn ease(user_items: &[Vec<u32>], n_items: usize, k: usize, lambda: f64) -> R
     }
     let mut row = vec![0.0f64; n];
     let emit = |c: usize, row: &[f64], out_ids: &mut [u32], out_scores: &mut [f32]| {
-        let mut best: Vec<(f64, u32)> = row
+        let positive: Vec<(f64, u32)> = row
             .iter()
             .enumerate()
             .filter(|&(j, &b)| j != c && b > 0.0)
             .map(|(j, &b)| (b, j as u32))
             .collect();
-        let take = k.min(best.len());
-        if take < best.len() {
-            best.select_nth_unstable_by(take, |a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-            best.truncate(take);
-        }
-        best.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        for (slot, (b, j)) in best.into_iter().enumerate() {
+        for (slot, (b, j)) in best_first(positive, k, f64::total_cmp).into_iter().enumerate() {
             out_ids[slot] = active[j as usize];
             out_scores[slot] = b as f32;
         }

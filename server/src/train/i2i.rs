@@ -47,23 +47,33 @@ impl Scratch {
     }
     /// Drains into the top `k` by `score(j, acc)` (ties to the lower row).
     fn top(&mut self, k: usize, score: impl Fn(u32, f32) -> f32, ids: &mut [u32], out: &mut [f32]) {
-        let mut scored: Vec<(f32, u32)> =
+        let scored: Vec<(f32, u32)> =
             self.touched.iter().map(|&j| (score(j, self.acc[j as usize]), j)).collect();
         for &j in &self.touched {
             self.acc[j as usize] = 0.0;
         }
         self.touched.clear();
-        let k = k.min(scored.len());
-        if k < scored.len() {
-            scored.select_nth_unstable_by(k, |a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-            scored.truncate(k);
-        }
-        scored.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        for (slot, (s, j)) in scored.into_iter().enumerate() {
+        for (slot, (s, j)) in best_first(scored, k, f32::total_cmp).into_iter().enumerate() {
             ids[slot] = j;
             out[slot] = s;
         }
     }
+}
+
+/// The `k` largest `(score, row)` pairs, best first, ties to the lower row (`cmp` orders scores).
+pub(crate) fn best_first<S>(
+    mut scored: Vec<(S, u32)>,
+    k: usize,
+    cmp: impl Fn(&S, &S) -> std::cmp::Ordering,
+) -> Vec<(S, u32)> {
+    let order = |a: &(S, u32), b: &(S, u32)| cmp(&b.0, &a.0).then(a.1.cmp(&b.1));
+    let k = k.min(scored.len());
+    if k < scored.len() {
+        scored.select_nth_unstable_by(k, order);
+        scored.truncate(k);
+    }
+    scored.sort_unstable_by(order);
+    scored
 }
 
 fn item_users(user_items: &[Vec<u32>], n_items: usize) -> Vec<Vec<u32>> {
