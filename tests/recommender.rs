@@ -296,3 +296,38 @@ fn ivf_recall_needs_an_ivf_index_in_the_bundle() {
     assert_eq!(e.code(), "INVALID_ARGUMENT");
     assert!(e.to_string().contains("--ivf-lists"), "{e}");
 }
+
+/// The config is camelCase (as the JS API passes it); the snake_case names of earlier releases
+/// and the Rust field names still parse to the same value, and a misspelt name is an error.
+#[test]
+fn the_config_reads_camel_case_and_snake_case_alike_and_refuses_typos() {
+    let camel: RecommenderConfig = serde_json::from_str(
+        r#"{"rankerWeight": 0.3, "filterExposed": false, "rerankPool": 60, "ivfNprobe": 8,
+            "boost": {"maxBoost": 0.2, "targetAgeDays": 10},
+            "exposure": {"falsePositiveRate": 0.02, "bucketS": 3600},
+            "recall": {"total": 50, "channels": [
+                {"name": "i2i", "kind": {"type": "item_to_item", "source": "swing", "maxSeeds": 7},
+                 "quota": 50, "weight": 1},
+                {"name": "new", "kind": {"type": "fresh", "windowS": 86400}, "quota": 5, "weight": 1},
+                {"name": "cat", "kind": {"type": "category", "perCategory": 4, "order": "newest"},
+                 "quota": 5, "weight": 1}]}}"#,
+    )
+    .unwrap();
+    let snake: RecommenderConfig = serde_json::from_str(
+        r#"{"ranker_weight": 0.3, "filter_exposed": false, "rerank_pool": 60, "ivf_nprobe": 8,
+            "boost": {"max_boost": 0.2, "target_age_days": 10},
+            "exposure": {"false_positive_rate": 0.02, "bucket_s": 3600},
+            "recall": {"total": 50, "channels": [
+                {"name": "i2i", "kind": {"type": "item_to_item", "source": "swing", "max_seeds": 7},
+                 "quota": 50, "weight": 1},
+                {"name": "new", "kind": {"type": "fresh", "window_s": 86400}, "quota": 5, "weight": 1},
+                {"name": "cat", "kind": {"type": "category", "per_category": 4, "order": "newest"},
+                 "quota": 5, "weight": 1}]}}"#,
+    )
+    .unwrap();
+    assert_eq!(camel, snake);
+    assert_eq!((camel.ranker_weight, camel.rerank_pool, camel.ivf_nprobe), (0.3, 60, Some(8)));
+    assert!(!camel.filter_exposed);
+    let err = serde_json::from_str::<RecommenderConfig>(r#"{"rankerWieght": 1}"#).unwrap_err();
+    assert!(err.to_string().contains("rankerWieght"), "{err}");
+}

@@ -30,6 +30,7 @@ import init, {
   type TopKResult,
 } from '../wasm/edgerec.js';
 import { IndexedDbStore, MemoryStore, type KeyValueStore } from './storage.js';
+import type { WorkerRecommender, WorkerRecommenderOptions } from './worker.js';
 
 import {
   Emitter,
@@ -58,6 +59,7 @@ export interface TopK {
 import type { ErrorCode } from './error-codes.js';
 
 export type { ErrorCode } from './error-codes.js';
+export type { WorkerRecommender, WorkerRecommenderOptions } from './worker.js';
 
 /**
  * The errors edgerec throws: `Error`s with `name === 'EdgerecError'` and a stable `code`.
@@ -727,6 +729,112 @@ function toHistoryEntry(raw: { item: string; kind: { type: InteractionKind; ms?:
   return entry;
 }
 
+/** Settings of the on-device fine-tuning of the user embedding (every field optional). */
+export interface FineTuneConfig {
+  enabled?: boolean;
+  /** Gradient steps per interaction. */
+  steps?: number;
+  learningRate?: number;
+  /** Sampled negatives per step. */
+  negatives?: number;
+  /** Fraction of the residual removed before each interaction's steps (old sessions fade). */
+  decay?: number;
+  /** The residual's norm is clipped to this after each interaction. */
+  maxNorm?: number;
+  /** Negatives are drawn ∝ max(popularity, popularityFloor)^popularityPower. */
+  popularityPower?: number;
+  popularityFloor?: number;
+}
+
+/** The user model: history length, fine-tuning and interest decay. */
+export interface UserConfig {
+  /** The tower pools the last `history` items (1..=256). */
+  history?: number;
+  /** History entries kept in the state (≥ history). */
+  historyCapacity?: number;
+  fineTune?: FineTuneConfig;
+  /** Half-life of interest statistics and of seed weights (ms). */
+  interestHalfLifeMs?: number;
+  /** How far in the future a timestamp may be (ms) before it is refused. */
+  maxFutureSkewMs?: number;
+  seed?: number;
+}
+
+/** What a recall channel produces (see the Rust `ChannelKind`). */
+export type ChannelKind =
+  | { type: 'vector'; k: number }
+  | { type: 'item_to_item'; source: 'item_cf' | 'swing' | 'ease'; maxSeeds: number }
+  | { type: 'popular'; recent: boolean }
+  | { type: 'fresh'; windowS: number }
+  | { type: 'category'; perCategory: number; order: 'newest' | 'popular' };
+
+/** One recall channel: its name, kind, quota and weight in the merge. */
+export interface ChannelConfig {
+  name: string;
+  kind: ChannelKind;
+  quota: number;
+  weight: number;
+  /** Skip the channel (instead of failing) when the bundle lacks its tensors. */
+  optional?: boolean;
+}
+
+/** The recall stage: its channels and the merge's cap (both required when given). */
+export interface RecallConfig {
+  channels: ChannelConfig[];
+  total: number;
+}
+
+/** The exposure filter (a time-bucketed Bloom filter of the items shown). */
+export interface ExposureConfig {
+  falsePositiveRate?: number;
+  expectedPerBucket?: number;
+  /** Bucket length in seconds. */
+  bucketS?: number;
+  buckets?: number;
+}
+
+/**
+ * Overrides of the funnel's settings, as in the Rust `RecommenderConfig` (camelCase; the
+ * snake_case names of the Rust docs are accepted too). Omitted fields keep their defaults.
+ */
+export interface RecommenderConfig {
+  user?: UserConfig;
+  recall?: RecallConfig;
+  exposure?: ExposureConfig;
+  /** Filter the items already shown (default true). */
+  filterExposed?: boolean;
+  /** Order candidates with the bundle's ranker when it has one (default true). */
+  useRanker?: boolean;
+  /** Weight of P(like) next to P(watch) in the ranker's score. */
+  likeWeight?: number;
+  /** How much the ranker's score counts next to the merged recall score (default 0.1). */
+  rankerWeight?: number;
+  /** Hybrid mode: weight of the live user embedding's affinity next to the server's score. */
+  affinityWeight?: number;
+  /** Recent items used as item-to-item seeds. */
+  maxSeeds?: number;
+  /** The default diversity stage. */
+  diversity?: DiversityOptions;
+  /** Default business rules. */
+  rules?: RuleSpec[];
+  /** Default exploration slots (off unless set). */
+  explore?: ExploreOptions | null;
+  /** New-item boost by age (off unless set). */
+  boost?: { maxBoost?: number; targetAgeDays?: number } | null;
+  /** Ranked candidates the re-rank chooses from. */
+  rerankPool?: number;
+  /** Vector recall through the bundle's IVF index, scanning this many lists (null: exact). */
+  ivfNprobe?: number | null;
+}
+
+/**
+ * {@link Recommender.load} with `worker`: the whole engine runs in a dedicated Web Worker
+ * ({@link WorkerRecommender} from `edgerec/worker`, same methods, all async), so scoring never
+ * blocks the main thread. `worker: true` starts the package's own worker; a `Worker` of your own
+ * (running `exposeRecommender()` from `edgerec/worker-entry`) is used as it is.
+ */
+export type LoadInWorkerOptions = Omit<WorkerRecommenderOptions, 'worker'> & { worker: true | Worker };
+
 /** Options for {@link Recommender.create}. */
 export interface RecommenderOptions {
   /**
@@ -738,8 +846,8 @@ export interface RecommenderOptions {
   store?: KeyValueStore | 'indexeddb' | 'memory';
   /** `auto` (default), `webgpu` or `cpu`. */
   backend?: BackendChoice;
-  /** Overrides of the engine's `RecommenderConfig` (snake_case, as in the Rust docs). */
-  config?: Record<string, unknown>;
+  /** Overrides of the engine's defaults: only the fields given change (a misspelt one is an `INVALID_ARGUMENT`). */
+  config?: RecommenderConfig;
   /**
    * Sync with an `edgerec serve` server: events are queued on the device and uploaded, new model
    * versions and experiment configs are picked up. Without it nothing leaves the device.
@@ -775,18 +883,33 @@ export class Recommender {
    * The one-line entry: downloads and verifies the bundle at `manifestUrl` (with `onProgress`,
    * `publicKey`, `fetch` as in {@link loadBundle}), then builds the recommender over it. The
    * bundle is owned by the recommender from then on ({@link Recommender.bundle}). With `sync`,
-   * `manifestUrl` may be the server's `/v1/models/latest`.
+   * `manifestUrl` may be the server's `/v1/models/latest`. With `worker` (see
+   * {@link LoadInWorkerOptions}) the engine runs in a Web Worker and a {@link WorkerRecommender}
+   * with the same methods is returned.
    *
    * @example
    * ```ts
    * const rec = await Recommender.load('/models/movielens-small/manifest.json', { backend: 'auto' });
    * const { items } = await rec.recommend({ k: 20 });
+   * // The same engine off the main thread:
+   * const off = await Recommender.load('/models/movielens-small/manifest.json', { worker: true });
    * ```
    */
-  static async load(manifestUrl: string | URL, options: RecommenderOptions & LoadBundleOptions = {}): Promise<Recommender> {
-    const bundle = await loadBundle(manifestUrl, options);
+  static load(manifestUrl: string | URL, options: LoadInWorkerOptions): Promise<WorkerRecommender>;
+  static load(manifestUrl: string | URL, options?: RecommenderOptions & LoadBundleOptions & { worker?: false }): Promise<Recommender>;
+  static async load(
+    manifestUrl: string | URL,
+    options: (RecommenderOptions & LoadBundleOptions & { worker?: false }) | LoadInWorkerOptions = {},
+  ): Promise<Recommender | WorkerRecommender> {
+    if (options.worker) {
+      // Loaded on demand: apps that never ask for a worker do not download this code.
+      const { WorkerRecommender } = await import('./worker.js');
+      const { worker, ...rest } = options;
+      return WorkerRecommender.load(manifestUrl, worker === true ? rest : { ...rest, worker });
+    }
+    const bundle = await loadBundle(manifestUrl, options as LoadBundleOptions);
     try {
-      const rec = await Recommender.create(bundle, options);
+      const rec = await Recommender.create(bundle, options as RecommenderOptions);
       rec.ownedBundle = bundle;
       return rec;
     } catch (e) {
@@ -850,7 +973,7 @@ export class Recommender {
     }
     let inner: WasmRecommender;
     try {
-      inner = await WasmRecommender.create(bundle.raw, store, configJson(options), options.backend);
+      inner = await WasmRecommender.create(bundle.raw, store, plain(options.config), options.backend);
     } catch (e) {
       opened?.close();
       throw e;
@@ -922,7 +1045,7 @@ export class Recommender {
 
   /** What was restored at creation, and where state is kept. */
   get restoreReport(): RestoreReport {
-    return toRestoreReport(JSON.parse(this.rec.restoreReport) as Record<string, unknown>, this.openError);
+    return toRestoreReport(this.rec.restoreReport as Record<string, unknown>, this.openError);
   }
 
   /**
@@ -932,7 +1055,7 @@ export class Recommender {
    */
   async record(id: string, options: RecordOptions = {}): Promise<SaveOutcome> {
     const outcome = await this.serial(async () =>
-      JSON.parse(await this.rec.record(id, options.kind, options.timestampMs, options.dwellMs)) as SaveOutcome,
+      (await this.rec.record(id, options.kind, options.timestampMs, options.dwellMs)) as SaveOutcome,
     );
     await this.track({
       kind: options.kind ?? 'click',
@@ -953,14 +1076,14 @@ export class Recommender {
   async recommend(options: number | RecommendOptions = {}): Promise<RecommendResult> {
     const asked = typeof options === 'number' ? { k: options } : options;
     const opts = this.experimentOptions === undefined ? asked : mergeOptions(asked, this.experimentOptions);
-    const result = await this.serial(async () => JSON.parse(await this.rec.recommend(JSON.stringify(opts))) as RecommendResult);
+    const result = await this.serial(async () => (await this.rec.recommend(plain(opts))) as RecommendResult);
     if (opts.markShown) await this.trackImpressions(result.items.map((i) => i.id), result.trace.requestId);
     return result;
   }
 
   /** Records that `ids` were displayed (exposure filter, channel impressions); saves. */
   async markShown(ids: string[]): Promise<SaveOutcome> {
-    return this.serial(async () => JSON.parse(await this.rec.markShown(ids)) as SaveOutcome);
+    return this.serial(async () => (await this.rec.markShown(ids)) as SaveOutcome);
   }
 
   /**
@@ -991,7 +1114,7 @@ export class Recommender {
     const sync = this.sync;
     if (!sync) return;
     try {
-      await this.withSync((s) => s.track(JSON.stringify(input)));
+      await this.withSync((s) => s.track(plain(input)));
       if (sync.pending >= (this.options.sync?.batchSize ?? 50)) void this.backgroundFlush();
     } catch (e) {
       if (rethrow) throw e;
@@ -1007,7 +1130,7 @@ export class Recommender {
    */
   async flush(): Promise<FlushReport> {
     if (!this.sync) return { sent: 0, accepted: 0, duplicates: 0, pending: 0 };
-    const report = JSON.parse(await this.withSync((s) => s.flush())) as FlushReport;
+    const report = (await this.withSync((s) => s.flush())) as FlushReport;
     if (report.sent > 0) this.events.emit('flush', report);
     return report;
   }
@@ -1044,10 +1167,10 @@ export class Recommender {
   /** At page hide: hand what is queued to a keepalive request (the reply cannot be awaited, so
    * the events stay queued and a later flush re-sends them; the server counts them once). */
   private beacon(): void {
-    const drained = this.sync?.drain(60_000);
+    const drained = this.sync?.drain(60_000) as { url: string; token: string | null; body: string } | undefined;
     if (!drained || !this.transport) return;
-    const { url, token, body } = JSON.parse(drained) as { url: string; token?: string; body: string };
-    this.transport.post(url, token, new TextEncoder().encode(body)).catch(() => undefined);
+    const { url, token, body } = drained;
+    this.transport.post(url, token ?? undefined, new TextEncoder().encode(body)).catch(() => undefined);
   }
 
   private async startSync(sync: SyncOptions): Promise<void> {
@@ -1057,7 +1180,7 @@ export class Recommender {
     this.transport = fetchTransport(sync.fetch);
     const entropy = new Uint8Array(16);
     globalThis.crypto.getRandomValues(entropy);
-    const config = JSON.stringify({
+    const config = plain({
       endpoint: sync.endpoint.replace(/\/+$/, ''),
       token: sync.token,
       user: sync.user,
@@ -1089,7 +1212,7 @@ export class Recommender {
 
   private async applyExperiments(json: string): Promise<void> {
     if (!this.sync) return;
-    const result = JSON.parse(await this.withSync((s) => s.setExperiments(json))) as {
+    const result = (await this.withSync((s) => s.setExperiments(json))) as {
       assignments: Record<string, string>;
       options: unknown;
       holdout: boolean;
@@ -1164,7 +1287,7 @@ export class Recommender {
       try {
         // Everything the old recommender learned is in the store (every change saves); the new
         // one restores it and migrates what the new model invalidates (e.g. a new dimension).
-        next = await WasmRecommender.create(bundle.raw, this.store, configJson(this.options), this.options.backend);
+        next = await WasmRecommender.create(bundle.raw, this.store, plain(this.options.config), this.options.backend);
       } catch (e) {
         bundle.free();
         throw e;
@@ -1203,27 +1326,27 @@ export class Recommender {
 
   /** Starts over as a new user (history, residual, exposures); blocklists stay. Saves. */
   async resetUser(): Promise<SaveOutcome> {
-    return this.serial(async () => JSON.parse(await this.rec.resetUser()) as SaveOutcome);
+    return this.serial(async () => (await this.rec.resetUser()) as SaveOutcome);
   }
 
   /** The stored history, oldest first. */
   async history(): Promise<HistoryEntry[]> {
-    return this.serial(async () => (JSON.parse(await this.rec.history()) as Parameters<typeof toHistoryEntry>[0][]).map(toHistoryEntry));
+    return this.serial(async () => ((await this.rec.history()) as Parameters<typeof toHistoryEntry>[0][]).map(toHistoryEntry));
   }
 
   /** Never recommends item `id` again; resolves once saved (`forget()` or `clearBlocklist()` lift it). */
   async blockItem(id: string): Promise<SaveOutcome> {
-    return this.serial(async () => JSON.parse(await this.rec.blockItem(id)) as SaveOutcome);
+    return this.serial(async () => (await this.rec.blockItem(id)) as SaveOutcome);
   }
 
   /** Never recommends items with attribute `key` = `value` (`'tag'` matches categories); resolves once saved. */
   async blockAttribute(key: string, value: string): Promise<SaveOutcome> {
-    return this.serial(async () => JSON.parse(await this.rec.blockAttribute(key, value)) as SaveOutcome);
+    return this.serial(async () => (await this.rec.blockAttribute(key, value)) as SaveOutcome);
   }
 
   /** Lifts every block; resolves once saved. */
   async clearBlocklist(): Promise<SaveOutcome> {
-    return this.serial(async () => JSON.parse(await this.rec.clearBlocklist()) as SaveOutcome);
+    return this.serial(async () => (await this.rec.clearBlocklist()) as SaveOutcome);
   }
 
   /**
@@ -1237,12 +1360,12 @@ export class Recommender {
       kind: e.kind === 'dwell' ? { type: 'dwell', ms: e.dwellMs ?? 0 } : { type: e.kind ?? 'click' },
       timestamp_ms: e.timestampMs,
     }));
-    return this.serial(async () => JSON.parse(await this.rec.importHistory(JSON.stringify(rust))) as SaveOutcome);
+    return this.serial(async () => (await this.rec.importHistory(rust)) as SaveOutcome);
   }
 
   /** Saves now. */
   async save(): Promise<SaveOutcome> {
-    return this.serial(async () => JSON.parse(await this.rec.save()) as SaveOutcome);
+    return this.serial(async () => (await this.rec.save()) as SaveOutcome);
   }
 
   /** Erases everything this SDK stored about the user, in memory and in the store. */
@@ -1280,8 +1403,16 @@ export class Recommender {
 /** Where the last experiment config is kept (so an offline reload keeps the same variants). */
 const EXPERIMENTS_KEY = 'edgerec/sync/experiments';
 
-function configJson(options: RecommenderOptions): string | undefined {
-  return options.config ? JSON.stringify(options.config) : undefined;
+/**
+ * `value` without its `undefined` properties, deeply (what `JSON.stringify` drops): the engine
+ * reads a missing field as its default, but rejects a present one that is `undefined`.
+ */
+function plain<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(plain) as T;
+  if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) if (v !== undefined) out[key] = plain(v);
+  return out as T;
 }
 
 function isEmptyObject(v: unknown): boolean {

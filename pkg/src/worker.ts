@@ -33,6 +33,7 @@ import {
   type HistoryEntry,
   type InteractionKind,
   type RecommendOptions,
+  type RecommenderConfig,
   type RecommendResult,
   type Recommender,
   type RecordOptions,
@@ -75,8 +76,8 @@ export interface WorkerRecommenderOptions {
    * A custom `KeyValueStore` object cannot cross threads and is rejected with `INVALID_ARGUMENT`.
    */
   store?: 'indexeddb' | 'memory';
-  /** Overrides of the engine's `RecommenderConfig` (snake_case), as for {@link Recommender.create}. */
-  config?: Record<string, unknown>;
+  /** Overrides of the engine's defaults, as for {@link Recommender.create}. */
+  config?: RecommenderConfig;
   /** Ed25519 key (64 hex digits) the bundle and new model versions must be signed with. */
   publicKey?: string;
   /**

@@ -140,15 +140,18 @@ const CHECKSUM_SEED: u64 = 0x0065_6467_6572_6563; // "edgerec"
 
 /// How an [`ExposureFilter`] is sized and how long it remembers.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct ExposureConfig {
     /// The target false-positive rate of a lookup across *all* live buckets, in `(0, 1)`. A false
     /// positive hides an item the user was never shown; it never shows a shown one.
+    #[serde(alias = "false_positive_rate")]
     pub false_positive_rate: f64,
     /// Distinct ids expected per bucket: the capacity of each bucket's first layer. Inserting
     /// more adds layers (see the module docs): the rate stays within bounds, memory grows.
+    #[serde(alias = "expected_per_bucket")]
     pub expected_per_bucket: usize,
     /// Bucket length in seconds (≥ 1).
+    #[serde(alias = "bucket_s")]
     pub bucket_s: i64,
     /// Number of buckets `B` in `1..=MAX_BUCKETS`: an exposure is remembered for `B` buckets.
     pub buckets: usize,

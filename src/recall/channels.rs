@@ -83,7 +83,7 @@ pub enum CategoryOrder {
 
 /// What a channel recalls.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "type", rename_all = "snake_case", rename_all_fields = "camelCase", deny_unknown_fields)]
 pub enum ChannelKind {
     /// The `k` items nearest to the user vector over the item index, through the
     /// [`crate::compute::ScoringEngine`] with the filter mask (excluded rows are never scored).
@@ -101,6 +101,7 @@ pub enum ChannelKind {
         /// Which neighbour lists.
         source: NeighbourSource,
         /// How many of the most recent seeds to expand.
+        #[serde(alias = "max_seeds")]
         max_seeds: usize,
     },
     /// The most popular items, descending (`stats.popularity`, or `stats.popularity_recent`
@@ -113,6 +114,7 @@ pub enum ChannelKind {
     /// then the lower row). Items dated after `now` are not fresh, they are not out yet.
     Fresh {
         /// Window length in seconds (`≥ 0`).
+        #[serde(alias = "window_s")]
         window_s: i64,
     },
     /// For each interest category of the context (best first), its best `per_category` items
@@ -123,6 +125,7 @@ pub enum ChannelKind {
     /// once, for the first.
     Category {
         /// Items per category.
+        #[serde(alias = "per_category")]
         per_category: usize,
         /// Order within a category.
         order: CategoryOrder,

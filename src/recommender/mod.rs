@@ -66,11 +66,13 @@ struct Blocklist {
 /// `1 + max_boost`. The device does not know an item's global impressions, so the boost decays
 /// by age only.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct BoostConfig {
     /// The largest boost (≥ 0).
+    #[serde(alias = "max_boost")]
     pub max_boost: f32,
     /// Age at which the boost reaches 0, in days (> 0).
+    #[serde(alias = "target_age_days")]
     pub target_age_days: f32,
 }
 
@@ -82,7 +84,7 @@ impl Default for BoostConfig {
 
 /// Everything the funnel can be tuned by. `Default` is a sensible production setting.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct RecommenderConfig {
     /// History length, fine-tuning and interest decay of the user model.
     pub user: UserConfig,
@@ -91,20 +93,26 @@ pub struct RecommenderConfig {
     /// The exposure filter (items already shown are not recommended again while it remembers).
     pub exposure: ExposureConfig,
     /// Whether items already shown are filtered (the exposure filter still records them).
+    #[serde(alias = "filter_exposed")]
     pub filter_exposed: bool,
     /// Rank recalled candidates with the bundle's multi-task ranker when it has one (otherwise,
     /// and for a cold user, the merged recall score orders them).
+    #[serde(alias = "use_ranker")]
     pub use_ranker: bool,
     /// Weight of P(like) next to P(watch) in the ranker's score
     /// `r = (P(watch) + w·P(like)) / (1 + w)`.
+    #[serde(alias = "like_weight")]
     pub like_weight: f32,
     /// How much the ranker's score `r` counts next to the merged recall score `m` (rank-based,
     /// in (0, 1]): items are ordered by `m + ranker_weight · r`. 0 keeps the recall order.
+    #[serde(alias = "ranker_weight")]
     pub ranker_weight: f32,
     /// Hybrid mode: weight of the live user embedding's affinity `(1 + cos(q, v)) / 2` next to
     /// the server's rank score (the ranker adds `ranker_weight · r` as in recall mode).
+    #[serde(alias = "affinity_weight")]
     pub affinity_weight: f32,
     /// Recent items used as item-to-item seeds.
+    #[serde(alias = "max_seeds")]
     pub max_seeds: usize,
     /// The default diversity stage of [`Recommender::recommend`] (per-call override:
     /// [`RecommendOptions::diversity`]).
@@ -116,10 +124,12 @@ pub struct RecommenderConfig {
     /// The new-item boost (off unless set).
     pub boost: Option<BoostConfig>,
     /// How many of the ranked candidates the re-rank chooses from (at least `k`).
+    #[serde(alias = "rerank_pool")]
     pub rerank_pool: usize,
     /// Vector recall through the bundle's IVF index (`edgerec bundle build --ivf-lists N`),
     /// scanning the `nprobe` nearest lists instead of every item (Jégou et al. 2011); `None`
     /// (default) searches exactly. For catalogues of a million items and more.
+    #[serde(alias = "ivf_nprobe")]
     pub ivf_nprobe: Option<usize>,
 }
 

@@ -119,11 +119,13 @@ impl Kernel {
     }
 
     /// Entry `L[i][j]`.
+    #[inline]
     pub fn get(&self, i: usize, j: usize) -> f64 {
         self.data[i * self.n + j]
     }
 
     /// Row `i`.
+    #[inline]
     pub fn row(&self, i: usize) -> &[f64] {
         &self.data[i * self.n..(i + 1) * self.n]
     }
@@ -161,9 +163,11 @@ impl KernelRows for Kernel {
     fn size(&self) -> usize {
         self.n
     }
+    #[inline]
     fn diag(&self, i: usize) -> f64 {
         self.get(i, i)
     }
+    #[inline]
     fn row_into(&self, i: usize, out: &mut [f64]) {
         out.copy_from_slice(self.row(i));
     }
@@ -194,9 +198,11 @@ impl KernelRows for QualityKernel<'_> {
     fn size(&self) -> usize {
         self.q.len()
     }
+    #[inline]
     fn diag(&self, i: usize) -> f64 {
         self.q[i] * self.similarity.get(i, i) * self.q[i]
     }
+    #[inline]
     fn row_into(&self, i: usize, out: &mut [f64]) {
         for (j, o) in out.iter_mut().enumerate() {
             *o = self.q[i] * self.similarity.get(i, j) * self.q[j];

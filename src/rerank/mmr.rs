@@ -141,6 +141,7 @@ impl<'a> MmrState<'a> {
     }
 
     /// Redundancy of candidate `i` against the current `W`.
+    #[inline]
     fn penalty(&self, i: usize) -> f64 {
         if self.picks == 0 {
             return 0.0;

@@ -66,12 +66,14 @@ impl Embeddings {
     }
 
     /// Row `i`.
+    #[inline]
     pub fn row(&self, i: usize) -> &[f64] {
         &self.data[i * self.dim..(i + 1) * self.dim]
     }
 
     /// Cosine similarity between rows `i` and `j`: `<e_i, e_j> / (|e_i|·|e_j|)`, 0 when either
     /// row is the zero vector (and 1 for `i == j`).
+    #[inline]
     pub fn cosine(&self, i: usize, j: usize) -> f64 {
         if i == j {
             return 1.0;
@@ -96,6 +98,7 @@ impl Embeddings {
 }
 
 /// `dot / (na·nb)` with the zero-vector convention (the division would be NaN or infinite).
+#[inline]
 fn cosine_from_parts(dot: f64, na: f64, nb: f64) -> f64 {
     let s = dot / (na * nb);
     if s.is_finite() { s } else { 0.0 }
@@ -106,6 +109,7 @@ fn cosine_from_parts(dot: f64, na: f64, nb: f64) -> f64 {
 /// A single running sum is one long dependency chain that the compiler may not reorder; eight
 /// independent lanes vectorize (SSE/AVX natively, simd128 in wasm). The order is fixed, so
 /// results are identical on every platform, which the exact-selection conformance tests need.
+#[inline]
 pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     const LANES: usize = 8;
     let len = a.len().min(b.len());
@@ -157,6 +161,7 @@ impl Categories {
 
     /// Jaccard similarity `|A ∩ B| / |A ∪ B|` of the sets of `i` and `j` (0 when both are
     /// empty, 1 for `i == j`).
+    #[inline]
     pub fn jaccard(&self, i: usize, j: usize) -> f64 {
         if i == j {
             return 1.0;
@@ -240,6 +245,7 @@ impl Similarity {
     }
 
     /// Similarity of candidates `i` and `j` (symmetric; 1 on the diagonal).
+    #[inline]
     pub fn get(&self, i: usize, j: usize) -> f64 {
         match &self.measure {
             Measure::Cosine(e) => e.cosine(i, j),

@@ -15,7 +15,7 @@ pub const DEFAULT_HISTORY: usize = 50;
 
 /// How the on-device residual is fine-tuned from interactions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct FineTuneConfig {
     /// Whether interactions update the residual at all. Default `true`.
     pub enabled: bool,
@@ -24,6 +24,7 @@ pub struct FineTuneConfig {
     /// Step size; multiplied by the interaction's [`crate::user::InteractionKind::weight`].
     /// Default 0.01 (gradients are `(E_π[x] − x_p) / τ`, of norm up to `2/τ` ≈ 29 at τ = 0.07,
     /// so one click moves the residual by at most ~0.3).
+    #[serde(alias = "learning_rate")]
     pub learning_rate: f32,
     /// Negatives sampled per step, `1..=255` (the positive takes the 256th pooling slot).
     /// Default 64.
@@ -33,14 +34,17 @@ pub struct FineTuneConfig {
     pub decay: f32,
     /// The residual's norm is clipped to this after each interaction (`0` keeps it at zero).
     /// Default 0.5: the tower query is unit-length, so the tower always dominates.
+    #[serde(alias = "max_norm")]
     pub max_norm: f32,
     /// Negatives are drawn ∝ `max(popularity, popularity_floor)^popularity_power` from the
     /// bundle's `stats.popularity` (uniform when the bundle has none). Default 0.75
     /// (Mikolov et al. 2013's unigram^¾).
+    #[serde(alias = "popularity_power")]
     pub popularity_power: f32,
     /// Lower bound on an item's popularity before the power, `> 0`, so never-seen items can be
     /// drawn and every sampling probability is positive (the logQ correction needs `ln Q`).
     /// Default 0.01.
+    #[serde(alias = "popularity_floor")]
     pub popularity_floor: f32,
 }
 
@@ -61,20 +65,24 @@ impl Default for FineTuneConfig {
 
 /// Settings of [`crate::user::UserModel`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct UserConfig {
     /// `N`: the tower pools the last `N` history items, `1..=256`. Default
     /// [`DEFAULT_HISTORY`] (50, what `edgerec train` uses).
     pub history: usize,
     /// History entries kept in the state, `≥ history` (the consumed filter and the
     /// item-to-item seeds read further back than the tower). Default `2 · DEFAULT_HISTORY`.
+    #[serde(alias = "history_capacity")]
     pub history_capacity: usize,
     /// Fine-tuning of the residual.
+    #[serde(alias = "fine_tune")]
     pub fine_tune: FineTuneConfig,
     /// Half-life of interest statistics and of seed weights, in ms. Default 7 days.
+    #[serde(alias = "interest_half_life_ms")]
     pub interest_half_life_ms: f64,
     /// How far in the future (relative to `now_ms`) an interaction's timestamp may be before it
     /// is rejected, in ms (clock skew between devices). Default 5 minutes.
+    #[serde(alias = "max_future_skew_ms")]
     pub max_future_skew_ms: f64,
     /// Seed of the negative sampler (combined with the state's interaction count, so replays
     /// are deterministic). Default 0.
@@ -160,6 +168,22 @@ impl UserConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fields_are_camel_case_and_the_snake_case_names_still_parse() {
+        let camel: UserConfig = serde_json::from_str(
+            r#"{"historyCapacity": 120, "fineTune": {"learningRate": 0.02, "maxNorm": 0.4}}"#,
+        )
+        .unwrap();
+        let snake: UserConfig = serde_json::from_str(
+            r#"{"history_capacity": 120, "fine_tune": {"learning_rate": 0.02, "max_norm": 0.4}}"#,
+        )
+        .unwrap();
+        assert_eq!(camel, snake);
+        assert_eq!((camel.history_capacity, camel.fine_tune.max_norm), (120, 0.4));
+        let json = serde_json::to_string(&camel).unwrap();
+        assert!(json.contains("\"historyCapacity\":120") && json.contains("\"fineTune\""), "{json}");
+    }
 
     #[test]
     fn defaults_are_valid_and_partial_json_fills_in() {

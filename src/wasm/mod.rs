@@ -5,6 +5,7 @@
 //! panics on input; the npm package's TypeScript wrapper (`pkg/src/index.ts`) is the public face.
 
 mod bundle;
+mod convert;
 mod engine;
 mod error;
 mod recommender;

@@ -5,6 +5,7 @@
 //! a failed save is reported in the resolved value (`persisted: false` plus the error code) and
 //! the next successful save writes everything.
 
+use super::convert::{from_js, from_js_or_default, to_js};
 use super::storage::JsStorage;
 use crate::compute::{BackendChoice, BackendReport};
 use crate::error::Error;
@@ -21,29 +22,39 @@ enum Store {
     Memory(MemoryStorage),
 }
 
+/// One `Storage` whose variants are chosen per operation, so the save/restore/forget logic is
+/// compiled once for both stores instead of once per store type (it is large in wasm).
+impl Storage for Store {
+    async fn get(&self, key: &str) -> crate::Result<Option<Vec<u8>>> {
+        match self {
+            Store::Js(s) => s.get(key).await,
+            Store::Memory(s) => s.get(key).await,
+        }
+    }
+
+    async fn put(&self, key: &str, value: &[u8]) -> crate::Result<()> {
+        match self {
+            Store::Js(s) => s.put(key, value).await,
+            Store::Memory(s) => s.put(key, value).await,
+        }
+    }
+
+    async fn delete(&self, key: &str) -> crate::Result<()> {
+        match self {
+            Store::Js(s) => s.delete(key).await,
+            Store::Memory(s) => s.delete(key).await,
+        }
+    }
+
+    async fn put_all(&self, entries: &[(&str, &[u8])]) -> crate::Result<()> {
+        match self {
+            Store::Js(s) => s.put_all(entries).await,
+            Store::Memory(s) => s.put_all(entries).await,
+        }
+    }
+}
+
 impl Store {
-    async fn save(&self, rec: &Recommender) -> crate::Result<()> {
-        match self {
-            Store::Js(s) => rec.save_changes(s).await,
-            Store::Memory(s) => rec.save_changes(s).await,
-        }
-    }
-
-    async fn restore(&self, rec: &mut Recommender) -> crate::Result<String> {
-        let report = match self {
-            Store::Js(s) => rec.restore(s).await?,
-            Store::Memory(s) => rec.restore(s).await?,
-        };
-        Ok(serde_json::to_string(&report).unwrap_or_default())
-    }
-
-    async fn forget(&self, rec: &mut Recommender) -> crate::Result<()> {
-        match self {
-            Store::Js(s) => rec.forget(s).await,
-            Store::Memory(s) => rec.forget(s).await,
-        }
-    }
-
     async fn probe(&self) -> crate::Result<()> {
         match self {
             Store::Js(s) => s.get("edgerec/probe").await.map(drop),
@@ -51,6 +62,9 @@ impl Store {
         }
     }
 }
+
+/// A state change applied before a save (see `WasmRecommender::change_and_save`).
+type ChangeFn = Box<dyn FnOnce(&mut Recommender) -> crate::Result<()>>;
 
 struct Inner {
     rec: Recommender,
@@ -65,19 +79,11 @@ pub struct WasmRecommender {
     // The backend report as last seen; refreshed by the getters whenever no call holds the
     // recommender (an `auto` engine can switch to the GPU after its background trial).
     report: RefCell<BackendReport>,
-    restore_report: String,
+    restore_report: JsValue,
 }
 
 fn now_ms() -> f64 {
     js_sys::Date::now()
-}
-
-fn json<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    let text = serde_json::to_string(value).map_err(|e| Error::InvalidArgument {
-        name: "result",
-        reason: format!("could not encode: {e}"),
-    })?;
-    Ok(JsValue::from_str(&text))
 }
 
 fn parse_kind(kind: Option<String>, dwell_ms: Option<u32>) -> Result<InteractionKind, Error> {
@@ -92,35 +98,37 @@ fn parse_kind(kind: Option<String>, dwell_ms: Option<u32>) -> Result<Interaction
     }
 }
 
-/// `{"persisted": true}` or `{"persisted": false, "code": …, "message": …}`.
-fn save_outcome(result: crate::Result<()>) -> JsValue {
-    let text = match result {
-        Ok(()) => r#"{"persisted":true}"#.to_string(),
-        Err(e) => {
-            serde_json::json!({"persisted": false, "code": e.code(), "message": e.to_string()})
-                .to_string()
-        }
-    };
-    JsValue::from_str(&text)
+/// `{persisted: true}` or `{persisted: false, code, message}`: a failed save keeps the state in
+/// memory, so it resolves rather than rejects.
+#[derive(serde::Serialize)]
+struct SaveOutcome {
+    persisted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+}
+
+fn save_outcome(result: crate::Result<()>) -> Result<JsValue, JsValue> {
+    to_js(&match result {
+        Ok(()) => SaveOutcome { persisted: true, code: None, message: None },
+        Err(e) => SaveOutcome { persisted: false, code: Some(e.code()), message: Some(e.to_string()) },
+    })
 }
 
 #[wasm_bindgen(js_class = Recommender)]
 impl WasmRecommender {
     /// Builds the funnel over `bundle`, restores the state found in `store` (a
-    /// `KeyValueStore`; memory when omitted). `config_json` is a JSON `RecommenderConfig`
-    /// (fields omitted take their defaults). If the store cannot be read the recommender works
-    /// in memory and `restoreReport` says why.
+    /// `KeyValueStore`; memory when omitted). `config` is a `RecommenderConfig` object (fields
+    /// omitted take their defaults). If the store cannot be read the recommender works in
+    /// memory and `restoreReport` says why.
     pub async fn create(
         bundle: &super::bundle::WasmBundle,
         store: JsValue,
-        config_json: Option<String>,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] config: JsValue,
         backend: Option<String>,
     ) -> Result<WasmRecommender, JsValue> {
-        let config: RecommenderConfig = match config_json.as_deref() {
-            Some(text) if !text.trim().is_empty() => serde_json::from_str(text)
-                .map_err(|e| Error::InvalidArgument { name: "config", reason: e.to_string() })?,
-            _ => RecommenderConfig::default(),
-        };
+        let config: RecommenderConfig = from_js_or_default("config", config)?;
         let choice = match backend {
             Some(name) => name.parse::<BackendChoice>()?,
             None => BackendChoice::Auto,
@@ -132,11 +140,11 @@ impl WasmRecommender {
             Store::Js(JsStorage::new(store)?)
         };
         let restore_report = match store.probe().await.and(Ok(())) {
-            Ok(()) => match store.restore(&mut rec).await {
-                Ok(report) => report,
-                Err(e) => fallback(&mut store, &e),
+            Ok(()) => match rec.restore(&store).await {
+                Ok(report) => to_js(&report)?,
+                Err(e) => fallback(&mut store, &e)?,
             },
-            Err(e) => fallback(&mut store, &e),
+            Err(e) => fallback(&mut store, &e)?,
         };
         let report = RefCell::new(rec.backend().clone());
         Ok(Self { inner: Rc::new(Mutex::new(Inner { rec, store })), report, restore_report })
@@ -162,16 +170,16 @@ impl WasmRecommender {
         self.report().reason
     }
 
-    /// JSON: what was restored from storage at creation (see `RestoreReport`).
+    /// What was restored from storage at creation (`RestoreReport`, snake_case fields).
     #[wasm_bindgen(getter, js_name = restoreReport)]
-    pub fn restore_report(&self) -> String {
+    pub fn restore_report(&self) -> JsValue {
         self.restore_report.clone()
     }
 
     /// Records an interaction (`kind`: `"click"` default, `"like"`, `"dwell"` with `dwellMs`;
     /// `timestampMs` defaults to now), updates the embedding, then saves. Rejects with a typed
-    /// error for bad input (nothing changes); resolves to the save outcome as JSON.
-    #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
+    /// error for bad input (nothing changes); resolves to the save outcome.
+    #[wasm_bindgen(unchecked_return_type = "Promise<unknown>")]
     pub fn record(
         &self,
         item: String,
@@ -186,24 +194,26 @@ impl WasmRecommender {
         })
     }
 
-    /// Resolves to JSON `{items, trace}` (see `Recommendations`): the funnel with the options
-    /// given as JSON `RecommendOptions` (camelCase; `{}` for the defaults). Side-effect free
-    /// unless `markShown` is true.
-    #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
-    pub fn recommend(&self, options_json: String) -> js_sys::Promise {
+    /// Resolves to `{items, trace}` (see `Recommendations`): the funnel with the
+    /// `RecommendOptions` object given (camelCase; `{}` or `undefined` for the defaults).
+    /// Side-effect free unless `markShown` is true.
+    #[wasm_bindgen(unchecked_return_type = "Promise<unknown>")]
+    pub fn recommend(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] options: JsValue,
+    ) -> js_sys::Promise {
         let inner = Rc::clone(&self.inner);
         wasm_bindgen_futures::future_to_promise(async move {
-            let options: RecommendOptions = serde_json::from_str(&options_json)
-                .map_err(|e| Error::InvalidArgument { name: "options", reason: e.to_string() })?;
+            let options: RecommendOptions = from_js_or_default("options", options)?;
             let mut guard = inner.lock().await;
             let result = guard.rec.recommend_with(&options, now_ms()).await?;
-            json(&result)
+            to_js(&result)
         })
     }
 
     /// Records that `ids` were shown (exposure filter, channel impressions), then saves;
-    /// resolves to the save outcome as JSON.
-    #[wasm_bindgen(js_name = markShown, unchecked_return_type = "Promise<string>")]
+    /// resolves to the save outcome.
+    #[wasm_bindgen(js_name = markShown, unchecked_return_type = "Promise<unknown>")]
     pub fn mark_shown(&self, ids: Vec<String>) -> js_sys::Promise {
         self.change_and_save(move |rec| {
             let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
@@ -226,7 +236,7 @@ impl WasmRecommender {
 
     /// Starts over as a new user in memory and saves (blocklists are kept; `forget` erases
     /// everything).
-    #[wasm_bindgen(js_name = resetUser, unchecked_return_type = "Promise<string>")]
+    #[wasm_bindgen(js_name = resetUser, unchecked_return_type = "Promise<unknown>")]
     pub fn reset_user(&self) -> js_sys::Promise {
         self.change_and_save(|rec| {
             rec.reset_user();
@@ -234,26 +244,26 @@ impl WasmRecommender {
         })
     }
 
-    /// JSON: the stored history, oldest first.
-    #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
+    /// The stored history, oldest first (`{item, kind: {type, ms?}, timestamp_ms}[]`).
+    #[wasm_bindgen(unchecked_return_type = "Promise<unknown>")]
     pub fn history(&self) -> js_sys::Promise {
         let inner = Rc::clone(&self.inner);
         wasm_bindgen_futures::future_to_promise(async move {
             let guard = inner.lock().await;
-            json(&guard.rec.state().history())
+            to_js(guard.rec.state().history())
         })
     }
 
-    /// Never recommends item `id` again; resolves (to the save outcome as JSON) once the
-    /// blocklist is saved.
-    #[wasm_bindgen(js_name = blockItem, unchecked_return_type = "Promise<string>")]
+    /// Never recommends item `id` again; resolves (to the save outcome) once the blocklist is
+    /// saved.
+    #[wasm_bindgen(js_name = blockItem, unchecked_return_type = "Promise<unknown>")]
     pub fn block_item(&self, id: String) -> js_sys::Promise {
         self.change_and_save(move |rec| rec.block_item(&id))
     }
 
     /// Never recommends items whose attribute `key` equals `value` (`key` `"tag"` matches
     /// tags); resolves once saved.
-    #[wasm_bindgen(js_name = blockAttribute, unchecked_return_type = "Promise<string>")]
+    #[wasm_bindgen(js_name = blockAttribute, unchecked_return_type = "Promise<unknown>")]
     pub fn block_attribute(&self, key: String, value: String) -> js_sys::Promise {
         self.change_and_save(move |rec| {
             rec.block_attribute(&key, &value);
@@ -262,7 +272,7 @@ impl WasmRecommender {
     }
 
     /// Lifts every block; resolves once saved.
-    #[wasm_bindgen(js_name = clearBlocklist, unchecked_return_type = "Promise<string>")]
+    #[wasm_bindgen(js_name = clearBlocklist, unchecked_return_type = "Promise<unknown>")]
     pub fn clear_blocklist(&self) -> js_sys::Promise {
         self.change_and_save(|rec| {
             rec.clear_blocklist();
@@ -270,43 +280,42 @@ impl WasmRecommender {
         })
     }
 
-    /// Imports interactions the device did not see (JSON `[{item, kind, timestamp_ms}]`, e.g.
-    /// the server's history after sign-in) without fine-tuning steps; resolves once saved.
-    #[wasm_bindgen(js_name = importHistory, unchecked_return_type = "Promise<string>")]
-    pub fn import_history(&self, interactions_json: String) -> js_sys::Promise {
-        self.change_and_save(move |rec| {
-            let interactions: Vec<Interaction> =
-                serde_json::from_str(&interactions_json).map_err(|e| Error::InvalidArgument {
-                    name: "interactions",
-                    reason: e.to_string(),
-                })?;
-            rec.import_history(&interactions, now_ms())
-        })
+    /// Imports interactions the device did not see (`[{item, kind: {type}, timestamp_ms}]`,
+    /// e.g. the server's history after sign-in) without fine-tuning steps; resolves once saved.
+    #[wasm_bindgen(js_name = importHistory, unchecked_return_type = "Promise<unknown>")]
+    pub fn import_history(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] interactions: JsValue,
+    ) -> js_sys::Promise {
+        let interactions: Result<Vec<Interaction>, Error> = from_js("interactions", interactions);
+        self.change_and_save(move |rec| rec.import_history(&interactions?, now_ms()))
     }
 
     /// Applies `change` (a typed error rejects and changes nothing), then saves; resolves to
-    /// the save outcome as JSON (a failed save keeps the change in memory).
+    /// the save outcome (a failed save keeps the change in memory).
     fn change_and_save(
         &self,
         change: impl FnOnce(&mut Recommender) -> crate::Result<()> + 'static,
     ) -> js_sys::Promise {
+        self.change_and_save_boxed(Box::new(change))
+    }
+
+    /// The body of [`Self::change_and_save`], not generic: one copy of the save future for
+    /// every method that changes state.
+    fn change_and_save_boxed(&self, change: ChangeFn) -> js_sys::Promise {
         let inner = Rc::clone(&self.inner);
         wasm_bindgen_futures::future_to_promise(async move {
             let mut guard = inner.lock().await;
             change(&mut guard.rec)?;
             let inner = &*guard;
-            Ok(save_outcome(inner.store.save(&inner.rec).await))
+            save_outcome(inner.rec.save_changes(&inner.store).await)
         })
     }
 
-    /// Saves now; resolves to the save outcome as JSON.
-    #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
+    /// Saves now; resolves to the save outcome.
+    #[wasm_bindgen(unchecked_return_type = "Promise<unknown>")]
     pub fn save(&self) -> js_sys::Promise {
-        let inner = Rc::clone(&self.inner);
-        wasm_bindgen_futures::future_to_promise(async move {
-            let guard = inner.lock().await;
-            Ok(save_outcome(guard.store.save(&guard.rec).await))
-        })
+        self.change_and_save(|_| Ok(()))
     }
 
     /// Erases everything local (memory and store). The memory is cleared even if the store
@@ -317,20 +326,28 @@ impl WasmRecommender {
         wasm_bindgen_futures::future_to_promise(async move {
             let mut guard = inner.lock().await;
             let Inner { rec, store } = &mut *guard;
-            store.forget(rec).await?;
+            rec.forget(store).await?;
             Ok(JsValue::UNDEFINED)
         })
     }
 }
 
+/// What `restoreReport` holds when the store failed at creation.
+#[derive(serde::Serialize)]
+struct FallbackReport {
+    user_restored: bool,
+    storage: &'static str,
+    code: &'static str,
+    message: String,
+}
+
 /// Switches to memory after the store failed at creation; the report says why.
-fn fallback(store: &mut Store, e: &Error) -> String {
+fn fallback(store: &mut Store, e: &Error) -> Result<JsValue, JsValue> {
     *store = Store::Memory(MemoryStorage::new());
-    serde_json::json!({
-        "user_restored": false,
-        "storage": "memory",
-        "code": e.code(),
-        "message": e.to_string(),
+    to_js(&FallbackReport {
+        user_restored: false,
+        storage: "memory",
+        code: e.code(),
+        message: e.to_string(),
     })
-    .to_string()
 }

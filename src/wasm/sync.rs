@@ -7,6 +7,7 @@
 //! client's lock is released while the request is in flight, so `track()` (called by
 //! `record()`) never waits for the network.
 
+use super::convert::{from_js, to_js};
 use super::storage::JsStorage;
 use crate::error::Error;
 use crate::sync::{EventInput, ExperimentConfig, HttpResponse, SyncClient, SyncConfig, Transport};
@@ -111,21 +112,40 @@ pub struct WasmSyncClient {
     user: String,
 }
 
+/// What `flush()` resolves with.
+#[derive(serde::Serialize)]
+struct FlushReport {
+    sent: usize,
+    accepted: usize,
+    duplicates: usize,
+    pending: usize,
+}
+
+/// What `drain()` returns: one upload to send with `keepalive`.
+#[derive(serde::Serialize)]
+struct DrainedUpload<'a> {
+    url: &'a str,
+    token: Option<&'a str>,
+    body: std::borrow::Cow<'a, str>,
+}
+
 fn now_ms() -> f64 {
     js_sys::Date::now()
 }
 
 #[wasm_bindgen(js_class = SyncClient)]
 impl WasmSyncClient {
-    /// Opens the client: `config_json` is a `SyncConfig` (camelCase), `store` a `KeyValueStore`,
-    /// `transport` the JS transport, `entropy` 16 random bytes (`crypto.getRandomValues`).
+    /// Opens the client: `config` is a `SyncConfig` object (camelCase), `store` a
+    /// `KeyValueStore`, `transport` the JS transport, `entropy` 16 random bytes
+    /// (`crypto.getRandomValues`).
     pub async fn open(
-        config_json: String,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] config: JsValue,
         store: JsValue,
         transport: JsValue,
         entropy: Vec<u8>,
     ) -> Result<WasmSyncClient, JsValue> {
-        let config = SyncConfig::from_json(&config_json)?;
+        let config: SyncConfig = from_js("sync", config)?;
+        config.validate()?;
         let storage = JsStorage::new(store)?;
         let transport = JsTransport::new(transport)?;
         let seed: [u8; 16] = entropy.as_slice().try_into().map_err(|_| Error::InvalidArgument {
@@ -194,36 +214,35 @@ impl WasmSyncClient {
         Ok(())
     }
 
-    /// Applies an experiment config (JSON): assigns this user, attaches the assignments to
-    /// events from now on, and returns `{assignments, options, holdout}` as JSON.
-    #[wasm_bindgen(js_name = setExperiments)]
-    pub async fn set_experiments(&self, config_json: String) -> Result<String, JsValue> {
+    /// Applies an experiment config (the server's JSON text, as fetched): assigns this user,
+    /// attaches the assignments to events from now on, and returns
+    /// `{assignments, options, holdout}`.
+    #[wasm_bindgen(js_name = setExperiments, unchecked_return_type = "unknown")]
+    pub async fn set_experiments(&self, config_json: String) -> Result<JsValue, JsValue> {
         let config = ExperimentConfig::parse(&config_json)?;
         let mut client = self.client.lock().await;
         let assignment = config.assign(client.user());
         client.set_assignments(assignment.assignments.clone())?;
-        Ok(serde_json::json!({
-            "assignments": assignment.assignments,
-            "options": assignment.options,
-            "holdout": assignment.holdout,
-        })
-        .to_string())
+        to_js(&assignment)
     }
 
-    /// Queues an event (`{kind, item?, position?, requestId?, dwellMs?, name?}` as JSON) and
-    /// persists the queue; resolves with the event id.
-    pub async fn track(&self, input_json: String) -> Result<String, JsValue> {
-        let input: EventInput = serde_json::from_str(&input_json)
-            .map_err(|e| Error::InvalidArgument { name: "event", reason: e.to_string() })?;
+    /// Queues an event (`{kind, item?, position?, requestId?, dwellMs?, name?}`) and persists
+    /// the queue; resolves with the event id.
+    pub async fn track(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] input: JsValue,
+    ) -> Result<String, JsValue> {
+        let input: EventInput = from_js("event", input)?;
         let mut client = self.client.lock().await;
         let result = client.track(&*self.storage, input, now_ms()).await;
         self.refresh(&client);
         Ok(result?)
     }
 
-    /// Uploads everything queued; resolves with `{sent, accepted, duplicates, pending}` (JSON)
-    /// once the server acknowledged it, rejects with the first failure (events stay queued).
-    pub async fn flush(&self) -> Result<String, JsValue> {
+    /// Uploads everything queued; resolves with `{sent, accepted, duplicates, pending}` once
+    /// the server acknowledged it, rejects with the first failure (events stay queued).
+    #[wasm_bindgen(unchecked_return_type = "unknown")]
+    pub async fn flush(&self) -> Result<JsValue, JsValue> {
         let _flushing = self.flushing.lock().await;
         let (mut sent, mut accepted, mut duplicates) = (0usize, 0usize, 0usize);
         loop {
@@ -248,25 +267,19 @@ impl WasmSyncClient {
                 duplicates += reply.duplicates;
             }
         }
-        let pending = self.pending.get();
-        Ok(serde_json::json!({
-            "sent": sent, "accepted": accepted, "duplicates": duplicates, "pending": pending,
-        })
-        .to_string())
+        to_js(&FlushReport { sent, accepted, duplicates, pending: self.pending.get() })
     }
 
-    /// For page unload: `{url, token, body}` (JSON) of the oldest events fitting `max_bytes`,
-    /// to POST with `keepalive`; they stay queued (the server dedupes the re-send).
-    pub fn drain(&self, max_bytes: usize) -> Option<String> {
-        let client = self.client.try_lock()?;
-        let upload = client.drain_body(max_bytes)?;
-        Some(
-            serde_json::json!({
-                "url": upload.url,
-                "token": upload.token,
-                "body": String::from_utf8_lossy(&upload.body),
-            })
-            .to_string(),
-        )
+    /// For page unload: `{url, token, body}` of the oldest events fitting `max_bytes`, to POST
+    /// with `keepalive`; they stay queued (the server dedupes the re-send).
+    #[wasm_bindgen(unchecked_return_type = "unknown")]
+    pub fn drain(&self, max_bytes: usize) -> Result<JsValue, JsValue> {
+        let Some(client) = self.client.try_lock() else { return Ok(JsValue::UNDEFINED) };
+        let Some(upload) = client.drain_body(max_bytes) else { return Ok(JsValue::UNDEFINED) };
+        to_js(&DrainedUpload {
+            url: &upload.url,
+            token: upload.token.as_deref(),
+            body: String::from_utf8_lossy(&upload.body),
+        })
     }
 }

@@ -153,24 +153,38 @@ async function runInChromium(name, root) {
     page.on('response', (r) => r.status() >= 400 && problems.push(`HTTP ${r.status()}: ${r.url()}`));
     await page.goto(server.url);
     await page.waitForFunction(() => window.result || window.error, null, { timeout: 60_000 });
-    const { result, error, hasSw } = await page.evaluate(() => ({ result: window.result, error: window.error, hasSw: window.hasSw }));
+    const { result, workerResult, error, hasSw } = await page.evaluate(() => ({
+      result: window.result,
+      workerResult: window.workerResult,
+      error: window.error,
+      hasSw: window.hasSw,
+    }));
     assert.equal(error, undefined, `${name}: ${error}`);
     assert.deepEqual(problems, [], `${name}: ${problems.join('\n')}`);
     assert.equal(hasSw, true, `${name}: installOfflineCache from edgerec/sw is a function`);
     assert.equal(result.length, K, `${name}: ${JSON.stringify(result)}`);
     assert.equal(new Set(result).size, K);
     results[name] = result;
+    // Recommender.load(…, { worker: true }): the same list from the engine in a Web Worker.
+    if (WORKER_CONSUMERS.includes(name)) assert.deepEqual(workerResult, result, `${name}: the worker's list`);
     // What the page downloaded (model files aside), gzipped as a server would send it.
     const gz = (ext) =>
-      server.served.filter((s) => s.file.endsWith(ext) && !s.file.startsWith(models + sep)).reduce((n, s) => n + gzipSync(s.bytes).length, 0) / 1000;
-    const wasmFiles = server.served.filter((s) => s.file.endsWith('.wasm'));
-    assert.equal(wasmFiles.length, 1, `${name}: one wasm download, got ${wasmFiles.map((s) => s.file)}`);
+      [...new Map(server.served.filter((s) => s.file.endsWith(ext) && !s.file.startsWith(models + sep)).map((s) => [s.file, s])).values()]
+        .reduce((n, s) => n + gzipSync(s.bytes).length, 0) / 1000;
+    // One wasm file (the worker fetches the same one).
+    const wasmFiles = [...new Set(server.served.filter((s) => s.file.endsWith('.wasm')).map((s) => s.file))];
+    assert.equal(wasmFiles.length, 1, `${name}: one wasm file, got ${wasmFiles}`);
     return { js: gz('.js'), wasm: gz('.wasm') };
   } finally {
     await context.close();
     await server.close();
   }
 }
+
+// Consumers that also run the worker mode. esbuild does not bundle `new Worker(new URL(…,
+// import.meta.url))`, so an esbuild app builds its own worker (`worker: new Worker(…)` over
+// `edgerec/worker-entry`, see pkg/README.md) and is checked on the main thread only.
+const WORKER_CONSUMERS = ['vite', 'webpack', 'plain'];
 
 const bundlers = [
   // [name, folder the server serves, hashed wasm name in the output]

@@ -75,10 +75,10 @@ test('bad interactions are typed errors and change nothing', async () => {
 });
 
 test('config overrides are partial, checked, and change the behaviour', async () => {
-  const plain = await Recommender.create(bundle, { store: 'memory', backend: 'cpu', config: { ranker_weight: 0, user: { fine_tune: { enabled: false } } } });
+  const plain = await Recommender.create(bundle, { store: 'memory', backend: 'cpu', config: { rankerWeight: 0, user: { fineTune: { enabled: false } } } });
   await plain.record('1258');
   const result = await plain.recommend({ k: 10 });
   assert.equal(result.trace.orderedBy, 'recall');
-  await assert.rejects(Recommender.create(bundle, { config: { ranker_wieght: 1 } }), (e) => isEdgerecError(e) && e.code === 'INVALID_ARGUMENT' && /ranker_wieght/.test(e.message));
-  await assert.rejects(Recommender.create(bundle, { config: { user: { fine_tune: { learning_rate: 'fast' } } } }), (e) => isEdgerecError(e) && e.code === 'INVALID_ARGUMENT');
+  await assert.rejects(Recommender.create(bundle, { config: { rankerWieght: 1 } }), (e) => isEdgerecError(e) && e.code === 'INVALID_ARGUMENT' && /rankerWieght/.test(e.message));
+  await assert.rejects(Recommender.create(bundle, { config: { user: { fineTune: { learningRate: 'fast' } } } }), (e) => isEdgerecError(e) && e.code === 'INVALID_ARGUMENT');
 });

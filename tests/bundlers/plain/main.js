@@ -2,4 +2,4 @@
 // its wasm next to itself (`new URL('../wasm/edgerec_bg.wasm', import.meta.url)`).
 import { run } from './app.js';
 
-await run();
+await run(undefined, { worker: true });

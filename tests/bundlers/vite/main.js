@@ -2,4 +2,4 @@
 // package's `new URL('../wasm/edgerec_bg.wasm', import.meta.url)` to a hashed asset.
 import { run } from './app.js';
 
-await run();
+await run(undefined, { worker: true });

@@ -2,4 +2,4 @@
 // `new URL('../wasm/edgerec_bg.wasm', import.meta.url)` into a hashed asset in dist/.
 import { run } from './app.js';
 
-await run();
+await run(undefined, { worker: true });
