@@ -30,7 +30,6 @@ import init, {
   type TopKResult,
 } from '../wasm/edgerec.js';
 import { IndexedDbStore, MemoryStore, type KeyValueStore } from './storage.js';
-import type { WorkerRecommender, WorkerRecommenderOptions } from './worker.js';
 
 import {
   Emitter,
@@ -59,7 +58,6 @@ export interface TopK {
 import type { ErrorCode } from './error-codes.js';
 
 export type { ErrorCode } from './error-codes.js';
-export type { WorkerRecommender, WorkerRecommenderOptions } from './worker.js';
 
 /**
  * The errors edgerec throws: `Error`s with `name === 'EdgerecError'` and a stable `code`.
@@ -827,14 +825,6 @@ export interface RecommenderConfig {
   ivfNprobe?: number | null;
 }
 
-/**
- * {@link Recommender.load} with `worker`: the whole engine runs in a dedicated Web Worker
- * ({@link WorkerRecommender} from `edgerec/worker`, same methods, all async), so scoring never
- * blocks the main thread. `worker: true` starts the package's own worker; a `Worker` of your own
- * (running `exposeRecommender()` from `edgerec/worker-entry`) is used as it is.
- */
-export type LoadInWorkerOptions = Omit<WorkerRecommenderOptions, 'worker'> & { worker: true | Worker };
-
 /** Options for {@link Recommender.create}. */
 export interface RecommenderOptions {
   /**
@@ -883,33 +873,19 @@ export class Recommender {
    * The one-line entry: downloads and verifies the bundle at `manifestUrl` (with `onProgress`,
    * `publicKey`, `fetch` as in {@link loadBundle}), then builds the recommender over it. The
    * bundle is owned by the recommender from then on ({@link Recommender.bundle}). With `sync`,
-   * `manifestUrl` may be the server's `/v1/models/latest`. With `worker` (see
-   * {@link LoadInWorkerOptions}) the engine runs in a Web Worker and a {@link WorkerRecommender}
-   * with the same methods is returned.
+   * `manifestUrl` may be the server's `/v1/models/latest`. `WorkerRecommender.load` from
+   * `edgerec/worker` takes the same arguments and runs the engine in a Web Worker.
    *
    * @example
    * ```ts
    * const rec = await Recommender.load('/models/movielens-small/manifest.json', { backend: 'auto' });
    * const { items } = await rec.recommend({ k: 20 });
-   * // The same engine off the main thread:
-   * const off = await Recommender.load('/models/movielens-small/manifest.json', { worker: true });
    * ```
    */
-  static load(manifestUrl: string | URL, options: LoadInWorkerOptions): Promise<WorkerRecommender>;
-  static load(manifestUrl: string | URL, options?: RecommenderOptions & LoadBundleOptions & { worker?: false }): Promise<Recommender>;
-  static async load(
-    manifestUrl: string | URL,
-    options: (RecommenderOptions & LoadBundleOptions & { worker?: false }) | LoadInWorkerOptions = {},
-  ): Promise<Recommender | WorkerRecommender> {
-    if (options.worker) {
-      // Loaded on demand: apps that never ask for a worker do not download this code.
-      const { WorkerRecommender } = await import('./worker.js');
-      const { worker, ...rest } = options;
-      return WorkerRecommender.load(manifestUrl, worker === true ? rest : { ...rest, worker });
-    }
-    const bundle = await loadBundle(manifestUrl, options as LoadBundleOptions);
+  static async load(manifestUrl: string | URL, options: RecommenderOptions & LoadBundleOptions = {}): Promise<Recommender> {
+    const bundle = await loadBundle(manifestUrl, options);
     try {
-      const rec = await Recommender.create(bundle, options as RecommenderOptions);
+      const rec = await Recommender.create(bundle, options);
       rec.ownedBundle = bundle;
       return rec;
     } catch (e) {

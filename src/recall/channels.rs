@@ -83,7 +83,12 @@ pub enum CategoryOrder {
 
 /// What a channel recalls.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", rename_all_fields = "camelCase", deny_unknown_fields)]
+#[serde(
+    tag = "type",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
 pub enum ChannelKind {
     /// The `k` items nearest to the user vector over the item index, through the
     /// [`crate::compute::ScoringEngine`] with the filter mask (excluded rows are never scored).

@@ -182,7 +182,10 @@ mod tests {
         assert_eq!(camel, snake);
         assert_eq!((camel.history_capacity, camel.fine_tune.max_norm), (120, 0.4));
         let json = serde_json::to_string(&camel).unwrap();
-        assert!(json.contains("\"historyCapacity\":120") && json.contains("\"fineTune\""), "{json}");
+        assert!(
+            json.contains("\"historyCapacity\":120") && json.contains("\"fineTune\""),
+            "{json}"
+        );
     }
 
     #[test]

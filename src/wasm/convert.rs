@@ -36,9 +36,9 @@ pub(crate) fn from_js_or_default<T: DeserializeOwned + Default>(
 /// them.
 pub(crate) fn from_js<T: DeserializeOwned>(name: &'static str, value: JsValue) -> Result<T, Error> {
     let bad = |reason: String| Error::InvalidArgument { name, reason };
-    let text = js_sys::JSON::stringify(&value)
-        .ok()
-        .and_then(|s| s.as_string())
-        .ok_or_else(|| bad("not a JSON-compatible value (a cycle, a BigInt or undefined)".into()))?;
+    let text =
+        js_sys::JSON::stringify(&value).ok().and_then(|s| s.as_string()).ok_or_else(|| {
+            bad("not a JSON-compatible value (a cycle, a BigInt or undefined)".into())
+        })?;
     serde_json::from_str(&text).map_err(|e| bad(e.to_string()))
 }

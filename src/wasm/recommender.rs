@@ -112,7 +112,9 @@ struct SaveOutcome {
 fn save_outcome(result: crate::Result<()>) -> Result<JsValue, JsValue> {
     to_js(&match result {
         Ok(()) => SaveOutcome { persisted: true, code: None, message: None },
-        Err(e) => SaveOutcome { persisted: false, code: Some(e.code()), message: Some(e.to_string()) },
+        Err(e) => {
+            SaveOutcome { persisted: false, code: Some(e.code()), message: Some(e.to_string()) }
+        }
     })
 }
 

@@ -1,9 +1,10 @@
 // What every consumer app does (the test copies this file into each consumer): load the shipped
 // bundle, one click, a top-10 — on the CPU path, so every bundler must give the same ids. With
-// `worker`, the same again through `Recommender.load(…, { worker: true })`: the engine in the
-// package's Web Worker (its entry and the wasm resolved by the bundler from inside the worker).
+// `worker`, the same again through `WorkerRecommender.load` from `edgerec/worker`: the engine in
+// the package's Web Worker (its entry and the wasm resolved by the bundler from inside the worker).
 import { loadBundle, Recommender } from 'edgerec';
 import { installOfflineCache } from 'edgerec/sw';
+import { WorkerRecommender } from 'edgerec/worker';
 
 export async function run(before = async () => {}, { worker = false } = {}) {
   window.hasSw = typeof installOfflineCache === 'function';
@@ -14,7 +15,7 @@ export async function run(before = async () => {}, { worker = false } = {}) {
     await rec.record('1');
     const { items } = await rec.recommend({ k: 10 });
     if (worker) {
-      const off = await Recommender.load('/models/movielens-small/manifest.json', { worker: true, backend: 'cpu', store: 'memory' });
+      const off = await WorkerRecommender.load('/models/movielens-small/manifest.json', { backend: 'cpu', store: 'memory' });
       await off.record('1');
       window.workerResult = (await off.recommend({ k: 10 })).items.map((i) => i.id);
       off.free();

@@ -12,7 +12,7 @@
 //   esbuild  `--loader:.wasm=file` and `import wasmUrl from 'edgerec/edgerec_bg.wasm'` +
 //            `await initEdgerec(new URL(wasmUrl, import.meta.url))` (esbuild does not rewrite
 //            `new URL(…, import.meta.url)`)
-//   plain    an import map for `edgerec` and `edgerec/sw`
+//   plain    an import map for `edgerec`, `edgerec/sw` and `edgerec/worker`
 //
 // Installs use the default npm cache (--prefer-offline): after the first run nothing is
 // downloaded. EDGEREC_PKG_DIR packs another directory than pkg/ (to try a fix of the package);
@@ -165,7 +165,7 @@ async function runInChromium(name, root) {
     assert.equal(result.length, K, `${name}: ${JSON.stringify(result)}`);
     assert.equal(new Set(result).size, K);
     results[name] = result;
-    // Recommender.load(…, { worker: true }): the same list from the engine in a Web Worker.
+    // edgerec/worker: the same list from the engine in a Web Worker.
     if (WORKER_CONSUMERS.includes(name)) assert.deepEqual(workerResult, result, `${name}: the worker's list`);
     // What the page downloaded (model files aside), gzipped as a server would send it.
     const gz = (ext) =>
