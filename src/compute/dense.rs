@@ -29,6 +29,7 @@ pub enum Activation {
 
 impl Activation {
     /// The code the WGSL kernel switches on.
+    #[cfg(feature = "gpu")]
     pub(crate) fn code(self) -> u32 {
         match self {
             Activation::Identity => 0,

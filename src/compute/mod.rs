@@ -12,6 +12,11 @@
 pub mod cpu;
 pub mod dense;
 mod engine;
+#[cfg(feature = "gpu")]
+pub mod gpu;
+// A build without the `gpu` feature: the same names, but no value of a GPU type can exist.
+#[cfg(not(feature = "gpu"))]
+#[path = "gpu_off.rs"]
 pub mod gpu;
 pub mod gradient;
 mod index;

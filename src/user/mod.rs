@@ -31,6 +31,7 @@
 //! ```
 
 mod config;
+#[cfg(feature = "gpu")]
 mod gpu;
 mod model;
 mod sampler;
@@ -38,6 +39,7 @@ mod state;
 pub mod storage;
 
 pub use config::{DEFAULT_HISTORY, FineTuneConfig, MAX_HISTORY_CAPACITY, UserConfig};
+#[cfg(feature = "gpu")]
 pub use gpu::GpuUserModel;
 pub use model::{HISTORY_TENSOR, MigrationReport, StepReport, UserModel};
 pub use sampler::NegativeSampler;
