@@ -28,6 +28,7 @@
 pub mod bundle;
 pub mod compute;
 pub mod error;
+pub(crate) mod order;
 pub mod rank;
 pub mod recall;
 pub mod recommender;

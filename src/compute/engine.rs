@@ -503,11 +503,8 @@ async fn time_backends(
             cpu_samples.push(cpu_ms);
         }
     }
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    Ok(TrialTimings { cpu_ms: median(cpu_samples), gpu_ms: median(gpu_samples) })
+    let median = crate::order::median;
+    Ok(TrialTimings { cpu_ms: median(&cpu_samples), gpu_ms: median(&gpu_samples) })
 }
 
 /// The background half of [`ScoringEngine::start_trial`]: open, upload, time.

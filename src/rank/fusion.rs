@@ -386,14 +386,10 @@ pub fn truncate_by_prior(prior: &[f32], keep: usize) -> Result<Vec<usize>> {
     if let Some(position) = prior.iter().position(|p| !p.is_finite()) {
         return Err(Error::NonFinite { what: "prior score", position });
     }
-    // A total order (no NaN left, index tie-break), so selection and sort agree.
-    let cmp = |&a: &usize, &b: &usize| prior[b].total_cmp(&prior[a]).then(a.cmp(&b));
-    let mut idx: Vec<usize> = (0..prior.len()).collect();
-    if keep < idx.len() {
-        idx.select_nth_unstable_by(keep - 1, cmp);
-        idx.truncate(keep);
-    }
-    idx.sort_unstable_by(cmp);
+    // A total order (no NaN left, index tie-break).
+    let mut idx: Vec<usize> =
+        crate::order::rows_by_desc(prior).into_iter().map(|i| i as usize).collect();
+    idx.truncate(keep);
     Ok(idx)
 }
 

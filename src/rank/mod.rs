@@ -268,8 +268,7 @@ impl RankPolicy {
             scores.push(score);
         }
 
-        let mut order: Vec<usize> = (0..n).collect();
-        order.sort_unstable_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+        let mut order = crate::order::indices_by_desc_f64(&scores);
         let mut steps = Vec::new();
         if let Some(exploration) = self.exploration {
             let ctx = ExploreInput { order: &order, sets, channel_stats, items };

@@ -520,7 +520,8 @@ impl ExposureFilter {
         } else {
             let mut live: Vec<(i64, usize)> =
                 self.live_buckets(oldest_live).map(|b| (b.epoch, b.layers.len())).collect();
-            live.sort_unstable();
+            // Oldest epoch first (flipping the sign bit orders i64 as u64).
+            crate::order::sort_by_key_stable(&mut live, |&(epoch, _)| (epoch as u64) ^ (1 << 63));
             let mut left = skip_oldest;
             live.into_iter().find_map(|(epoch, layers)| {
                 if left < layers {

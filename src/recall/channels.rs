@@ -459,9 +459,7 @@ fn neighbours(bundle: &Bundle, source: NeighbourSource, rows: usize) -> Result<N
 
 /// Rows sorted by `key` descending, ties to the lower row.
 fn order_by(values: &[f32]) -> Vec<u32> {
-    let mut order: Vec<u32> = (0..values.len() as u32).collect();
-    order.sort_by(|&a, &b| values[b as usize].total_cmp(&values[a as usize]).then(a.cmp(&b)));
-    order
+    crate::order::rows_by_desc(values)
 }
 
 /// Keeps the first `quota` rows of `order` that the filters allow.
@@ -507,16 +505,29 @@ impl ChannelTables {
             category_popular: None,
         };
         let created: Vec<i64> = items.iter().map(|i| i.created_at()).collect();
-        // Newest first; ties by popularity (when known), then row.
-        let newest_first = |a: &u32, b: &u32| {
-            let (a, b) = (*a as usize, *b as usize);
-            created[b]
-                .cmp(&created[a])
-                .then_with(|| match &popularity {
-                    Some(p) => p[b].total_cmp(&p[a]),
-                    None => std::cmp::Ordering::Equal,
-                })
-                .then(a.cmp(&b))
+        // Newest first; ties by popularity (when known), then row: a row's place in the
+        // (popularity desc, row) order breaks the ties of `created_at`.
+        let (place, row_at): (Vec<u32>, Vec<u32>) = match &popularity {
+            Some(p) => {
+                let order = crate::order::rows_by_desc(p);
+                let mut place = vec![0u32; rows];
+                for (i, &row) in order.iter().enumerate() {
+                    place[row as usize] = i as u32;
+                }
+                (place, order)
+            }
+            None => ((0..rows as u32).collect(), (0..rows as u32).collect()),
+        };
+        let newest_first = |list: &mut [u32]| {
+            // Flipping the sign bit orders i64 as u64; inverting makes it descending.
+            let mut keys: Vec<(u64, u32)> = list
+                .iter()
+                .map(|&r| (!((created[r as usize] as u64) ^ (1 << 63)), place[r as usize]))
+                .collect();
+            crate::order::sort_keys(&mut keys);
+            for (slot, (_, at)) in list.iter_mut().zip(keys) {
+                *slot = row_at[at as usize];
+            }
         };
         for channel in &config.channels {
             match channel.kind {
@@ -559,7 +570,7 @@ impl ChannelTables {
                 ChannelKind::Fresh { .. } => {
                     tables.fresh.get_or_insert_with(|| {
                         let mut order: Vec<u32> = (0..rows as u32).collect();
-                        order.sort_by(newest_first);
+                        newest_first(&mut order);
                         let times = order.iter().map(|&r| created[r as usize]).collect();
                         (order, times)
                     });
@@ -590,10 +601,12 @@ impl ChannelTables {
                     }
                     for list in map.values_mut() {
                         match (order, &popularity) {
-                            (CategoryOrder::Popular, Some(p)) => list.sort_by(|&a, &b| {
-                                p[b as usize].total_cmp(&p[a as usize]).then(a.cmp(&b))
-                            }),
-                            _ => list.sort_by(newest_first),
+                            (CategoryOrder::Popular, Some(p)) => {
+                                crate::order::sort_rows_by(list, |r| {
+                                    u64::from(crate::order::desc_f32(p[r as usize]))
+                                })
+                            }
+                            _ => newest_first(list),
                         }
                     }
                     *slot = Some(map);
@@ -642,7 +655,7 @@ impl ChannelTables {
             }
         }
         // Stable sort by row keeps seed order within a row: the sum is deterministic.
-        contributions.sort_by_key(|c| c.0);
+        crate::order::sort_by_key_stable(&mut contributions, |c| u64::from(c.0));
         let mut summed: Vec<(u32, f32)> = Vec::with_capacity(contributions.len());
         for (row, s) in contributions {
             match summed.last_mut() {
@@ -656,7 +669,7 @@ impl ChannelTables {
             out.filtered += usize::from(!allowed);
             allowed && s > 0.0
         });
-        summed.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        crate::order::sort_scored_desc(&mut summed);
         out.rows = summed.into_iter().take(quota).map(|(row, _)| row).collect();
         out
     }
@@ -728,7 +741,7 @@ impl ChannelTables {
                 rank += 1;
             }
         }
-        taken.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        crate::order::sort_scored_desc(&mut taken);
         out.rows = taken.into_iter().take(quota).map(|(row, _)| row).collect();
         out
     }

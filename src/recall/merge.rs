@@ -52,7 +52,7 @@ pub fn merge(lists: &[RankedList], total: usize) -> Vec<Candidate> {
             })
         })
         .collect();
-    all.sort_unstable_by_key(|c| c.row);
+    crate::order::sort_by_key_stable(&mut all, |c| u64::from(c.row));
     let mut merged: Vec<Candidate> = Vec::with_capacity(all.len());
     for c in all {
         match merged.last_mut() {
@@ -63,7 +63,9 @@ pub fn merge(lists: &[RankedList], total: usize) -> Vec<Candidate> {
             _ => merged.push(c),
         }
     }
-    merged.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.row.cmp(&b.row)));
+    crate::order::sort_by_key_stable(&mut merged, |c| {
+        crate::order::pair(crate::order::desc_f32(c.score), c.row)
+    });
     merged.truncate(total);
     merged
 }

@@ -791,8 +791,8 @@ impl Recommender {
         if let Some(position) = candidates.iter().position(|c| !c.score.is_finite()) {
             return Err(Error::NonFinite { what: "candidate score", position });
         }
-        let mut order: Vec<usize> = (0..candidates.len()).collect();
-        order.sort_by(|&a, &b| candidates[b].score.total_cmp(&candidates[a].score).then(a.cmp(&b)));
+        let scores: Vec<f64> = candidates.iter().map(|c| c.score).collect();
+        let order = crate::order::indices_by_desc_f64(&scores);
         // What the user blocked or already consumed is dropped, as in recall mode; exposure
         // is the server's business (it chose to send them).
         let blocked = self.block_filters().consumed(self.user.consumed_rows(&self.state));
@@ -1189,10 +1189,10 @@ fn cut_before_rank(pool: &mut Vec<PoolEntry>, keep: usize, gain: f32, specs: &[R
     if pool.len() <= keep || keep == 0 {
         return;
     }
-    let mut priors: Vec<f32> = pool.iter().map(|e| e.prior).collect();
-    priors.select_nth_unstable_by(keep - 1, |a, b| b.total_cmp(a));
+    let priors: Vec<f32> = pool.iter().map(|e| e.prior).collect();
+    let kth = priors[crate::order::rows_by_desc(&priors)[keep - 1] as usize];
     // A margin for the f32/f64 rounding of the fused score.
-    let threshold = priors[keep - 1] - gain - 1e-4;
+    let threshold = kth - gain - 1e-4;
     let pinned = |id: &str| {
         specs.iter().any(|s| matches!(&s.rule, RuleKind::Pin { item, .. } if item == id))
     };

@@ -260,9 +260,9 @@ impl<'c> RuleSet<'c> {
         let mut soft_order: Vec<usize> =
             (0..rules.len()).filter(|&i| !rules[i].is_hard()).collect();
         // Most important first: higher priority, then the rule listed first.
-        soft_order.sort_by_key(|&i| match rules[i].enforcement {
-            Enforcement::Soft { priority } => (std::cmp::Reverse(priority), i),
-            Enforcement::Hard => (std::cmp::Reverse(u32::MAX), i),
+        crate::order::sort_by_key_stable(&mut soft_order, |&i| match rules[i].enforcement {
+            Enforcement::Soft { priority } => u64::from(u32::MAX - priority),
+            Enforcement::Hard => 0,
         });
         Ok(Self { rules: compiled, hard, soft_order })
     }

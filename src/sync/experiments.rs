@@ -156,7 +156,7 @@ fn check_range(path: &str, from: u32, to: u32) -> Result<()> {
 
 /// Checks that half-open ranges `(label, from, to)` do not overlap.
 fn check_disjoint(path: &str, what: &str, mut ranges: Vec<(&str, u32, u32)>) -> Result<()> {
-    ranges.sort_by_key(|&(_, from, _)| from);
+    crate::order::sort_by_key_stable(&mut ranges, |&(_, from, _)| u64::from(from));
     for pair in ranges.windows(2) {
         let ((a, _, a_to), (b, b_from, _)) = (pair[0], pair[1]);
         if b_from < a_to {

@@ -173,9 +173,12 @@ impl Interests {
         }
         self.weights.retain(|_, v| *v >= MIN_INTEREST);
         if self.weights.len() > MAX_INTERESTS {
+            // The map iterates by tag: a stable sort by weight breaks ties by tag.
             let mut order: Vec<(f32, String)> =
                 self.weights.iter().map(|(k, v)| (*v, k.clone())).collect();
-            order.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+            crate::order::sort_by_key_stable(&mut order, |e| {
+                u64::from(crate::order::desc_f32(e.0))
+            });
             for (_, k) in order.into_iter().skip(MAX_INTERESTS) {
                 self.weights.remove(&k);
             }
@@ -190,7 +193,8 @@ impl Interests {
             .map(|(tag, w)| (tag.clone(), w * f))
             .filter(|(_, w)| *w > 0.0)
             .collect();
-        out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        // The map iterates by tag: a stable sort by weight breaks ties by tag.
+        crate::order::sort_by_key_stable(&mut out, |e| u64::from(crate::order::desc_f32(e.1)));
         out.truncate(k);
         out
     }
@@ -303,7 +307,9 @@ impl UserState {
             serde_json::from_value(value).map_err(|e| corrupt(format!("schema {schema}: {e}")))?;
         state.check()?;
         // Tolerate a history out of time order (e.g. edited by hand): sort, stably.
-        state.history.sort_by(|a, b| a.timestamp_ms.total_cmp(&b.timestamp_ms));
+        crate::order::sort_by_key_stable(&mut state.history, |e| {
+            crate::order::asc_f64(e.timestamp_ms)
+        });
         Ok(state)
     }
 

@@ -202,7 +202,7 @@ pub fn reference_top_k(
 #[wasm_bindgen(js_name = memorySumBandwidth)]
 pub fn memory_sum_bandwidth(megabytes: usize) -> f64 {
     let data = vec![1u64; megabytes.max(1) * (1 << 20) / 8];
-    let mut samples: Vec<f64> = (0..5)
+    let samples: Vec<f64> = (0..5)
         .map(|_| {
             let start = web_time::Instant::now();
             let sum = data.iter().fold(0u64, |a, &b| a.wrapping_add(b));
@@ -210,6 +210,5 @@ pub fn memory_sum_bandwidth(megabytes: usize) -> f64 {
             start.elapsed().as_secs_f64()
         })
         .collect();
-    samples.sort_by(f64::total_cmp);
-    (data.len() * 8) as f64 / samples[2].max(1e-9) / 1e9
+    (data.len() * 8) as f64 / crate::order::median(&samples).max(1e-9) / 1e9
 }

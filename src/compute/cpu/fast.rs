@@ -728,8 +728,8 @@ fn score_top_k_with(
         .heaps
         .iter_mut()
         .map(|heap| {
-            let mut best: Vec<Candidate> = heap.drain().collect();
-            best.sort_unstable();
+            let mut best: Vec<(f32, u32)> = heap.drain().map(|c| (c.0, c.1)).collect();
+            crate::order::sort_ranked(&mut best);
             TopK {
                 ids: best.iter().map(|c| c.1).collect(),
                 scores: best.iter().map(|c| c.0).collect(),

@@ -6,7 +6,6 @@
 
 use crate::bundle::QuantScheme;
 use crate::compute::index::{ItemIndex, ScoreRequest, Similarity};
-use crate::compute::topk::rank_order;
 use crate::compute::{ItemMatrix, TopK};
 use crate::error::Result;
 
@@ -59,7 +58,7 @@ pub fn score_top_k(index: &ItemIndex, request: &ScoreRequest<'_>) -> Result<Vec<
     Ok(per_query
         .into_iter()
         .map(|mut scored| {
-            scored.sort_by(|a, b| rank_order(*a, *b));
+            crate::order::sort_ranked(&mut scored);
             scored.truncate(request.k);
             TopK {
                 ids: scored.iter().map(|s| s.1).collect(),
