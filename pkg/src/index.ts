@@ -14,20 +14,15 @@
  * const { ids, scores } = await engine.topK(query, 10);
  * ```
  */
-import init, {
+import initCore, * as core from '../wasm/edgerec.js';
+import type {
   ScoringEngine as WasmScoringEngine,
-  referenceTopK as wasmReferenceTopK,
-  memorySumBandwidth as wasmMemorySumBandwidth,
-  dppSelect as wasmDppSelect,
-  dppSelectEmbeddings as wasmDppSelectEmbeddings,
-  mmrSelect as wasmMmrSelect,
   DppKernel as WasmDppKernel,
-  BundleLoader as WasmBundleLoader,
   Bundle as WasmBundle,
   MmrIndex as WasmMmrIndex,
   Recommender as WasmRecommender,
   SyncClient as WasmSyncClient,
-  type TopKResult,
+  TopKResult,
 } from '../wasm/edgerec.js';
 import { IndexedDbStore, MemoryStore, type KeyValueStore } from './storage.js';
 
@@ -83,12 +78,33 @@ export function isEdgerecError(e: unknown): e is EdgerecError {
 /** Where to load the `.wasm` from: a URL, a fetch `Response`, or the bytes themselves. */
 export type WasmSource = string | URL | Response | BufferSource | WebAssembly.Module;
 
+/**
+ * The two builds of the engine, with the same API: `'core'` runs on the CPU only (the smaller
+ * download); `'gpu'` adds the WebGPU path (backends `auto` and `webgpu`).
+ */
+export type EdgerecModule = 'core' | 'gpu';
+
+/** Options of {@link initEdgerec}. */
+export interface InitOptions {
+  /**
+   * Which build to load. `'auto'` (default without `source`): the full `'gpu'` module where
+   * `navigator.gpu` offers an adapter (a software one included, so `backend: 'webgpu'` works
+   * there), else the CPU-only `'core'`. With a `source` the default is `'core'`: name `'gpu'`
+   * when the source is `edgerec/gpu/edgerec_bg.wasm`.
+   */
+  module?: EdgerecModule | 'auto';
+}
+
+type Glue = typeof core;
+/** The loaded build's exports: the core's, or the full module's when that was loaded instead. */
+let glue: Glue = core;
+let loaded: EdgerecModule | undefined;
 let ready: Promise<void> | undefined;
 
-async function defaultWasmSource(): Promise<WasmSource> {
-  const url = new URL('../wasm/edgerec_bg.wasm', import.meta.url);
+/** `url`, or its bytes in Node (where `fetch()` cannot read `file:` URLs). */
+async function wasmFile(url: URL): Promise<WasmSource> {
   if (url.protocol === 'file:') {
-    // Node: fetch() cannot read file URLs. The specifier is a variable so bundlers leave it alone.
+    // The specifier is a variable so bundlers leave it alone.
     const fsModule = 'node:fs/promises';
     const fs = (await import(/* webpackIgnore: true */ /* @vite-ignore */ fsModule)) as { readFile(u: URL): Promise<Uint8Array> };
     return fs.readFile(url);
@@ -96,20 +112,54 @@ async function defaultWasmSource(): Promise<WasmSource> {
   return url;
 }
 
+/** Whether WebGPU offers an adapter here (window or worker; never in Node). */
+async function webGpuAdapterAvailable(): Promise<boolean> {
+  const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<unknown> } } }).navigator?.gpu;
+  if (!gpu) return false;
+  try {
+    return (await gpu.requestAdapter()) != null;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Loads and instantiates the WebAssembly module. Called for you by every entry point; call it
- * yourself to start the download early or to load the `.wasm` from a custom location.
+ * yourself to start the download early, to load the `.wasm` from a custom location, or to pick
+ * the build ({@link InitOptions.module}). The first call decides; later calls return the same
+ * promise.
+ *
+ * @example
+ * ```ts
+ * await initEdgerec(undefined, { module: 'core' }); // CPU only, the smallest download
+ * ```
  */
-export function initEdgerec(source?: WasmSource): Promise<void> {
+export function initEdgerec(source?: WasmSource, options: InitOptions = {}): Promise<void> {
   if (!ready) {
     ready = (async () => {
-      await init({ module_or_path: source ?? (await defaultWasmSource()) });
+      const wanted = options.module ?? (source === undefined ? 'auto' : 'core');
+      const module: EdgerecModule = wanted === 'auto' ? ((await webGpuAdapterAvailable()) ? 'gpu' : 'core') : wanted;
+      if (module === 'gpu') {
+        // A separate chunk: pages that load the core never download it.
+        const full = (await import('../wasm/gpu/edgerec.js')) as unknown as Glue;
+        await full.default({ module_or_path: source ?? (await wasmFile(new URL('../wasm/gpu/edgerec_bg.wasm', import.meta.url))) });
+        glue = full;
+      } else {
+        await initCore({ module_or_path: source ?? (await wasmFile(new URL('../wasm/edgerec_bg.wasm', import.meta.url))) });
+        glue = core;
+      }
+      loaded = module;
     })();
     ready.catch(() => {
       ready = undefined; // allow a retry after a failed download
     });
   }
   return ready;
+}
+
+/** The build {@link initEdgerec} loaded (`undefined` before it finished). */
+export function loadedModule(): EdgerecModule | undefined {
+  return loaded;
 }
 
 function takeTopK(result: TopKResult): TopK {
@@ -159,14 +209,14 @@ export class ScoringEngine {
    */
   static async fromBundle(bundle: ModelBundle, options: { backend?: BackendChoice } = {}): Promise<ScoringEngine> {
     await initEdgerec();
-    return new ScoringEngine(await WasmScoringEngine.fromBundle(bundle.raw, options.backend));
+    return new ScoringEngine(await glue.ScoringEngine.fromBundle(bundle.raw, options.backend));
   }
 
   /** Validates and uploads `items`; throws an {@link EdgerecError} on bad shapes or values. */
   static async create(items: Float32Array, dim: number, options: ScoringEngineOptions = {}): Promise<ScoringEngine> {
     await initEdgerec();
     return new ScoringEngine(
-      await WasmScoringEngine.create(items, dim, options.backend, options.dtype, options.similarity),
+      await glue.ScoringEngine.create(items, dim, options.backend, options.dtype, options.similarity),
     );
   }
 
@@ -249,13 +299,13 @@ export class ScoringEngine {
  */
 export async function memorySumBandwidth(megabytes = 256): Promise<number> {
   await initEdgerec();
-  return wasmMemorySumBandwidth(megabytes);
+  return glue.memorySumBandwidth(megabytes);
 }
 
 /** The scalar CPU reference top-k: slow, exact (f64 accumulation); for tests and demos. */
 export async function referenceTopK(items: Float32Array, dim: number, query: Float32Array, k: number): Promise<TopK> {
   await initEdgerec();
-  return takeTopK(wasmReferenceTopK(items, dim, query, k));
+  return takeTopK(glue.referenceTopK(items, dim, query, k));
 }
 
 /** Options for {@link dppSelect}. */
@@ -272,7 +322,7 @@ export interface DppOptions {
  */
 export async function dppSelect(kernel: Float64Array | Float32Array | number[], n: number, k: number, options: DppOptions = {}): Promise<Uint32Array> {
   await initEdgerec();
-  return wasmDppSelect(Float64Array.from(kernel), n, k, options.window, options.epsilon);
+  return glue.dppSelect(Float64Array.from(kernel), n, k, options.window, options.epsilon);
 }
 
 /** Options for {@link dppSelectEmbeddings}. */
@@ -300,7 +350,7 @@ export async function dppSelectEmbeddings(
   options: DppEmbeddingOptions = {},
 ): Promise<Uint32Array> {
   await initEdgerec();
-  return wasmDppSelectEmbeddings(
+  return glue.dppSelectEmbeddings(
     Float64Array.from(items), dim, Float64Array.from(scores), k, options.theta ?? 0.7, options.window, options.epsilon,
   );
 }
@@ -319,7 +369,7 @@ export async function mmrSelect(
   options: { window?: number } = {},
 ): Promise<Uint32Array> {
   await initEdgerec();
-  return wasmMmrSelect(Float64Array.from(items), dim, Float64Array.from(query), k, lambda, options.window);
+  return glue.mmrSelect(Float64Array.from(items), dim, Float64Array.from(query), k, lambda, options.window);
 }
 
 /** A DPP kernel validated once and kept in WebAssembly memory, for repeated selections. */
@@ -329,7 +379,7 @@ export class DppKernel {
   /** Validates and keeps an `n × n` kernel (row-major). */
   static async create(kernel: Float64Array | Float32Array | number[], n: number): Promise<DppKernel> {
     await initEdgerec();
-    return new DppKernel(new WasmDppKernel(Float64Array.from(kernel), n));
+    return new DppKernel(new glue.DppKernel(Float64Array.from(kernel), n));
   }
 
   /** Up to `k` indices in selection order (see {@link dppSelect}). */
@@ -359,7 +409,7 @@ export class MmrIndex {
   /** Keeps `rows × dim` item vectors. */
   static async create(items: Float64Array | Float32Array | number[], dim: number): Promise<MmrIndex> {
     await initEdgerec();
-    return new MmrIndex(new WasmMmrIndex(Float64Array.from(items), dim));
+    return new MmrIndex(new glue.MmrIndex(Float64Array.from(items), dim));
   }
 
   /** Up to `k` indices in selection order for `query` (see {@link mmrSelect}). */
@@ -458,7 +508,7 @@ export async function loadBundle(manifestUrl: string | URL, options: LoadBundleO
   // (`Content-Location: /v1/models/{version}/manifest.json`): the files are relative to that.
   const located = manifestResponse.headers?.get?.('content-location');
   const filesBase = located ? new URL(located, base) : base;
-  const loader = new WasmBundleLoader(new Uint8Array(await manifestResponse.arrayBuffer()), options.publicKey);
+  const loader = new glue.BundleLoader(new Uint8Array(await manifestResponse.arrayBuffer()), options.publicKey);
   try {
     if (options.onProgress) {
       const report = options.onProgress;
@@ -949,7 +999,7 @@ export class Recommender {
     }
     let inner: WasmRecommender;
     try {
-      inner = await WasmRecommender.create(bundle.raw, store, plain(options.config), options.backend);
+      inner = await glue.Recommender.create(bundle.raw, store, plain(options.config), options.backend);
     } catch (e) {
       opened?.close();
       throw e;
@@ -1165,7 +1215,7 @@ export class Recommender {
       backoffBaseMs: sync.backoffBaseMs,
       backoffCapMs: sync.backoffCapMs,
     });
-    this.sync = await WasmSyncClient.open(config, this.store, this.transport, entropy);
+    this.sync = await glue.SyncClient.open(config, this.store, this.transport, entropy);
     await this.withSync((s) => s.setModelVersion(this.currentVersion));
     // The last experiment config seen, so an offline reload keeps the same variants.
     const cached = await this.store.get(EXPERIMENTS_KEY).catch(() => undefined);
@@ -1263,7 +1313,7 @@ export class Recommender {
       try {
         // Everything the old recommender learned is in the store (every change saves); the new
         // one restores it and migrates what the new model invalidates (e.g. a new dimension).
-        next = await WasmRecommender.create(bundle.raw, this.store, plain(this.options.config), this.options.backend);
+        next = await glue.Recommender.create(bundle.raw, this.store, plain(this.options.config), this.options.backend);
       } catch (e) {
         bundle.free();
         throw e;

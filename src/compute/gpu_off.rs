@@ -14,8 +14,9 @@ use crate::compute::topk::TopK;
 use crate::error::{BackendKind, Error, Result};
 
 /// Why a CPU-only build serves on the CPU (also the text of the backend report).
-pub const NO_GPU_PATH: &str =
-    "this build of edgerec has no GPU path (the CPU-only core module; the full module has WebGPU)";
+pub const NO_GPU_PATH: &str = "the CPU-only core module of edgerec is loaded (it is chosen where \
+     navigator.gpu is missing or offers no adapter, or when the app asks for it); the full module \
+     has the WebGPU path";
 
 /// What a GPU adapter describes; only the name is read outside the GPU module.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 // bundle, one click, a top-10 — on the CPU path, so every bundler must give the same ids. With
 // `worker`, the same again through `WorkerRecommender.load` from `edgerec/worker`: the engine in
 // the package's Web Worker (its entry and the wasm resolved by the bundler from inside the worker).
-import { loadBundle, Recommender } from 'edgerec';
+import { loadBundle, loadedModule, Recommender } from 'edgerec';
 import { installOfflineCache } from 'edgerec/sw';
 import { WorkerRecommender } from 'edgerec/worker';
 
@@ -20,6 +20,7 @@ export async function run(before = async () => {}, { worker = false } = {}) {
       window.workerResult = (await off.recommend({ k: 10 })).items.map((i) => i.id);
       off.free();
     }
+    window.module = loadedModule();
     window.result = items.map((i) => i.id);
   } catch (e) {
     window.error = String(e?.stack ?? e);

@@ -38,6 +38,7 @@ test('auto on a software-only WebGPU adapter picks the CPU and names the adapter
       const firstMs = performance.now() - t0;
       return {
         info,
+        module: m.loadedModule(),
         engine: { backend: engine.backend, reason: engine.backendReason, adapter: engine.adapter, trial: engine.trial ?? null, current: await engine.currentBackend(), top: top.ids.length },
         rec: { backend: rec.backend, reason: rec.backendReason, recs: recs.length },
         ms: { engine: engineMs, rec: recMs, recToFirst: firstMs },
@@ -46,6 +47,8 @@ test('auto on a software-only WebGPU adapter picks the CPU and names the adapter
     console.log(`auto on ${JSON.stringify(r.info)}: ScoringEngine.create ${r.ms.engine.toFixed(0)} ms, Recommender.create ${r.ms.rec.toFixed(0)} ms (first recommendation at ${r.ms.recToFirst.toFixed(0)} ms); ${r.engine.reason}`);
     assert.deepEqual(errors, []);
     assert.ok(r.info, 'headless Chromium with --enable-unsafe-webgpu exposes an adapter');
+    // An adapter exists, so the full module (with the WebGPU path) was loaded, not the core.
+    assert.equal(r.module, 'gpu');
     if (!(r.info.fallback || /swiftshader/i.test(r.info.architecture))) {
       // A hardware GPU: both start on the CPU while the GPU is timed in the background.
       for (const s of [r.engine, r.rec]) assert.match(s.reason, /background/, s.reason);

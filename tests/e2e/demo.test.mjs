@@ -57,6 +57,8 @@ function assertMatchesReference(r) {
 test('demo on WebGPU matches the CPU reference', async () => {
   const { result, summary } = await runDemo({ webgpu: true, query: 'backend=webgpu&rows=50000&dim=64&k=100&seed=42' });
   assert.equal(result.backend, 'webgpu', result.reason);
+  assert.equal(result.module, 'gpu', 'an adapter exists: the full module is loaded');
+  assert.match(summary, /Module: full/);
   assertMatchesReference(result);
   assert.match(summary, /Backend: webgpu/);
   assert.match(summary, /Matches the CPU reference/);
@@ -66,6 +68,10 @@ test('demo with WebGPU off falls back to the CPU and matches the reference', asy
   const { result, summary } = await runDemo({ webgpu: false, query: 'backend=auto&rows=50000&dim=64&k=100&seed=42' });
   assert.equal(result.backend, 'cpu');
   assert.match(result.reason, /unavailable/);
+  // No WebGPU: the page downloaded the CPU-only core module, and the reason says so.
+  assert.equal(result.module, 'core');
+  assert.match(result.reason, /core module/);
+  assert.match(summary, /Module: core/);
   assertMatchesReference(result);
   assert.match(summary, /Backend: cpu/);
 });

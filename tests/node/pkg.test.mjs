@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import assert from 'node:assert/strict';
-import { ScoringEngine, referenceTopK, isEdgerecError, dppSelect, dppSelectEmbeddings, mmrSelect } from '../../pkg/dist/index.js';
+import { ScoringEngine, referenceTopK, isEdgerecError, dppSelect, dppSelectEmbeddings, mmrSelect, loadedModule } from '../../pkg/dist/index.js';
 
 function matrix(rows, dim, seed = 1) {
   let s = seed;
@@ -30,6 +30,8 @@ test('auto and webgpu fall back to the CPU in Node and say why', async () => {
     assert.equal(await engine.currentBackend(), 'cpu');
     engine.free();
   }
+  // Node has no navigator.gpu: the CPU-only core module is the one loaded.
+  assert.equal(loadedModule(), 'core');
 });
 
 test('topK matches the reference', async () => {
@@ -178,4 +180,29 @@ test('dppSelectEmbeddings picks what dppSelect picks on the same quality kernel,
   await rejectsWith(dppSelectEmbeddings(items, dim, scores.subarray(1), k), 'LENGTH_MISMATCH');
   await rejectsWith(dppSelectEmbeddings(items, dim, scores, k, { theta: 1 }), 'INVALID_ARGUMENT');
   await rejectsWith(dppSelectEmbeddings(items, dim, scores, 0), 'INVALID_K');
+});
+
+test('initEdgerec picks the build: the full module on request, same results as the core', () => {
+  // The first initEdgerec decides for the process, so each build runs in its own Node process.
+  const script = (module) => `
+    import { initEdgerec, loadedModule, ScoringEngine } from '${new URL('../../pkg/dist/index.js', import.meta.url).href}';
+    await initEdgerec(undefined, { module: '${module}' });
+    const items = Float32Array.from({ length: 400 * 8 }, (_, i) => Math.sin(i * 0.37));
+    const engine = await ScoringEngine.create(items, 8, { backend: 'auto' });
+    const top = await engine.topK(items.subarray(0, 8), 5);
+    console.log(JSON.stringify({ module: loadedModule(), backend: engine.backend, reason: engine.backendReason, ids: Array.from(top.ids) }));
+  `;
+  const run = (module) => {
+    const out = spawnSync(process.execPath, ['--input-type=module', '-e', script(module)], { encoding: 'utf8' });
+    assert.equal(out.status, 0, out.stderr);
+    return JSON.parse(out.stdout.trim().split('\n').pop());
+  };
+  const [core, gpu] = [run('core'), run('gpu')];
+  assert.equal(core.module, 'core');
+  assert.equal(gpu.module, 'gpu');
+  // Node has no WebGPU: the full module says so (it has the GPU path, not the adapter).
+  assert.equal(gpu.backend, 'cpu');
+  assert.match(gpu.reason, /navigator\.gpu/);
+  assert.match(core.reason, /core module/);
+  assert.deepEqual(gpu.ids, core.ids);
 });
