@@ -9,7 +9,7 @@ export WASM_BINDGEN_TEST_TIMEOUT ?= 600
 export CARGO_TERM_COLOR ?= always
 PORT ?= 8080
 
-.PHONY: demo server docs test pkg bench setup lint test-bundlers train-scale test-scale test-spark test-native test-browser test-node test-e2e fuzz clean
+.PHONY: demo server docs test pkg bench setup lint types test-bundlers train-scale test-scale test-spark test-native test-browser test-node test-e2e fuzz clean
 
 ## demo: build the npm package and the server, then serve the demo pages and the sync API
 ## (events, models, experiments) from one origin: http://127.0.0.1:$(PORT)/www/
@@ -57,6 +57,13 @@ test-native:
 	scripts/setup.sh vulkan
 	EDGEREC_PG_URL=$$(scripts/setup.sh postgres | tail -n1) EDGEREC_REQUIRE_PG=1 \
 	  EDGEREC_REQUIRE_GPU=1 cargo test --workspace
+	scripts/ts-types.sh --check
+
+## types: copy the TypeScript declarations generated from the Rust result types (ts-rs) into
+## pkg/src/generated/ (commit them; `make test` checks they are current)
+types:
+	cargo test --lib export_bindings -q
+	scripts/ts-types.sh
 
 ## browser tests: wasm-bindgen-test in headless Chromium with WebGPU (webdriver.json)
 test-browser:

@@ -590,7 +590,8 @@ export interface SaveOutcome {
 }
 
 /** How re-rank trades relevance for diversity. */
-export type DiversityMethod = 'none' | 'mmr' | 'dpp';
+export type { DiversityMethod } from './generated/DiversityMethod.js';
+import type { DiversityMethod } from './generated/DiversityMethod.js';
 
 /** The diversity stage of {@link Recommender.recommend}. */
 export interface DiversityOptions {
@@ -644,79 +645,16 @@ export interface RecommendOptions {
   markShown?: boolean;
 }
 
-/** Why an item is at its position. */
-export type Placement = 'relevance' | 'diversity' | 'rule' | 'pin' | 'explore' | 'boost' | 'fill';
-
-/** One recommended item. */
-export interface Recommendation {
-  /** Row in the bundle (null for an unknown hybrid candidate). */
-  row: number | null;
-  id: string;
-  title: string;
-  /** Relevance before re-rank. */
-  score: number;
-  categories: string[];
-  /** Recall channels that produced it (`vector`, `i2i`, `swing`, `ease`, `popular`, …; `server` in hybrid mode). */
-  channels: string[];
-  /** Position in the ranked list before re-rank. */
-  rankedPosition: number;
-  /** MMR redundancy or DPP marginal gain at its pick. */
-  diversity: number;
-  placedBy: Placement;
-  /** The rule (index into `rules`) that placed it or moved a more relevant item away. */
-  rule: number | null;
-  /** Soft rules that gave way at this position. */
-  relaxed: number[];
-}
-
-/** Per recall channel: how many items it produced, lost to filters, and kept. */
-export interface ChannelTrace {
-  name: string;
-  produced: number;
-  filtered: number;
-  kept: number;
-  micros: number;
-}
-
-/** A candidate of the re-rank pool, in ranked order. */
-export interface PoolItem {
-  row: number | null;
-  id: string;
-  title: string;
-  categories: string[];
-  channels: string[];
-  recallScore: number;
-  serverScore: number | null;
-  rankerScore: number | null;
-  boost: number;
-  explored: boolean;
-  score: number;
-}
-
-/** What one {@link Recommender.recommend} did. */
-export interface RecommendTrace {
-  /** Attach to impressions and clicks. */
-  requestId: string;
-  backend: Backend;
-  cold: boolean;
-  orderedBy: 'ranker' | 'recall' | 'server';
-  recall: ChannelTrace[];
-  candidates: number;
-  pool: PoolItem[];
-  diversity: DiversityMethod;
-  /** `[rule, position]` for each soft rule that gave way. */
-  relaxedRules: [number, number][];
-  unknownCandidates: string[];
-  exposureRelaxed: number;
-  dppExhaustedAt: number | null;
-  timings: { userMs: number; recallMs: number; rankMs: number; rerankMs: number; totalMs: number };
-}
-
-/** The result of {@link Recommender.recommend}. */
-export interface RecommendResult {
-  items: Recommendation[];
-  trace: RecommendTrace;
-}
+// The results' types are generated from the Rust types that produce them (ts-rs; see
+// generated/README.md), so they cannot drift from what the engine returns.
+export type { Placement } from './generated/Placement.js';
+export type { Recommendation } from './generated/Recommendation.js';
+export type { ChannelTrace } from './generated/ChannelTrace.js';
+export type { PoolItem } from './generated/PoolItem.js';
+export type { StageTimings } from './generated/StageTimings.js';
+export type { RecommendTrace } from './generated/RecommendTrace.js';
+export type { RecommendResult } from './generated/RecommendResult.js';
+import type { RecommendResult } from './generated/RecommendResult.js';
 
 /** A stored interaction, oldest first in {@link Recommender.history}. */
 export interface HistoryEntry {

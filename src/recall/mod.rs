@@ -106,6 +106,8 @@ impl Candidate {
 
 /// What one channel did in a request.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(export))]
 pub struct ChannelTrace {
     /// The channel's name.
     pub name: String,
@@ -118,6 +120,7 @@ pub struct ChannelTrace {
     /// Items it passed to the merge (`≤ quota`).
     pub kept: usize,
     /// Wall time of the channel, microseconds.
+    #[cfg_attr(test, ts(type = "number"))]
     pub micros: u64,
 }
 

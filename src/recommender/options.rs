@@ -21,6 +21,8 @@ use crate::rerank::{DppParams, MmrParams, Strategy};
 
 /// How the re-rank trades relevance for diversity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(export))]
 #[serde(rename_all = "lowercase")]
 pub enum DiversityMethod {
     /// Keep the ranked order (rules still apply).

@@ -7,6 +7,8 @@ use crate::recall::ChannelTrace;
 
 /// Why an item is at its position in the final list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(export))]
 #[serde(rename_all = "lowercase")]
 pub enum Placement {
     /// It was the most relevant item still eligible.
@@ -28,6 +30,8 @@ pub enum Placement {
 
 /// One recommended item.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(export))]
 #[serde(rename_all = "camelCase")]
 pub struct Recommendation {
     /// Row in the bundle (`None` for a hybrid-mode candidate the bundle does not know).
@@ -60,6 +64,8 @@ pub struct Recommendation {
 
 /// A candidate of the re-rank pool (what the lab's "recall" and "ranked" columns show).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(export))]
 #[serde(rename_all = "camelCase")]
 pub struct PoolItem {
     /// Row in the bundle (`None`: unknown hybrid candidate).
@@ -88,6 +94,8 @@ pub struct PoolItem {
 
 /// Milliseconds per stage.
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(export))]
 #[serde(rename_all = "camelCase")]
 pub struct StageTimings {
     /// User query, seeds and interests.
@@ -104,16 +112,20 @@ pub struct StageTimings {
 
 /// What one recommendation did.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(export))]
 #[serde(rename_all = "camelCase")]
 pub struct RecommendTrace {
     /// Identifies this list: attach it to impressions and clicks so they join.
     pub request_id: String,
     /// `webgpu` or `cpu`.
+    #[cfg_attr(test, ts(type = "'webgpu' | 'cpu'"))]
     pub backend: String,
     /// Whether the user was cold (no history and no residual).
     pub cold: bool,
     /// `ranker` (the ranker's score fused in), `recall` (cold user or no ranker) or `server`
     /// (hybrid mode without a ranker).
+    #[cfg_attr(test, ts(type = "'ranker' | 'recall' | 'server'"))]
     pub ordered_by: &'static str,
     /// Per recall channel: produced, filtered, kept, time (empty in hybrid mode).
     pub recall: Vec<ChannelTrace>,
@@ -139,6 +151,8 @@ pub struct RecommendTrace {
 
 /// The result of [`super::Recommender::recommend_with`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[cfg_attr(test, ts(export, rename = "RecommendResult"))]
 #[serde(rename_all = "camelCase")]
 pub struct Recommendations {
     /// Best first.
