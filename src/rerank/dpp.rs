@@ -26,6 +26,7 @@
 use super::check_k;
 use super::similarity::Similarity;
 use crate::error::{Error, Result};
+use ndarray::Array2;
 
 /// Default stopping threshold on the marginal gain `d²`, as in the reference implementation.
 pub const DEFAULT_EPSILON: f64 = 1e-10;
@@ -42,8 +43,8 @@ pub const SYMMETRY_TOLERANCE: f64 = 1e-9;
 /// objective.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Kernel {
-    n: usize,
-    data: Vec<f64>,
+    /// `n × n`, row-major (standard layout).
+    matrix: Array2<f64>,
 }
 
 impl Kernel {
@@ -61,22 +62,24 @@ impl Kernel {
         if rows != cols {
             return Err(Error::KernelNotSquare { rows, cols });
         }
-        let n = rows;
         if let Some(position) = data.iter().position(|x| !x.is_finite()) {
             return Err(Error::NonFinite { what: "DPP kernel", position });
         }
+        let matrix = Array2::from_shape_vec((rows, cols), data).map_err(|_| {
+            Error::ShapeMismatch { what: "DPP kernel", len: rows * cols, dim: cols }
+        })?;
         let mut max_diag = 0.0f64;
-        for i in 0..n {
-            let d = data[i * n + i];
+        for (i, &d) in matrix.diag().iter().enumerate() {
             if d < 0.0 {
                 return Err(Error::KernelNotPsd { index: i, value: d });
             }
             max_diag = max_diag.max(d);
         }
+        // Row i of L against column i of L (= row i of Lᵀ), upper triangle only.
         let tol = SYMMETRY_TOLERANCE * max_diag;
-        for i in 0..n {
-            for j in i + 1..n {
-                let (a, b) = (data[i * n + j], data[j * n + i]);
+        for (i, (row, col)) in matrix.rows().into_iter().zip(matrix.columns()).enumerate() {
+            for j in i + 1..rows {
+                let (a, b) = (row[j], col[j]);
                 if (a - b).abs() > tol {
                     return Err(Error::KernelNotSymmetric {
                         row: i,
@@ -87,7 +90,7 @@ impl Kernel {
                 }
             }
         }
-        Ok(Self { n, data })
+        Ok(Self { matrix })
     }
 
     /// Builds `L = diag(q)·S·diag(q)`, `q_i = exp(α·(r_i − max r))`, `α = θ / (2(1 − θ))`.
@@ -101,33 +104,37 @@ impl Kernel {
     pub fn from_quality(relevance: &[f64], similarity: &Similarity, theta: f64) -> Result<Self> {
         let q = QualityKernel::new(relevance, similarity, theta)?;
         let n = relevance.len();
-        let mut data = vec![0.0; n * n];
-        for (i, row) in data.chunks_exact_mut(n).enumerate() {
-            q.row_into(i, row);
+        let mut matrix = Array2::zeros((n, n));
+        for (i, mut row) in matrix.rows_mut().into_iter().enumerate() {
+            // A fresh standard-layout array: every row is contiguous.
+            if let Some(row) = row.as_slice_mut() {
+                q.row_into(i, row);
+            }
         }
-        Ok(Self { n, data })
+        Ok(Self { matrix })
     }
 
     /// Number of candidates (rows).
     pub fn len(&self) -> usize {
-        self.n
+        self.matrix.nrows()
     }
 
     /// Always `false`: construction rejects empty kernels.
     pub fn is_empty(&self) -> bool {
-        self.n == 0
+        self.matrix.is_empty()
     }
 
     /// Entry `L[i][j]`.
     #[inline]
     pub fn get(&self, i: usize, j: usize) -> f64 {
-        self.data[i * self.n + j]
+        self.matrix[[i, j]]
     }
 
-    /// Row `i`.
+    /// Row `i` (contiguous: the kernel is stored row-major).
     #[inline]
     pub fn row(&self, i: usize) -> &[f64] {
-        &self.data[i * self.n..(i + 1) * self.n]
+        let n = self.matrix.ncols();
+        self.matrix.as_slice().map_or(&[], |all| &all[i * n..(i + 1) * n])
     }
 }
 
@@ -161,7 +168,7 @@ pub(crate) trait KernelRows {
 
 impl KernelRows for Kernel {
     fn size(&self) -> usize {
-        self.n
+        self.len()
     }
     #[inline]
     fn diag(&self, i: usize) -> f64 {

@@ -7,7 +7,8 @@
 use crate::bundle::QuantScheme;
 use crate::compute::index::{ItemIndex, ScoreRequest, Similarity};
 use crate::compute::{ItemMatrix, TopK};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use ndarray::ArrayView2;
 
 /// Exact dot product of `a` and `b`, accumulated in f64 and rounded once to f32.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -38,6 +39,9 @@ pub fn exact_score(row: &[f32], query: &[f32], similarity: Similarity) -> f64 {
 pub fn score_top_k(index: &ItemIndex, request: &ScoreRequest<'_>) -> Result<Vec<TopK>> {
     let batch = index.validate(request)?;
     let dim = index.dim();
+    // `validate` checked `queries.len() == batch · dim`: one query per row.
+    let queries = ArrayView2::from_shape((batch, dim), request.queries)
+        .map_err(|_| Error::DimensionMismatch { expected: dim, received: request.queries.len() })?;
     let rows: Vec<u32> = match request.candidates {
         Some(c) => c.to_vec(),
         None => (0..index.rows() as u32).collect(),
@@ -50,8 +54,8 @@ pub fn score_top_k(index: &ItemIndex, request: &ScoreRequest<'_>) -> Result<Vec<
     let mut per_query: Vec<Vec<(f32, u32)>> = vec![Vec::with_capacity(eligible.len()); batch];
     for &r in &eligible {
         index.matrix().dequantize_row(r as usize, &mut row);
-        for (b, scored) in per_query.iter_mut().enumerate() {
-            let query = &request.queries[b * dim..(b + 1) * dim];
+        for (query, scored) in queries.rows().into_iter().zip(per_query.iter_mut()) {
+            let query = query.as_slice().unwrap_or_default();
             scored.push((exact_score(&row, query, index.similarity()) as f32, r));
         }
     }
