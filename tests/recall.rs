@@ -132,6 +132,7 @@ impl Setup {
             profile: &self.seeds,
             categories: &self.categories,
             now_s,
+            interactions: 0,
         }
     }
 }
@@ -237,8 +238,14 @@ fn u2i2i_returns_the_seeds_neighbours_weighted() {
         let recall = Recall::from_bundle(bundle, config).unwrap();
         let filters = Filters::new(n);
         let one = [Seed { row: toy, weight: 2.0 }];
-        let ctx =
-            RecallContext { query: None, seeds: &one, profile: &[], categories: &[], now_s: 0 };
+        let ctx = RecallContext {
+            query: None,
+            seeds: &one,
+            profile: &[],
+            categories: &[],
+            now_s: 0,
+            interactions: 0,
+        };
         let out = run(&recall, &mut engine, &ctx, &filters).unwrap();
         let expected = expected_u2i2i(bundle, source, &one);
         assert!(!expected.is_empty());
@@ -293,6 +300,7 @@ fn category_channel_returns_items_of_the_category() {
             profile: &[],
             categories: &animation,
             now_s: 0,
+            interactions: 0,
         };
         let out = rows_of(&run(&recall, &mut engine, &ctx, &filters).unwrap());
         assert_eq!(out.len(), 30);
@@ -343,8 +351,14 @@ fn popular_channels_are_descending_by_their_tensor() {
         let pop = per_item(bundle, tensor);
         let recall =
             Recall::from_bundle(bundle, single(ChannelKind::Popular { recent }, 50)).unwrap();
-        let ctx =
-            RecallContext { query: None, seeds: &[], profile: &[], categories: &[], now_s: 0 };
+        let ctx = RecallContext {
+            query: None,
+            seeds: &[],
+            profile: &[],
+            categories: &[],
+            now_s: 0,
+            interactions: 0,
+        };
         let out = rows_of(&run(&recall, &mut engine, &ctx, &Filters::new(n)).unwrap());
         let max = pop.iter().copied().fold(f32::MIN, f32::max);
         assert_eq!(pop[out[0] as usize], max);
@@ -383,8 +397,14 @@ fn fresh_window_respects_created_at() {
         Recall::from_bundle(bundle, single(ChannelKind::Fresh { window_s: 30 * DAY }, 500))
             .unwrap();
     let filters = Filters::new(n);
-    let at =
-        |now_s| RecallContext { query: None, seeds: &[], profile: &[], categories: &[], now_s };
+    let at = |now_s| RecallContext {
+        query: None,
+        seeds: &[],
+        profile: &[],
+        categories: &[],
+        now_s,
+        interactions: 0,
+    };
     // Ten days into 2018: exactly the items dated 2018-01-01.
     let out = rows_of(&run(&recall, &mut engine, &at(Y2018 + 10 * DAY), &filters).unwrap());
     let in_2018 = bundle.items().iter().filter(|i| i.created_at() == Y2018).count();
@@ -414,7 +434,7 @@ proptest! {
             .unwrap();
         let filters = Filters::new(n).consumed((0..n as u32).filter(|r| r % drop_mod == 0));
         let now = Y2018 - years_back * 365 * DAY + days * DAY;
-        let ctx = RecallContext { query: None, seeds: &[], profile: &[], categories: &[], now_s: now };
+        let ctx = RecallContext { query: None, seeds: &[], profile: &[], categories: &[], now_s: now, interactions: 0 };
         let out = run(&recall, &mut engine, &ctx, &filters).unwrap();
         prop_assert_eq!(rows_of(&out), expected_fresh(bundle, &filters, now, w, quota));
     }
@@ -571,6 +591,7 @@ fn recall_is_deterministic_and_serves_cold_users() {
         profile: &[],
         categories: &[],
         now_s: Y2018 + DAY,
+        interactions: 0,
     };
     let cold = run(&recall, &mut engine, &ctx, &filters).unwrap();
     check_result(&cold, &config, &filters, n);
@@ -634,7 +655,14 @@ fn blocklists_by_attribute_and_type_on_the_fixture() {
     let config = single(ChannelKind::Popular { recent: false }, n);
     let recall = Recall::from_bundle(bundle, config).unwrap();
     let mut engine = engine(bundle);
-    let ctx = RecallContext { query: None, seeds: &[], profile: &[], categories: &[], now_s: 0 };
+    let ctx = RecallContext {
+        query: None,
+        seeds: &[],
+        profile: &[],
+        categories: &[],
+        now_s: 0,
+        interactions: 0,
+    };
     for (key, value) in
         [("brand", "acme"), ("author", "author-0"), ("type", "book"), ("tag", "drama")]
     {
@@ -1170,8 +1198,14 @@ fn ease_reads_the_profile_and_optional_channels_are_skipped_when_tensors_are_mis
     let mut engine = engine(&with);
     let profile = [Seed { row: 0, weight: 1.0 }];
     let seeds = [Seed { row: 1, weight: 1.0 }];
-    let ctx =
-        RecallContext { query: None, seeds: &seeds, profile: &profile, categories: &[], now_s: 0 };
+    let ctx = RecallContext {
+        query: None,
+        seeds: &seeds,
+        profile: &profile,
+        categories: &[],
+        now_s: 0,
+        interactions: 0,
+    };
     let out = run(&recall, &mut engine, &ctx, &Filters::new(n)).unwrap();
     let by_channel = |c: usize| -> Vec<u32> {
         out.candidates.iter().filter(|x| x.sources & (1 << c) != 0).map(|x| x.row).collect()
@@ -1189,4 +1223,49 @@ fn ease_reads_the_profile_and_optional_channels_are_skipped_when_tensors_are_mis
     assert_eq!(out.channels[0].produced, 0);
     assert_eq!(out.candidates.iter().map(|c| c.row).collect::<Vec<_>>(), [2]);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `cold_weight`: a channel weighs `cold_weight` for a user without history and moves to its
+/// weight as interactions accumulate (halfway at `COLD_HALF`), so the merge order follows.
+#[test]
+fn a_cold_weight_leads_for_new_users_and_fades_with_history() {
+    use ChannelKind::{Category, Popular};
+    use edgerec::recall::COLD_HALF;
+    let bundle = movielens();
+    let n = bundle.items().len();
+    let mut engine = engine(bundle);
+    let user = toy_story_fan(bundle);
+    let filters = Filters::new(n);
+    let category = Category { per_category: 20, order: CategoryOrder::Popular };
+    let config = RecallConfig::new(40)
+        .with_channel(ChannelConfig::new("popular", Popular { recent: false }, 20, 1.0))
+        .with_channel(ChannelConfig::new("category", category, 20, 0.5).cold(2.0));
+    let channel = &config.channels[1];
+    assert_eq!(channel.weight_for(0), 2.0);
+    assert_eq!(channel.weight_for(COLD_HALF as usize), 1.25, "halfway at COLD_HALF");
+    assert!((channel.weight_for(1_000_000) - 0.5).abs() < 1e-4);
+    assert_eq!(config.channels[0].weight_for(0), 1.0, "no cold weight: always the weight");
+
+    let recall = Recall::from_bundle(bundle, config.clone()).unwrap();
+    let mut top_source = |interactions: usize| {
+        let ctx = RecallContext { interactions, ..user.ctx(Y2018) };
+        let out = run(&recall, &mut engine, &ctx, &filters).unwrap();
+        check_result(&out, &config, &filters, n);
+        let best = out.candidates[0];
+        (best.from_channel(1), best.score)
+    };
+    // Cold: the category channel's best item leads with score 2.0 × rank score 1.
+    assert_eq!(top_source(0), (true, 2.0));
+    // A long history: popular (1.0) leads again — the best merged score is its weight, as the
+    // category channel weighs about 0.5.
+    assert_eq!(top_source(10_000).1, 1.0);
+
+    // Serialized camelCase; the snake_case name parses too; a negative cold weight is refused.
+    let json = serde_json::to_string(&config.channels[1]).unwrap();
+    assert!(json.contains("\"coldWeight\":2.0"), "{json}");
+    let snake = json.replace("coldWeight", "cold_weight");
+    assert_eq!(serde_json::from_str::<ChannelConfig>(&snake).unwrap(), config.channels[1]);
+    let bad = RecallConfig::new(10)
+        .with_channel(ChannelConfig::new("category", category, 10, 0.5).cold(-1.0));
+    assert!(matches!(Recall::from_bundle(bundle, bad), Err(Error::InvalidWeight { .. })));
 }

@@ -762,6 +762,12 @@ export interface ChannelConfig {
   weight: number;
   /** Skip the channel (instead of failing) when the bundle lacks its tensors. */
   optional?: boolean;
+  /**
+   * The weight for a user without history, moving to `weight` as interactions accumulate
+   * (halfway after 5). E.g. `coldWeight: 2` on the category channel makes the first clicks
+   * steer the list to their genre (see the model card's session responsiveness).
+   */
+  coldWeight?: number;
 }
 
 /** The recall stage: its channels and the merge's cap (both required when given). */

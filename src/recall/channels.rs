@@ -159,7 +159,7 @@ impl ChannelKind {
 
 /// One channel of a [`RecallConfig`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ChannelConfig {
     /// A unique, non-empty name (traces, channel weights downstream).
     pub name: String,
@@ -174,12 +174,39 @@ pub struct ChannelConfig {
     /// of failing: a default configuration can name a channel that only newer bundles carry.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub optional: bool,
+    /// The channel's weight for a user without history; with `n` interactions the weight is
+    /// `weight + (cold_weight − weight) · h / (h + n)`, `h` = [`COLD_HALF`] — halfway after `h`
+    /// interactions, `weight` in the limit. The usual hybrid of content and collaborative
+    /// filtering: with little evidence the content signal (a category, popularity) carries the
+    /// list; as the history grows the collaborative channels take over. `None`: always `weight`.
+    #[serde(default, alias = "cold_weight", skip_serializing_if = "Option::is_none")]
+    pub cold_weight: Option<f32>,
 }
+
+/// Interactions after which a [`ChannelConfig::cold_weight`] is halfway to the warm weight.
+pub const COLD_HALF: f32 = 5.0;
 
 impl ChannelConfig {
     /// A channel configuration.
     pub fn new(name: impl Into<String>, kind: ChannelKind, quota: usize, weight: f32) -> Self {
-        Self { name: name.into(), kind, quota, weight, optional: false }
+        Self { name: name.into(), kind, quota, weight, optional: false, cold_weight: None }
+    }
+
+    /// The same channel with a weight of `cold_weight` for a user without history (see
+    /// [`ChannelConfig::cold_weight`]).
+    pub fn cold(mut self, cold_weight: f32) -> Self {
+        self.cold_weight = Some(cold_weight);
+        self
+    }
+
+    /// The merge weight for a user with `interactions` stored interactions.
+    pub fn weight_for(&self, interactions: usize) -> f32 {
+        match self.cold_weight {
+            Some(cold) => {
+                self.weight + (cold - self.weight) * COLD_HALF / (COLD_HALF + interactions as f32)
+            }
+            None => self.weight,
+        }
     }
 
     /// The same channel, left out instead of failing when the bundle lacks its tensors.
@@ -312,12 +339,14 @@ impl RecallConfig {
             if self.channels[..i].iter().any(|o| o.name == c.name) {
                 return Err(invalid(format!("channel name {:?} is used twice", c.name)));
             }
-            if !(c.weight.is_finite() && c.weight >= 0.0) {
-                return Err(Error::InvalidWeight {
-                    name: c.name.clone(),
-                    value: c.weight,
-                    reason: "a channel weight must be finite and non-negative".into(),
-                });
+            for value in [Some(c.weight), c.cold_weight].into_iter().flatten() {
+                if !(value.is_finite() && value >= 0.0) {
+                    return Err(Error::InvalidWeight {
+                        name: c.name.clone(),
+                        value,
+                        reason: "a channel weight must be finite and non-negative".into(),
+                    });
+                }
             }
             match c.kind {
                 ChannelKind::Vector { k } if k == 0 || k > MAX_K => {

@@ -28,7 +28,7 @@
 //!     pollster::block_on(ScoringEngine::new(ItemIndex::from_bundle(&bundle)?, BackendChoice::Cpu))?;
 //! let query = vec![0.1; bundle.manifest().embedding_dim as usize];
 //! let seeds = [Seed { row: 3, weight: 1.0 }];
-//! let ctx = RecallContext { query: Some(&query), seeds: &seeds, profile: &seeds, categories: &[], now_s: 1_700_000_000 };
+//! let ctx = RecallContext { query: Some(&query), seeds: &seeds, profile: &seeds, categories: &[], now_s: 1_700_000_000, interactions: 1 };
 //! let filters = Filters::new(bundle.items().len()).consumed([3]);
 //! let out = pollster::block_on(recall.recall(&mut engine, &ctx, &filters))?;
 //! assert!(out.candidates.iter().all(|c| c.row != 3));
@@ -44,7 +44,8 @@ pub mod merge;
 
 pub use bloom::{ExposureConfig, ExposureFilter};
 pub use channels::{
-    CategoryOrder, ChannelConfig, ChannelKind, MAX_CHANNELS, NeighbourSource, RecallConfig,
+    COLD_HALF, CategoryOrder, ChannelConfig, ChannelKind, MAX_CHANNELS, NeighbourSource,
+    RecallConfig,
 };
 pub use filter::Filters;
 pub use merge::{RankedList, rank_score};
@@ -83,6 +84,9 @@ pub struct RecallContext<'a> {
     pub categories: &'a [(String, f32)],
     /// Unix seconds: the fresh window ends here.
     pub now_s: i64,
+    /// Interactions in the user's stored history: channels with a
+    /// [`channels::ChannelConfig::cold_weight`] weigh by it.
+    pub interactions: usize,
 }
 
 /// One merged candidate.
@@ -272,7 +276,7 @@ impl Recall {
                 kept: out.rows.len(),
                 micros: u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX),
             });
-            lists.push(RankedList { weight: channel.weight, rows: out.rows });
+            lists.push(RankedList { weight: channel.weight_for(ctx.interactions), rows: out.rows });
         }
         Ok(RecallResult { candidates: merge::merge(&lists, self.config.total), channels: traces })
     }

@@ -566,6 +566,7 @@ impl Recommender {
                     profile: &profile,
                     categories: &categories,
                     now_s,
+                    interactions: self.state.history().len(),
                 };
                 let layers =
                     if self.config.filter_exposed { self.exposure.live_layers(now_s) } else { 0 };
