@@ -301,8 +301,7 @@ fn ivf_recall_needs_an_ivf_index_in_the_bundle() {
 /// and the Rust field names still parse to the same value, and a misspelt name is an error.
 #[test]
 fn the_config_reads_camel_case_and_snake_case_alike_and_refuses_typos() {
-    let camel: RecommenderConfig = serde_json::from_str(
-        r#"{"rankerWeight": 0.3, "filterExposed": false, "rerankPool": 60, "ivfNprobe": 8,
+    const CAMEL: &str = r#"{"rankerWeight": 0.3, "filterExposed": false, "rerankPool": 60, "ivfNprobe": 8,
             "boost": {"maxBoost": 0.2, "targetAgeDays": 10},
             "exposure": {"falsePositiveRate": 0.02, "bucketS": 3600},
             "recall": {"total": 50, "channels": [
@@ -310,21 +309,25 @@ fn the_config_reads_camel_case_and_snake_case_alike_and_refuses_typos() {
                  "quota": 50, "weight": 1},
                 {"name": "new", "kind": {"type": "fresh", "windowS": 86400}, "quota": 5, "weight": 1},
                 {"name": "cat", "kind": {"type": "category", "perCategory": 4, "order": "newest"},
-                 "quota": 5, "weight": 1}]}}"#,
-    )
-    .unwrap();
-    let snake: RecommenderConfig = serde_json::from_str(
-        r#"{"ranker_weight": 0.3, "filter_exposed": false, "rerank_pool": 60, "ivf_nprobe": 8,
-            "boost": {"max_boost": 0.2, "target_age_days": 10},
-            "exposure": {"false_positive_rate": 0.02, "bucket_s": 3600},
-            "recall": {"total": 50, "channels": [
-                {"name": "i2i", "kind": {"type": "item_to_item", "source": "swing", "max_seeds": 7},
-                 "quota": 50, "weight": 1},
-                {"name": "new", "kind": {"type": "fresh", "window_s": 86400}, "quota": 5, "weight": 1},
-                {"name": "cat", "kind": {"type": "category", "per_category": 4, "order": "newest"},
-                 "quota": 5, "weight": 1}]}}"#,
-    )
-    .unwrap();
+                 "quota": 5, "weight": 1}]}}"#;
+    let camel: RecommenderConfig = serde_json::from_str(CAMEL).unwrap();
+    // The same text with every camelCase key in its snake_case spelling.
+    let renames = [
+        ("rankerWeight", "ranker_weight"),
+        ("filterExposed", "filter_exposed"),
+        ("rerankPool", "rerank_pool"),
+        ("ivfNprobe", "ivf_nprobe"),
+        ("maxBoost", "max_boost"),
+        ("targetAgeDays", "target_age_days"),
+        ("falsePositiveRate", "false_positive_rate"),
+        ("bucketS", "bucket_s"),
+        ("maxSeeds", "max_seeds"),
+        ("windowS", "window_s"),
+        ("perCategory", "per_category"),
+    ];
+    let snake_text = renames.iter().fold(CAMEL.to_string(), |s, (c, k)| s.replace(c, k));
+    assert!(!snake_text.contains("Weight\""), "every key renamed: {snake_text}");
+    let snake: RecommenderConfig = serde_json::from_str(&snake_text).unwrap();
     assert_eq!(camel, snake);
     assert_eq!((camel.ranker_weight, camel.rerank_pool, camel.ivf_nprobe), (0.3, 60, Some(8)));
     assert!(!camel.filter_exposed);

@@ -25,24 +25,7 @@ pub struct AdapterInfo {
     pub name: String,
 }
 
-/// How f16 data is read on the GPU (see the `gpu` feature's module).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum F16Path {
-    /// Native `shader-f16`.
-    ShaderF16,
-    /// Unpacked in the kernel.
-    Unpack,
-}
-
-impl F16Path {
-    /// The path's name in reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ShaderF16 => "shader-f16",
-            Self::Unpack => "unpack",
-        }
-    }
-}
+pub use crate::compute::f16_path::F16Path;
 
 /// Options of a GPU context (none apply without a GPU).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -12,6 +12,7 @@
 pub mod cpu;
 pub mod dense;
 mod engine;
+mod f16_path;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 // A build without the `gpu` feature: the same names, but no value of a GPU type can exist.
