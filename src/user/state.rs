@@ -291,20 +291,21 @@ impl UserState {
     /// schema newer than [`USER_STATE_SCHEMA`], or values no SDK writes (non-finite numbers, a
     /// residual without its model, …).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let value: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|e| corrupt(format!("not a user state: {e}")))?;
-        let schema = value
-            .get("schema")
-            .and_then(serde_json::Value::as_u64)
+        /// Only the schema number (serde skips the other fields unread).
+        #[derive(Deserialize)]
+        struct Schema {
+            schema: Option<u64>,
+        }
+        let schema = serde_json::from_slice::<Schema>(bytes)
+            .map_err(|e| corrupt(format!("not a user state: {e}")))?
+            .schema
             .ok_or_else(|| corrupt("no schema number"))?;
         if schema > u64::from(USER_STATE_SCHEMA) {
             return Err(corrupt(format!(
                 "schema {schema} was written by a newer SDK (this one reads up to {USER_STATE_SCHEMA})"
             )));
         }
-        let value = upgrade(value, schema)?;
-        let mut state: UserState =
-            serde_json::from_value(value).map_err(|e| corrupt(format!("schema {schema}: {e}")))?;
+        let mut state = upgrade(bytes, schema)?;
         state.check()?;
         // Tolerate a history out of time order (e.g. edited by hand): sort, stably.
         crate::order::sort_by_key_stable(&mut state.history, |e| {
@@ -383,14 +384,16 @@ impl UserState {
     }
 }
 
-/// Brings a decoded state of schema `from` up to [`USER_STATE_SCHEMA`], one version at a time.
-/// Schema 1 is the first; a future schema adds its step here (`1 => { rewrite; 2 }`), so any
-/// state an SDK ever wrote stays readable.
-fn upgrade(value: serde_json::Value, from: u64) -> Result<serde_json::Value> {
-    if from == 0 {
-        return Err(corrupt("schema 0 does not exist"));
+/// Decodes `bytes`, a state of schema `from`, as [`USER_STATE_SCHEMA`]. Schema 1 is the first
+/// and current one, decoded directly (no intermediate `serde_json::Value`, whose decoder would
+/// be a second copy of every state type's in the wasm module); a future schema adds its step
+/// here (`1 => decode the old layout and rewrite it`), so any state an SDK ever wrote stays
+/// readable.
+fn upgrade(bytes: &[u8], from: u64) -> Result<UserState> {
+    match from {
+        0 => Err(corrupt("schema 0 does not exist")),
+        _ => serde_json::from_slice(bytes).map_err(|e| corrupt(format!("schema {from}: {e}"))),
     }
-    Ok(value)
 }
 
 #[cfg(test)]
