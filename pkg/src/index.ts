@@ -943,7 +943,7 @@ export class Recommender {
     }
     let inner: WasmRecommender;
     try {
-      inner = await glue.Recommender.create(bundle.raw, store, plain(options.config), options.backend);
+      inner = await glue.Recommender.create(bundle.raw, store, options.config, options.backend);
     } catch (e) {
       opened?.close();
       throw e;
@@ -1046,7 +1046,7 @@ export class Recommender {
   async recommend(options: number | RecommendOptions = {}): Promise<RecommendResult> {
     const asked = typeof options === 'number' ? { k: options } : options;
     const opts = this.experimentOptions === undefined ? asked : mergeOptions(asked, this.experimentOptions);
-    const result = await this.serial(async () => (await this.rec.recommend(plain(opts))) as RecommendResult);
+    const result = await this.serial(async () => (await this.rec.recommend(opts)) as RecommendResult);
     if (opts.markShown) await this.trackImpressions(result.items.map((i) => i.id), result.trace.requestId);
     return result;
   }
@@ -1084,7 +1084,7 @@ export class Recommender {
     const sync = this.sync;
     if (!sync) return;
     try {
-      await this.withSync((s) => s.track(plain(input)));
+      await this.withSync((s) => s.track(input));
       if (sync.pending >= (this.options.sync?.batchSize ?? 50)) void this.backgroundFlush();
     } catch (e) {
       if (rethrow) throw e;
@@ -1150,7 +1150,7 @@ export class Recommender {
     this.transport = fetchTransport(sync.fetch);
     const entropy = new Uint8Array(16);
     globalThis.crypto.getRandomValues(entropy);
-    const config = plain({
+    const config = {
       endpoint: sync.endpoint.replace(/\/+$/, ''),
       token: sync.token,
       user: sync.user,
@@ -1158,7 +1158,7 @@ export class Recommender {
       maxQueue: sync.maxQueue,
       backoffBaseMs: sync.backoffBaseMs,
       backoffCapMs: sync.backoffCapMs,
-    });
+    };
     this.sync = await glue.SyncClient.open(config, this.store, this.transport, entropy);
     await this.withSync((s) => s.setModelVersion(this.currentVersion));
     // The last experiment config seen, so an offline reload keeps the same variants.
@@ -1257,7 +1257,7 @@ export class Recommender {
       try {
         // Everything the old recommender learned is in the store (every change saves); the new
         // one restores it and migrates what the new model invalidates (e.g. a new dimension).
-        next = await glue.Recommender.create(bundle.raw, this.store, plain(this.options.config), this.options.backend);
+        next = await glue.Recommender.create(bundle.raw, this.store, this.options.config, this.options.backend);
       } catch (e) {
         bundle.free();
         throw e;
@@ -1373,17 +1373,6 @@ export class Recommender {
 /** Where the last experiment config is kept (so an offline reload keeps the same variants). */
 const EXPERIMENTS_KEY = 'edgerec/sync/experiments';
 
-/**
- * `value` without its `undefined` properties, deeply (what `JSON.stringify` drops): the engine
- * reads a missing field as its default, but rejects a present one that is `undefined`.
- */
-function plain<T>(value: T): T {
-  if (Array.isArray(value)) return value.map(plain) as T;
-  if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value)) return value;
-  const out: Record<string, unknown> = {};
-  for (const [key, v] of Object.entries(value)) if (v !== undefined) out[key] = plain(v);
-  return out as T;
-}
 
 function isEmptyObject(v: unknown): boolean {
   return typeof v !== 'object' || v === null || Object.keys(v).length === 0;

@@ -71,7 +71,7 @@ struct Inner {
     store: Store,
 }
 
-/// The on-device recommender. Create with `Recommender.create(bundle, store?, configJson?,
+/// The on-device recommender. Create with `Recommender.create(bundle, store?, config?,
 /// backend?)`.
 #[wasm_bindgen(js_name = Recommender)]
 pub struct WasmRecommender {
