@@ -78,34 +78,23 @@ pub fn sort_rows_by(rows: &mut [u32], key: impl Fn(u32) -> u64) {
 
 /// Sorts `(row, score)` pairs by score descending, ties to the lower row.
 pub fn sort_scored_desc(pairs: &mut [(u32, f32)]) {
-    let mut keys: Vec<(u64, u32)> =
-        pairs.iter().map(|&(row, score)| (pair(desc_f32(score), row), 0)).collect();
-    sort_keys(&mut keys);
-    for (slot, (key, _)) in pairs.iter_mut().zip(keys) {
-        // The key holds both halves: the row, and the score's bits (inverted back).
-        *slot = (key as u32, score_of_desc(key >> 32));
-    }
-}
-
-/// The f32 that [`desc_f32`] mapped to `key` (its exact bits).
-#[inline]
-fn score_of_desc(key: u64) -> f32 {
-    let asc = !(key as u32);
-    f32::from_bits(if asc >> 31 == 1 { asc & 0x7fff_ffff } else { !asc })
+    sort_copies_by(pairs, |&(row, score)| pair(desc_f32(score), row));
 }
 
 /// Sorts `(score, id)` pairs best first as top-k results are ranked
 /// ([`crate::compute::TopK`]): score descending with `-0.0` equal to `0.0`, then the lower id.
 pub fn sort_ranked(scored: &mut [(f32, u32)]) {
     // `+ 0.0` turns -0.0 into 0.0 (and leaves everything else as it is).
-    let mut keys: Vec<(u64, u32)> = scored
-        .iter()
-        .enumerate()
-        .map(|(i, &(score, id))| (pair(desc_f32(score + 0.0), id), i as u32))
-        .collect();
+    sort_copies_by(scored, |&(score, id)| pair(desc_f32(score + 0.0), id));
+}
+
+/// Sorts `items` by `key` ascending, ties in their order, through [`sort_keys`].
+fn sort_copies_by<T: Copy>(items: &mut [T], key: impl Fn(&T) -> u64) {
+    let mut keys: Vec<(u64, u32)> =
+        items.iter().enumerate().map(|(i, item)| (key(item), i as u32)).collect();
     sort_keys(&mut keys);
-    let before = scored.to_vec();
-    for (slot, (_, i)) in scored.iter_mut().zip(keys) {
+    let before = items.to_vec();
+    for (slot, (_, i)) in items.iter_mut().zip(keys) {
         *slot = before[i as usize];
     }
 }
