@@ -115,7 +115,8 @@ fuzz:
 	scripts/setup.sh fuzz
 	scripts/fuzz.sh $(FUZZ_SECONDS)
 
-## bench: kernel and funnel timings on this machine — native CPU and GPU, then the browser (wasm + WebGPU)
+## bench: kernel and funnel timings on this machine — native CPU and GPU, then the browser (wasm + WebGPU),
+## then edgerec against its peers (plain JS, TF.js wasm, hnswlib-wasm, voy) in one page → bench/results/
 bench: pkg
 	scripts/setup.sh vulkan browser
 	cargo build --release -p edgerec-server
@@ -123,6 +124,8 @@ bench: pkg
 	for d in none mmr dpp; do target/release/edgerec bench funnel --diversity $$d; done
 	node scripts/bench-browser.mjs
 	node scripts/bench-funnel-browser.mjs
+	node scripts/bench-peers.mjs "rows=100000&dim=64&k=100&iters=100&ef=64"
+	node scripts/bench-peers.mjs "rows=1000000&dim=64&k=100&iters=30&libs=edgerec,plain,tfjs"
 
 clean:
 	cargo clean

@@ -2,6 +2,7 @@
 // the npm package. Results land in `window.edgerecBench` for scripts/bench-browser.mjs.
 import { ScoringEngine, memorySumBandwidth } from '../pkg/dist/index.js';
 import { benchRerank } from './bench-rerank.js';
+import { randomData } from './rng.js';
 
 const url = new URL(location.href);
 const list = (name, fallback) => (url.searchParams.get(name) ?? fallback).split(',').filter(Boolean);
@@ -20,18 +21,6 @@ function storedBytes(rows, dtype) {
   if (dtype === 'f32') return rows * dim * 4;
   if (dtype === 'f16') return rows * Math.ceil(dim / 2) * 4;
   return rows * (Math.ceil(dim / 4) * 4 + 4); // packed int8 + one f32 scale per row
-}
-
-function randomData(n, seed) {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
 }
 
 async function time(engine, query) {

@@ -10,3 +10,11 @@ export function mulberry32(seed) {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** `n` uniforms in [-1, 1) from `mulberry32(seed)`: the benchmark pages' random matrices. */
+export function randomData(n, seed) {
+  const next = mulberry32(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = next() * 2 - 1;
+  return out;
+}

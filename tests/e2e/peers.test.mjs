@@ -1,0 +1,28 @@
+// Smoke of `make bench`'s peer page (issue 15): at a tiny size, every library on the page —
+// edgerec's three storage formats, the plain-JavaScript scan, TF.js (wasm), hnswlib-wasm and
+// voy — loads from devDependencies, answers the same query, and the exact ones agree with the
+// exact top-k. Timings are printed, never asserted (shared machines are noisy).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runPeers, markdown } from '../../scripts/bench-peers.mjs';
+
+test('the peer benchmark page runs every library on the same data', async () => {
+  const run = await runPeers('rows=3000&dim=32&k=50&iters=3&ef=64', { timeoutMs: 300_000 });
+  assert.deepEqual(run.pageErrors, []);
+  const libraries = run.results.map((r) => r.library);
+  assert.deepEqual(libraries, ['edgerec int8', 'edgerec f32', 'edgerec f16', 'plain JavaScript', 'TF.js', 'hnswlib-wasm', 'voy']);
+  for (const r of run.results) {
+    assert.equal(r.error, undefined, `${r.library}: ${r.error}`);
+    assert.ok(Number.isFinite(r.medianMs) && r.medianMs > 0, `${r.library}: ${r.medianMs} ms`);
+    assert.equal(r.returned, 50, `${r.library} returned ${r.returned} ids`);
+  }
+  const byName = Object.fromEntries(run.results.map((r) => [r.library, r]));
+  // Exact in f32: the same top-50 up to a near-tie at the boundary (summation order differs).
+  for (const name of ['edgerec f32', 'plain JavaScript', 'TF.js']) assert.ok(byName[name].recall >= 0.98, `${name} recall ${byName[name].recall}`);
+  // Quantized storage ranks by slightly perturbed scores: most of the list, not all of it.
+  for (const name of ['edgerec int8', 'edgerec f16']) assert.ok(byName[name].recall >= 0.9, `${name} recall ${byName[name].recall}`);
+  for (const name of ['hnswlib-wasm', 'voy']) assert.ok(byName[name].recall > 0.5, `${name} recall ${byName[name].recall}`);
+  const table = markdown(run);
+  for (const name of libraries) assert.match(table, new RegExp(`\\| ${name} \\| exact|\\| ${name} \\| approximate`));
+  console.log(table);
+});
