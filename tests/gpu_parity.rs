@@ -57,6 +57,7 @@ fn any_case(max_rows: usize) -> impl Strategy<Value = Case> {
                 prop::bool::weighted(0.3),
                 prop::bool::weighted(0.3),
                 prop::option::weighted(0.3, 1u64..3000),
+                prop::option::weighted(0.5, 1u32..=8),
             )
         })
         .prop_map(
@@ -68,6 +69,7 @@ fn any_case(max_rows: usize) -> impl Strategy<Value = Case> {
                 masked,
                 candidates,
                 chunk_rows,
+                tiles_per_group,
             )| {
                 let pool = if candidates { rows.div_ceil(2) } else { rows };
                 Case {
@@ -82,6 +84,7 @@ fn any_case(max_rows: usize) -> impl Strategy<Value = Case> {
                     masked,
                     candidates,
                     chunk_bytes: chunk_rows.map(|r| r * 16 * dim.div_ceil(4) as u64),
+                    tiles_per_group,
                 }
             },
         )
@@ -130,6 +133,27 @@ fn exact_ties_go_to_the_lower_index_on_every_backend() {
 }
 
 #[test]
+fn rows_that_each_beat_the_running_threshold_stream_correctly() {
+    // Rising scores make every row pass a streaming workgroup's threshold, so its buffer is cut
+    // to k every few rounds; the result must still be the last k rows, best first.
+    let (index, query) = parity::rising_rows(40_000, 8);
+    let reference =
+        edgerec::compute::cpu::reference_score_top_k(&index, &ScoreRequest::new(&query, 300))
+            .unwrap();
+    let expected: Vec<u32> = (0..300).map(|i| 39_999 - i).collect();
+    assert_eq!(reference[0].ids, expected);
+    let Some(ctx) = context() else { return };
+    for (tiles_per_group, k) in [(20, 300), (3, 1024), (1, 1)] {
+        let options =
+            GpuIndexOptions { tiles_per_group: Some(tiles_per_group), ..Default::default() };
+        let mut gpu = block_on(GpuIndex::upload_with(&ctx, &index, options)).unwrap();
+        let got = block_on(gpu.top_k(&ctx, &query, k)).unwrap();
+        let expected: Vec<u32> = (0..k as u32).map(|i| 39_999 - i).collect();
+        assert_eq!(got.ids, expected, "span {tiles_per_group} tiles, k = {k}");
+    }
+}
+
+#[test]
 fn quantized_bytes_are_what_the_gpu_scores() {
     let Some(ctx) = context() else { return };
     block_on(parity::gpu_reads_stored_values_exactly(&ctx)).unwrap();
@@ -168,7 +192,7 @@ fn rows_larger_than_a_chunk_are_an_error() {
     let Some(ctx) = context() else { return };
     let matrix = ItemMatrix::new(vec![0.5; 3 * 64], 64).unwrap();
     let index = ItemIndex::quantize(&matrix, QuantScheme::F32, Similarity::Dot).unwrap();
-    let options = GpuIndexOptions { max_chunk_bytes: Some(128) };
+    let options = GpuIndexOptions { max_chunk_bytes: Some(128), ..Default::default() };
     assert!(matches!(
         block_on(GpuIndex::upload_with(&ctx, &index, options)),
         Err(Error::BufferTooLarge { what: "item row", bytes: 256, limit: 128 })
@@ -182,7 +206,7 @@ fn large_indexes_are_split_into_chunks() {
         ItemMatrix::new((0..30_000 * 8).map(|i| (i % 97) as f32 * 0.01).collect(), 8).unwrap();
     let index = ItemIndex::quantize(&matrix, QuantScheme::F32, Similarity::Dot).unwrap();
     // 8 floats = 2 vec4 = 32 bytes a row; 2 tiles per chunk.
-    let options = GpuIndexOptions { max_chunk_bytes: Some(32 * 4096) };
+    let options = GpuIndexOptions { max_chunk_bytes: Some(32 * 4096), ..Default::default() };
     let gpu = block_on(GpuIndex::upload_with(&ctx, &index, options)).unwrap();
     assert_eq!(gpu.chunks(), 30_000usize.div_ceil(4096));
 }
@@ -381,6 +405,7 @@ fn ten_million_rows_top_k_matches_reference() {
         masked: true,
         candidates: false,
         chunk_bytes: None,
+        tiles_per_group: None,
     };
     let chunks = block_on(parity::large_case(ctx.as_ref(), &case)).unwrap();
     if let Some(ctx) = &ctx {

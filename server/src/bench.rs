@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand};
 use edgerec::ItemMatrix;
 use edgerec::compute::cpu::{CpuScratch, fast_score_top_k, reference_score_top_k};
-use edgerec::compute::gpu::{GpuContext, GpuIndex};
+use edgerec::compute::gpu::{GpuContext, GpuIndex, GpuIndexOptions};
 use edgerec::compute::{ItemIndex, ScoreRequest, Similarity, parse_scheme};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -47,6 +47,10 @@ enum BenchWhat {
         /// Skip the GPU even if one is present.
         #[arg(long)]
         no_gpu: bool,
+        /// GPU: tiles of 2048 rows each score workgroup streams through (default: chosen per
+        /// call from the index size); several values, comma-separated, time each.
+        #[arg(long, value_delimiter = ',')]
+        tiles_per_group: Vec<u32>,
     },
     /// The product path: `record(click) + recommend(20)` with DPP and a rule, on the CPU, over a
     /// shipped bundle; p50 / p95 of each call.
@@ -94,10 +98,22 @@ enum BenchWhat {
 /// Runs the chosen benchmark.
 pub fn run(args: &BenchArgs) -> Result<(), String> {
     match &args.what {
-        BenchWhat::Score { rows, dim, k, iters, dtype, similarity, batch, reference, no_gpu } => {
+        BenchWhat::Score {
+            rows,
+            dim,
+            k,
+            iters,
+            dtype,
+            similarity,
+            batch,
+            reference,
+            no_gpu,
+            tiles_per_group,
+        } => {
             let shape = Shape { rows: *rows, dim: *dim, k: *k, batch: (*batch).max(1) };
             let similarity = similarity.parse::<Similarity>().map_err(|e| e.to_string())?;
-            score(shape, dtype, similarity, (*iters).max(1), *reference, *no_gpu)
+            let gpu = GpuRuns { skip: *no_gpu, tiles_per_group };
+            score(shape, dtype, similarity, (*iters).max(1), *reference, gpu)
         }
         BenchWhat::Funnel { bundle, iters, k, diversity, backend } => {
             funnel(bundle, (*iters).max(1), *k, diversity, backend)
@@ -167,13 +183,20 @@ fn report(dtype: &str, path: &str, d: Duration, bytes: f64, shape: &Shape) {
     );
 }
 
+/// Which GPU runs `edgerec bench score` times.
+struct GpuRuns<'a> {
+    skip: bool,
+    /// Forced spans of a score workgroup; empty: the default span only.
+    tiles_per_group: &'a [u32],
+}
+
 fn score(
     shape: Shape,
     dtypes: &str,
     similarity: Similarity,
     iters: usize,
     with_reference: bool,
-    no_gpu: bool,
+    gpu_runs: GpuRuns,
 ) -> Result<(), String> {
     let Shape { rows, dim, k, batch } = shape;
     let mut rng = SmallRng::seed_from_u64(7);
@@ -190,7 +213,7 @@ fn score(
     println!("{{\"bench\":\"memory_sum\",\"gb_per_s\":{bandwidth:.3}}}");
     println!("| {:<5} | {:<40} | {:>10} | {:>8} |", "dtype", "path", "ms", "GB/s");
     println!("|{:-<7}|{:-<42}|{:-<12}|{:-<10}|", "", "", "", "");
-    let gpu = if no_gpu {
+    let gpu = if gpu_runs.skip {
         None
     } else {
         match pollster::block_on(GpuContext::new()) {
@@ -216,13 +239,21 @@ fn score(
             fast_score_top_k(&index, &request, &mut scratch).map_err(|e| e.to_string())
         })?;
         report(name, "cpu fast", d, bytes, &shape);
-        if let Some(ctx) = &gpu {
-            let mut gpu_index =
-                pollster::block_on(GpuIndex::upload(ctx, &index)).map_err(|e| e.to_string())?;
+        let Some(ctx) = &gpu else { continue };
+        let spans: Vec<Option<u32>> = if gpu_runs.tiles_per_group.is_empty() {
+            vec![None]
+        } else {
+            gpu_runs.tiles_per_group.iter().map(|&t| Some(t)).collect()
+        };
+        for tiles_per_group in spans {
+            let options = GpuIndexOptions { tiles_per_group, ..Default::default() };
+            let mut gpu_index = pollster::block_on(GpuIndex::upload_with(ctx, &index, options))
+                .map_err(|e| e.to_string())?;
             let d = time(iters, || {
                 pollster::block_on(gpu_index.score_top_k(ctx, &request)).map_err(|e| e.to_string())
             })?;
-            report(name, &format!("gpu ({})", ctx.adapter_info().name), d, bytes, &shape);
+            let span = tiles_per_group.map_or(String::new(), |t| format!(", {t} tiles/group"));
+            report(name, &format!("gpu ({}{span})", ctx.adapter_info().name), d, bytes, &shape);
         }
     }
     Ok(())

@@ -63,6 +63,8 @@ pub struct Case {
     pub candidates: bool,
     /// Split the GPU copy into buffers of at most this many bytes.
     pub chunk_bytes: Option<u64>,
+    /// Force the span of a GPU score workgroup, in tiles (the streaming top-k's cuts).
+    pub tiles_per_group: Option<u32>,
 }
 
 impl Case {
@@ -80,6 +82,7 @@ impl Case {
             masked: false,
             candidates: false,
             chunk_bytes: None,
+            tiles_per_group: None,
         }
     }
 
@@ -103,6 +106,7 @@ impl Case {
             masked: rng.random_bool(0.3),
             candidates,
             chunk_bytes: rng.random_bool(0.3).then(|| row_bytes * rng.random_range(1..=3000)),
+            tiles_per_group: rng.random_bool(0.5).then(|| rng.random_range(1..=8)),
         }
     }
 
@@ -292,7 +296,10 @@ pub fn cpu_case(case: &Case) -> Result<(), String> {
 /// two different k, so buffer and bind-group reuse is covered.
 pub async fn gpu_case(ctx: &GpuContext, case: &Case) -> Result<(), String> {
     let mut inputs = case.inputs();
-    let options = GpuIndexOptions { max_chunk_bytes: case.chunk_bytes };
+    let options = GpuIndexOptions {
+        max_chunk_bytes: case.chunk_bytes,
+        tiles_per_group: case.tiles_per_group,
+    };
     let mut index = GpuIndex::upload_with(ctx, &inputs.index, options)
         .await
         .map_err(|e| format!("{case:?}: {e}"))?;
@@ -341,7 +348,38 @@ pub fn edge_cases() -> Vec<Case> {
     cases.push(Case { masked: true, ..plain(300, 12, 4, 12, false) });
     // Chunks of whole tiles.
     cases.push(Case { chunk_bytes: Some(16 * 2048 * 2), ..plain(301, 10_000, 16, 300, true) });
+    // Long spans: one workgroup streams many tiles, cutting its buffer to k as rows pass its
+    // threshold — with k at the limit (a cut every few rounds), ties, masks, candidates, chunks.
+    let span = |t, case: Case| Case { tiles_per_group: Some(t), ..case };
+    cases.push(span(16, plain(302, 50_000, 64, 100, true)));
+    cases.push(span(5, plain(303, 9000, 24, 1024, true)));
+    cases.push(span(
+        3,
+        Case { masked: true, candidates: true, ..plain(304, 30_000, 19, 700, true) },
+    ));
+    cases.push(span(
+        4,
+        Case { chunk_bytes: Some(16 * 2048 * 3), batch: 2, ..plain(305, 20_000, 16, 64, false) },
+    ));
+    for (i, scheme) in SCHEMES.into_iter().enumerate() {
+        cases.push(span(
+            7,
+            Case { scheme, batch: 2, ..plain(310 + i as u64, 16_000, 33, 128, true) },
+        ));
+    }
     cases
+}
+
+/// Rows whose scores rise with the row index against the query `[1, 0, …]`: every row beats the
+/// running threshold of a streaming workgroup, the worst case for its cuts.
+pub fn rising_rows(rows: usize, dim: usize) -> (ItemIndex, Vec<f32>) {
+    let data: Vec<f32> =
+        (0..rows * dim).map(|i| if i % dim == 0 { (i / dim) as f32 * 1e-3 } else { 0.5 }).collect();
+    let matrix = ItemMatrix::new(data, dim).expect("valid matrix");
+    let index = ItemIndex::quantize(&matrix, QuantScheme::F32, Similarity::Dot).expect("quantizes");
+    let mut query = vec![0.0; dim];
+    query[0] = 1.0;
+    (index, query)
 }
 
 /// All rows identical: every score ties, so the result must be exactly ids 0..k.
@@ -815,7 +853,10 @@ pub async fn large_case(ctx: Option<&GpuContext>, case: &Case) -> Result<usize, 
     };
     let mut gpu = match ctx {
         Some(ctx) => {
-            let options = GpuIndexOptions { max_chunk_bytes: case.chunk_bytes };
+            let options = GpuIndexOptions {
+                max_chunk_bytes: case.chunk_bytes,
+                tiles_per_group: case.tiles_per_group,
+            };
             let index = GpuIndex::upload_with(ctx, &inputs.index, options)
                 .await
                 .map_err(|e| format!("{case:?}: {e}"))?;

@@ -34,7 +34,8 @@ struct ScoreParams {
     flags: u32,
     first_list: u32,
     lists_per_query: u32,
-    pad: [u32; 3],
+    tiles_per_group: u32,
+    pad: [u32; 2],
 }
 const _: () = assert!(size_of::<ScoreParams>() as u64 == SCORE_PARAMS_BYTES);
 
@@ -58,6 +59,23 @@ pub struct GpuIndexOptions {
     /// Split the stored matrix into buffers of at most this many bytes (default: the device's
     /// storage-binding limit). Smaller values exercise chunking in tests.
     pub max_chunk_bytes: Option<u64>,
+    /// Tiles of `TILE_ROWS` positions one score workgroup streams through (default: chosen per
+    /// call by [`tiles_per_group`]). Larger spans sort less often but run fewer workgroups.
+    pub tiles_per_group: Option<u32>,
+}
+
+/// Score workgroups per call the default span aims for: about one wave on a large GPU (an H100
+/// keeps 132 SMs × 8 such workgroups resident), several on a small one.
+const TARGET_WORKGROUPS: u32 = 1024;
+/// The longest default span: beyond it a workgroup's serial rounds dominate.
+const MAX_TILES_PER_GROUP: u32 = 64;
+
+/// The default span of a score workgroup, in tiles, for `tiles` tiles per query and `batch`
+/// queries: 1 until there are more than [`TARGET_WORKGROUPS`] tiles, then as many tiles as keep
+/// about that many workgroups. Each workgroup sorts its buffer once per ~`TILE_ROWS` rows that
+/// beat its running threshold, so longer spans mean fewer sorts per row read.
+pub(crate) fn tiles_per_group(tiles: u32, batch: u32) -> u32 {
+    (tiles.saturating_mul(batch) / TARGET_WORKGROUPS).clamp(1, MAX_TILES_PER_GROUP)
 }
 
 /// One storage buffer holding a contiguous range of rows.
@@ -101,6 +119,7 @@ pub struct GpuIndex {
     pong: Growable,
     staging: Growable,
     groups: Option<BindGroups>,
+    forced_tiles_per_group: Option<u32>,
     query_staging: Vec<f32>,
     sorted_candidates: Vec<u32>,
 }
@@ -222,6 +241,7 @@ impl GpuIndex {
             pong: Growable::new(ctx, "edgerec top-k lists (pong)", lists, 16),
             staging: Growable::new(ctx, "edgerec top-k readback", readback, 16),
             groups: None,
+            forced_tiles_per_group: options.tiles_per_group.map(|t| t.max(1)),
             query_staging: Vec::new(),
             sorted_candidates: Vec::new(),
         };
@@ -313,8 +333,11 @@ impl GpuIndex {
 
         // Lists each chunk's score pass writes, per query.
         let positions = |chunk: &Chunk| request.candidates.map_or(chunk.rows, |c| c.len() as u32);
-        let tiles: Vec<u32> =
-            self.chunks.iter().map(|c| positions(c).div_ceil(TILE_ROWS)).collect();
+        let all_tiles = self.chunks.iter().map(|c| positions(c).div_ceil(TILE_ROWS)).sum();
+        let span_tiles =
+            self.forced_tiles_per_group.unwrap_or_else(|| tiles_per_group(all_tiles, batch32));
+        let span = TILE_ROWS.saturating_mul(span_tiles);
+        let tiles: Vec<u32> = self.chunks.iter().map(|c| positions(c).div_ceil(span)).collect();
         let lists: u32 = tiles.iter().sum();
         let schedule = merge_schedule(lists, k_pow2);
         if schedule.len() > MERGE_SLOTS as usize {
@@ -395,7 +418,8 @@ impl GpuIndex {
                 flags,
                 first_list,
                 lists_per_query: lists,
-                pad: [0; 3],
+                tiles_per_group: span_tiles,
+                pad: [0; 2],
             };
             slot(i, bytemuck::bytes_of(&params));
             first_list += t;
@@ -479,7 +503,19 @@ impl GpuIndex {
 
 #[cfg(test)]
 mod tests {
-    use super::merge_schedule;
+    use super::{MAX_TILES_PER_GROUP, merge_schedule, tiles_per_group};
+
+    #[test]
+    fn spans_grow_only_past_a_wave_of_workgroups() {
+        // 100k rows (49 tiles) and 1M (489): one tile per workgroup, as many workgroups as tiles.
+        assert_eq!(tiles_per_group(49, 1), 1);
+        assert_eq!(tiles_per_group(489, 1), 1);
+        // 10M rows (4883 tiles): 4 tiles each, about 1221 workgroups.
+        assert_eq!(tiles_per_group(4883, 1), 4);
+        assert_eq!(tiles_per_group(489, 64), 30);
+        assert_eq!(tiles_per_group(u32::MAX, u32::MAX), MAX_TILES_PER_GROUP);
+        assert_eq!(tiles_per_group(0, 3), 1);
+    }
 
     #[test]
     fn merges_shrink_to_one_list() {

@@ -90,5 +90,7 @@ pub const MIX_WORKGROUP_SIZE: u32 = 64;
 /// Invocations per workgroup of `pool_histories`.
 pub const POOL_WORKGROUP_SIZE: u32 = 64;
 
-/// Workgroup memory the top-k kernels use: two `u32` arrays of `TILE_ROWS`.
-pub const WORKGROUP_STORAGE_BYTES: u32 = 2 * TILE_ROWS * 4;
+/// Workgroup memory the top-k kernels use: two `u32` arrays of `TILE_ROWS`, plus the score
+/// kernel's two fill counters (rounded up to 16 bytes). WebGPU's default limit is 16 KiB;
+/// adapters offer 32 KiB or more (SwiftShader, lavapipe, desktop and mobile GPUs).
+pub const WORKGROUP_STORAGE_BYTES: u32 = 2 * TILE_ROWS * 4 + 16;
