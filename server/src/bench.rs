@@ -51,6 +51,9 @@ enum BenchWhat {
         /// call from the index size); several values, comma-separated, time each.
         #[arg(long, value_delimiter = ',')]
         tiles_per_group: Vec<u32>,
+        /// Skip the CPU fast path (GPU runs only).
+        #[arg(long)]
+        no_cpu: bool,
     },
     /// The product path: `record(click) + recommend(20)` with DPP and a rule, on the CPU, over a
     /// shipped bundle; p50 / p95 of each call.
@@ -109,11 +112,12 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
             reference,
             no_gpu,
             tiles_per_group,
+            no_cpu,
         } => {
             let shape = Shape { rows: *rows, dim: *dim, k: *k, batch: (*batch).max(1) };
             let similarity = similarity.parse::<Similarity>().map_err(|e| e.to_string())?;
             let gpu = GpuRuns { skip: *no_gpu, tiles_per_group };
-            score(shape, dtype, similarity, (*iters).max(1), *reference, gpu)
+            score(shape, dtype, similarity, (*iters).max(1), *reference, !*no_cpu, gpu)
         }
         BenchWhat::Funnel { bundle, iters, k, diversity, backend } => {
             funnel(bundle, (*iters).max(1), *k, diversity, backend)
@@ -140,9 +144,23 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 /// benchmark command).
 pub(crate) fn time<T, F: FnMut() -> Result<T, String>>(
     iters: usize,
+    f: F,
+) -> Result<Duration, String> {
+    time_warm(iters, Duration::ZERO, f)
+}
+
+/// [`time`] after calling `f` for at least `warm_up` (and once): a GPU idle during a long CPU
+/// phase runs at low clocks for its first calls, which would otherwise bias short runs.
+fn time_warm<T, F: FnMut() -> Result<T, String>>(
+    iters: usize,
+    warm_up: Duration,
     mut f: F,
 ) -> Result<Duration, String> {
+    let start = Instant::now();
     f()?;
+    while start.elapsed() < warm_up {
+        std::hint::black_box(f()?);
+    }
     let mut samples = Vec::with_capacity(iters);
     for _ in 0..iters {
         let start = Instant::now();
@@ -183,6 +201,9 @@ fn report(dtype: &str, path: &str, d: Duration, bytes: f64, shape: &Shape) {
     );
 }
 
+/// How long each GPU configuration runs untimed first (clocks ramp up after an idle phase).
+const GPU_WARM_UP: Duration = Duration::from_millis(500);
+
 /// Which GPU runs `edgerec bench score` times.
 struct GpuRuns<'a> {
     skip: bool,
@@ -196,6 +217,7 @@ fn score(
     similarity: Similarity,
     iters: usize,
     with_reference: bool,
+    with_cpu: bool,
     gpu_runs: GpuRuns,
 ) -> Result<(), String> {
     let Shape { rows, dim, k, batch } = shape;
@@ -234,11 +256,13 @@ fn score(
             })?;
             report(name, "cpu reference (scalar, f64)", d, bytes, &shape);
         }
-        let mut scratch = CpuScratch::new();
-        let d = time(iters, || {
-            fast_score_top_k(&index, &request, &mut scratch).map_err(|e| e.to_string())
-        })?;
-        report(name, "cpu fast", d, bytes, &shape);
+        if with_cpu {
+            let mut scratch = CpuScratch::new();
+            let d = time(iters, || {
+                fast_score_top_k(&index, &request, &mut scratch).map_err(|e| e.to_string())
+            })?;
+            report(name, "cpu fast", d, bytes, &shape);
+        }
         let Some(ctx) = &gpu else { continue };
         let spans: Vec<Option<u32>> = if gpu_runs.tiles_per_group.is_empty() {
             vec![None]
@@ -249,7 +273,7 @@ fn score(
             let options = GpuIndexOptions { tiles_per_group, ..Default::default() };
             let mut gpu_index = pollster::block_on(GpuIndex::upload_with(ctx, &index, options))
                 .map_err(|e| e.to_string())?;
-            let d = time(iters, || {
+            let d = time_warm(iters, GPU_WARM_UP, || {
                 pollster::block_on(gpu_index.score_top_k(ctx, &request)).map_err(|e| e.to_string())
             })?;
             let span = tiles_per_group.map_or(String::new(), |t| format!(", {t} tiles/group"));
