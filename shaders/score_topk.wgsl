@@ -57,8 +57,8 @@ fn dot_row(local_row: u32, q0: u32) -> f32 {
 }
 
 // Next free slot of the tile buffer (appends), and its value as of the last round for the
-// uniform "does the next round fit?" decision. 8 bytes over the two 8 KiB tile arrays: the
-// device is asked for 16 KiB + 16 (`WORKGROUP_STORAGE_BYTES`).
+// uniform "does the next round fit?" decision. Beyond the two 8 KiB tile arrays: the device is
+// asked for 16 KiB + 32 (`WORKGROUP_STORAGE_BYTES`; Dawn rounds each variable to 16 bytes).
 var<workgroup> fill: atomic<u32>;
 var<workgroup> fill_seen: u32;
 

@@ -115,3 +115,29 @@ fn workgroup_constants_match_the_rust_side() {
             .contains(&format!("const POOL_WORKGROUP: u32 = {}u;", shaders::POOL_WORKGROUP_SIZE))
     );
 }
+
+/// The workgroup memory every module declares, counted as Dawn counts it (each variable rounded
+/// up to 16 bytes), fits the limit the device is asked for: Chromium refuses the pipeline
+/// otherwise, which only a browser run would show.
+#[test]
+fn workgroup_memory_fits_the_requested_limit() {
+    for (name, source) in shaders::ALL {
+        let module = naga::front::wgsl::parse_str(source).unwrap();
+        let mut layouter = naga::proc::Layouter::default();
+        layouter.update(module.to_ctx()).unwrap();
+        let bytes: u32 = module
+            .global_variables
+            .iter()
+            .filter(|(_, v)| v.space == naga::AddressSpace::WorkGroup)
+            .map(|(_, v)| layouter[v.ty].size.next_multiple_of(16))
+            .sum();
+        assert!(
+            bytes <= shaders::WORKGROUP_STORAGE_BYTES,
+            "{name}: {bytes} bytes of workgroup memory, the device is asked for {}",
+            shaders::WORKGROUP_STORAGE_BYTES
+        );
+        if name.starts_with("score_topk") {
+            assert_eq!(bytes, shaders::WORKGROUP_STORAGE_BYTES, "{name}: the limit is exact");
+        }
+    }
+}

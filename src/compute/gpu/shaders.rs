@@ -91,6 +91,7 @@ pub const MIX_WORKGROUP_SIZE: u32 = 64;
 pub const POOL_WORKGROUP_SIZE: u32 = 64;
 
 /// Workgroup memory the top-k kernels use: two `u32` arrays of `TILE_ROWS`, plus the score
-/// kernel's two fill counters (rounded up to 16 bytes). WebGPU's default limit is 16 KiB;
-/// adapters offer 32 KiB or more (SwiftShader, lavapipe, desktop and mobile GPUs).
-pub const WORKGROUP_STORAGE_BYTES: u32 = 2 * TILE_ROWS * 4 + 16;
+/// kernel's two fill counters, which Dawn counts at 16 bytes each (it rounds every workgroup
+/// variable up to 16). WebGPU's default limit is 16 KiB; adapters offer 32 KiB or more
+/// (SwiftShader, lavapipe, desktop and mobile GPUs).
+pub const WORKGROUP_STORAGE_BYTES: u32 = 2 * TILE_ROWS * 4 + 2 * 16;
