@@ -57,7 +57,7 @@ export function markdown(run) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const query = process.argv[2] ?? 'rows=100000&dim=64&k=100&iters=100&ef=64';
+  const query = process.argv[2] ?? 'rows=100000&dim=64&k=100&iters=100&ef=64,800';
   const run = await runPeers(query);
   const table = markdown(run);
   console.log(table);
