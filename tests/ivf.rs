@@ -1,6 +1,7 @@
 //! The IVF index: k-means determinism, exact parity at `nprobe = nlist`, recall on clustered
 //! data, the bundle round trip (`ivf.*` tensors) and the loader's rejection of malformed lists.
 
+use edgerec::bundle::QuantScheme;
 use edgerec::bundle::builder::{self, BuildConfig, SourceData, SourceTensor};
 use edgerec::bundle::items::ItemRecord;
 use edgerec::bundle::{IVF_CENTROIDS, IVF_LIST_OFFSETS, IVF_LIST_ROWS, LoadOptions};
@@ -10,7 +11,7 @@ use edgerec::compute::{
     ScoringEngine, Similarity,
 };
 use edgerec::rng::SeededRng;
-use edgerec::{Error, TopK};
+use edgerec::{BackendKind, Error, TopK};
 
 /// A seeded Gaussian mixture: `clusters` centres ~ N(0, I), each row a centre plus
 /// N(0, spread² I) — shaped like real embeddings (clumped, not uniform).
@@ -204,6 +205,53 @@ fn recall_at_100_is_at_least_095_at_a_moderate_nprobe() {
     }
     recall /= qs.len() as f64;
     assert!(recall >= 0.95, "recall@100 at nprobe {nprobe}: {recall:.4}");
+}
+
+#[test]
+fn the_gpu_scans_the_probed_lists_like_the_cpu() {
+    // f32 storage: both paths compute f32 dot products, so lists agree up to summation order.
+    let (dim, rows) = (24, 30_000);
+    let data = mixture(rows, dim, 60, 0.5, 21);
+    let matrix = ItemMatrix::new(data.clone(), dim).unwrap();
+    let index = ItemIndex::quantize(&matrix, QuantScheme::F32, Similarity::Dot).unwrap();
+    let ivf = IvfIndex::train(&data, dim, Similarity::Dot, &IvfParams::new(64)).unwrap();
+    let mut engine =
+        pollster::block_on(ScoringEngine::new(index.clone(), BackendChoice::WebGpu)).unwrap();
+    if engine.report().backend != BackendKind::WebGpu {
+        assert!(
+            std::env::var_os("EDGEREC_REQUIRE_GPU").is_none(),
+            "EDGEREC_REQUIRE_GPU is set but the engine runs on the CPU: {}",
+            engine.report().reason
+        );
+        eprintln!("skipping: {}", engine.report().reason);
+        return;
+    }
+    engine.set_ivf(ivf.clone(), 6).unwrap();
+    let mut mask = RowMask::new(rows);
+    for r in (0..rows).step_by(7) {
+        mask.exclude(r);
+    }
+    let mut scratch = IvfScratch::new();
+    for (i, q) in queries(&data, dim, 12, 22).iter().enumerate() {
+        let mask = (i % 2 == 1).then_some(&mask);
+        let mut request = ScoreRequest::new(q, 100);
+        if let Some(mask) = mask {
+            request = request.with_mask(mask);
+        }
+        let gpu = pollster::block_on(engine.score_top_k(&request)).unwrap().pop().unwrap();
+        let cpu = ivf.search(&index, q, 100, 6, mask, &mut scratch).unwrap();
+        assert_eq!(gpu.ids.len(), cpu.ids.len());
+        for (rank, (g, c)) in gpu.ids.iter().zip(&cpu.ids).enumerate() {
+            let (gs, cs) = (gpu.scores[rank], cpu.scores[rank]);
+            assert!((gs - cs).abs() <= 1e-4 * cs.abs().max(1.0), "rank {rank}: {gs} vs {cs}");
+            // Different ids only as a swap of (near-)equal scores.
+            if g != c {
+                let other = cpu.ids.iter().position(|id| id == g).expect("same rows");
+                assert!((cpu.scores[other] - gs).abs() <= 1e-4 * gs.abs().max(1.0));
+            }
+        }
+    }
+    assert_eq!(engine.report().backend, BackendKind::WebGpu);
 }
 
 fn items(n: usize) -> Vec<ItemRecord> {

@@ -57,6 +57,11 @@ pub struct IvfBenchArgs {
     /// Seed of the data, queries and k-means.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Also time the GPU (WebGPU/Vulkan adapter, software ones included): the exact scan and
+    /// the IVF search through `ScoringEngine` (probe on the CPU, the probed rows scanned on the
+    /// GPU as a candidate list).
+    #[arg(long)]
+    gpu: bool,
 }
 
 fn normal(rng: &mut SeededRng) -> f32 {
@@ -192,6 +197,62 @@ pub fn run(a: &IvfBenchArgs) -> Result<(), String> {
         println!(
             "{{\"bench\":\"ivf\",\"rows\":{rows},\"dim\":{dim},\"k\":{k},\"lists\":{},\"nprobe\":{nprobe},\"build_s\":{build_s:.3},\"recall\":{recall:.5},\"median_ms\":{ms:.4},\"exact_median_ms\":{exact_ms:.4},\"speedup\":{speedup:.3},\"rows_scanned\":{scanned:.1}}}",
             ivf.nlist()
+        );
+    }
+    if a.gpu {
+        gpu_table(&index, &ivf, &queries, &truth, k, &nprobes)?;
+    }
+    Ok(())
+}
+
+/// The GPU half of `edgerec bench ivf --gpu`: exact scan and IVF through the engine, with the
+/// recall of its lists against the CPU's exact lists.
+fn gpu_table(
+    index: &ItemIndex,
+    ivf: &IvfIndex,
+    queries: &[Vec<f32>],
+    truth: &[Vec<u32>],
+    k: usize,
+    nprobes: &[usize],
+) -> Result<(), String> {
+    use edgerec::BackendKind;
+    use edgerec::compute::{BackendChoice, ScoringEngine};
+    let mut engine = pollster::block_on(ScoringEngine::new(index.clone(), BackendChoice::WebGpu))
+        .map_err(|e| e.to_string())?;
+    if engine.report().backend != BackendKind::WebGpu {
+        return Err(format!("--gpu: no GPU ({})", engine.report().reason));
+    }
+    let adapter = engine.report().adapter.clone().unwrap_or_default();
+    // Median ms per query and mean recall@k over the queries, after 0.5 s of untimed calls.
+    let timed = |engine: &mut ScoringEngine| -> Result<(f64, f64), String> {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(500) {
+            pollster::block_on(engine.top_k(&queries[0], k)).map_err(|e| e.to_string())?;
+        }
+        let (mut times, mut recall) = (Vec::new(), 0.0);
+        for (q, want) in queries.iter().zip(truth) {
+            let t = Instant::now();
+            let got = pollster::block_on(engine.top_k(q, k)).map_err(|e| e.to_string())?;
+            times.push(t.elapsed());
+            recall += got.ids.iter().filter(|id| want.contains(id)).count() as f64
+                / want.len().max(1) as f64;
+        }
+        Ok((median(times).as_secs_f64() * 1e3, recall / queries.len() as f64))
+    };
+    let (exact_ms, exact_recall) = timed(&mut engine)?;
+    println!();
+    println!(
+        "GPU ({adapter}): exact int8 scan median {exact_ms:.3} ms/query (recall {exact_recall:.4} against the CPU's lists)"
+    );
+    println!("| nprobe | recall@{k} | GPU median ms | speedup vs GPU exact |");
+    println!("|---:|---:|---:|---:|");
+    for &nprobe in nprobes {
+        engine.set_ivf(ivf.clone(), nprobe).map_err(|e| e.to_string())?;
+        let (ms, recall) = timed(&mut engine)?;
+        println!("| {nprobe} | {recall:.4} | {ms:.3} | {:.1}× |", exact_ms / ms);
+        println!(
+            "{{\"bench\":\"ivf_gpu\",\"rows\":{},\"k\":{k},\"nprobe\":{nprobe},\"recall\":{recall:.5},\"median_ms\":{ms:.4},\"exact_median_ms\":{exact_ms:.4}}}",
+            index.rows()
         );
     }
     Ok(())

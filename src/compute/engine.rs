@@ -372,9 +372,9 @@ impl ScoringEngine {
 
     /// Answers whole-index requests (no `candidates`) through `ivf` from now on, scanning the
     /// `nprobe` best lists per query instead of every row (approximate; `nprobe ≥ nlist` is
-    /// exact). Requests with candidates still scan exactly those. IVF search runs on the CPU
-    /// path even when the engine uses the GPU (there is no GPU list-scan kernel yet). Exact
-    /// search stays the default: an engine uses IVF only after this call.
+    /// exact). Requests with candidates still scan exactly those. On the GPU backend the probed
+    /// rows go to the GPU's candidate-list scan; the probe (centroid scores) stays on the CPU.
+    /// Exact search stays the default: an engine uses IVF only after this call.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] when `ivf` was built for another index (row count,
@@ -432,23 +432,8 @@ impl ScoringEngine {
     /// than device loss.
     pub async fn score_top_k(&mut self, request: &ScoreRequest<'_>) -> Result<Vec<TopK>> {
         self.poll_trial();
-        if let Some(ivf) = self.ivf.as_mut()
-            && request.candidates.is_none()
-        {
-            let batch = self.index.validate(request)?;
-            let dim = self.index.dim();
-            return (0..batch)
-                .map(|b| {
-                    ivf.index.search(
-                        &self.index,
-                        &request.queries[b * dim..(b + 1) * dim],
-                        request.k,
-                        ivf.nprobe,
-                        request.mask,
-                        &mut ivf.scratch,
-                    )
-                })
-                .collect();
+        if self.ivf.is_some() && request.candidates.is_none() {
+            return self.ivf_top_k(request).await;
         }
         if let Some(gpu) = self.gpu.as_mut() {
             match gpu.index.score_top_k(&gpu.context, request).await {
@@ -459,6 +444,52 @@ impl ScoringEngine {
             }
         }
         cpu::fast_score_top_k(&self.index, request, &mut self.scratch)
+    }
+
+    /// [`ScoringEngine::score_top_k`] through the IVF index: per query, the probed lists'
+    /// rows ([`IvfIndex::gather`]) scanned as a candidate list — by the GPU kernel on the GPU
+    /// backend, by [`IvfIndex::search`] on the CPU. A lost device switches to the CPU as
+    /// everywhere else.
+    async fn ivf_top_k(&mut self, request: &ScoreRequest<'_>) -> Result<Vec<TopK>> {
+        let batch = self.index.validate(request)?;
+        let dim = self.index.dim();
+        let Some(ivf) = self.ivf.as_mut() else {
+            return cpu::fast_score_top_k(&self.index, request, &mut self.scratch);
+        };
+        let mut out = Vec::with_capacity(batch);
+        for b in 0..batch {
+            let query = &request.queries[b * dim..(b + 1) * dim];
+            let Some(gpu) = self.gpu.as_mut() else {
+                let (index, nprobe) = (&self.index, ivf.nprobe);
+                out.push(ivf.index.search(
+                    index,
+                    query,
+                    request.k,
+                    nprobe,
+                    request.mask,
+                    &mut ivf.scratch,
+                )?);
+                continue;
+            };
+            let restricted =
+                ivf.index.gather(&self.index, query, request.k, ivf.nprobe, &mut ivf.scratch)?;
+            let mut one = ScoreRequest::new(query, request.k);
+            if let Some(mask) = request.mask {
+                one = one.with_mask(mask);
+            }
+            if restricted {
+                one = one.with_candidates(ivf.scratch.candidates());
+            }
+            match gpu.index.score_top_k(&gpu.context, &one).await {
+                Err(Error::DeviceLost { reason }) => {
+                    self.fall_back(format!("GPU device lost ({reason})"));
+                    // Start over on the CPU: this and every later call.
+                    return Box::pin(self.ivf_top_k(request)).await;
+                }
+                result => out.push(result?.pop().unwrap_or_default()),
+            }
+        }
+        Ok(out)
     }
 
     /// The best `k` items for one query over the whole index.

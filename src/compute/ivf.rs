@@ -87,6 +87,11 @@ impl IvfScratch {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// The rows the last [`IvfIndex::gather`] that returned `true` selected, increasing.
+    pub fn candidates(&self) -> &[u32] {
+        &self.candidates
+    }
 }
 
 fn invalid(reason: impl Into<String>) -> Error {
@@ -542,6 +547,30 @@ impl IvfIndex {
         mask: Option<&RowMask>,
         scratch: &mut IvfScratch,
     ) -> Result<TopK> {
+        let restricted = self.gather(index, query, k, nprobe, scratch)?;
+        let IvfScratch { cpu, candidates, .. } = scratch;
+        let mut request = ScoreRequest::new(query, k);
+        if let Some(mask) = mask {
+            request = request.with_mask(mask);
+        }
+        if restricted {
+            request = request.with_candidates(candidates);
+        }
+        Ok(fast_score_top_k(index, &request, cpu)?.pop().unwrap_or_default())
+    }
+
+    /// The rows [`IvfIndex::search`] scans for `query`, in increasing order, left in `scratch`
+    /// ([`IvfScratch::candidates`]); `false` when the probed lists cover every row (the scan is
+    /// then the exhaustive one and the candidates are not written). The GPU path scans them with
+    /// its candidate-list kernel. Errors as [`IvfIndex::search`].
+    pub fn gather(
+        &self,
+        index: &ItemIndex,
+        query: &[f32],
+        k: usize,
+        nprobe: usize,
+        scratch: &mut IvfScratch,
+    ) -> Result<bool> {
         if index.rows() != self.rows() || index.dim() != self.dim {
             return Err(invalid(format!(
                 "built for {} rows of dimension {}, the index has {} of dimension {}",
@@ -558,7 +587,7 @@ impl IvfIndex {
             });
         }
         check_query(self.dim, self.rows(), query, k)?;
-        let IvfScratch { cpu, lists, scores, member, candidates, row } = scratch;
+        let IvfScratch { lists, scores, member, candidates, row, .. } = scratch;
         // For cosine, probe with the normalized query (same order; keeps scores comparable).
         let probe_query: &[f32] = if self.similarity == Similarity::Cosine {
             row.clear();
@@ -570,30 +599,26 @@ impl IvfIndex {
         };
         self.probe_into(probe_query, nprobe, k, lists, scores);
         let total: usize = lists.iter().map(|&(_, l)| self.list(l as usize).len()).sum();
-        let mut request = ScoreRequest::new(query, k);
-        if let Some(mask) = mask {
-            request = request.with_mask(mask);
+        if total >= self.rows() {
+            return Ok(false);
         }
-        if total < self.rows() {
-            // The probed rows in increasing order (a bitset, O(rows / 64 + probed)), so the
-            // scan visits them as the exhaustive scan does and ties resolve identically.
-            member.clear();
-            member.resize(self.rows().div_ceil(64), 0);
-            for &(_, l) in lists.iter() {
-                for &r in self.list(l as usize) {
-                    member[r as usize / 64] |= 1 << (r % 64);
-                }
+        // The probed rows in increasing order (a bitset, O(rows / 64 + probed)), so the scan
+        // visits them as the exhaustive scan does and ties resolve identically.
+        member.clear();
+        member.resize(self.rows().div_ceil(64), 0);
+        for &(_, l) in lists.iter() {
+            for &r in self.list(l as usize) {
+                member[r as usize / 64] |= 1 << (r % 64);
             }
-            candidates.clear();
-            for (w, &bits) in member.iter().enumerate() {
-                let mut bits = bits;
-                while bits != 0 {
-                    candidates.push((w * 64) as u32 + bits.trailing_zeros());
-                    bits &= bits - 1;
-                }
-            }
-            request = request.with_candidates(candidates);
         }
-        Ok(fast_score_top_k(index, &request, cpu)?.pop().unwrap_or_default())
+        candidates.clear();
+        for (w, &bits) in member.iter().enumerate() {
+            let mut bits = bits;
+            while bits != 0 {
+                candidates.push((w * 64) as u32 + bits.trailing_zeros());
+                bits &= bits - 1;
+            }
+        }
+        Ok(true)
     }
 }
