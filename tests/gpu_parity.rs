@@ -121,6 +121,11 @@ fn gpu_and_cpu_get_the_edge_cases_right() {
 }
 
 #[test]
+fn f16_scan_is_bit_identical_to_widen_then_dot() {
+    parity::f16_scan_is_bit_identical_to_widen_then_dot().unwrap();
+}
+
+#[test]
 fn exact_ties_go_to_the_lower_index_on_every_backend() {
     let (index, query, k) = parity::identical_rows();
     let expected: Vec<u32> = (0..k as u32).collect();

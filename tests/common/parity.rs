@@ -886,3 +886,37 @@ pub async fn large_case(ctx: Option<&GpuContext>, case: &Case) -> Result<usize, 
     }
     Ok(gpu.map_or(0, |(_, index)| index.chunks()))
 }
+
+/// The f16 scan's scores (dot similarity: no row multiplier, no query scale) are bit-identical
+/// to widening each stored row ([`edgerec::compute::cpu::f16_to_f32`]) and taking the f32
+/// [`edgerec::compute::cpu::dot`] — whichever widening the platform's scan uses (F16C natively,
+/// simd128 in the browser, the portable loop elsewhere). Dimensions cover the 8-value body and
+/// tails; rows cover whole and partial groups of eight.
+pub fn f16_scan_is_bit_identical_to_widen_then_dot() -> Result<(), String> {
+    use edgerec::compute::cpu::fast::{dot, f16_to_f32};
+    for (seed, rows, dim) in [(1u64, 1000usize, 64usize), (2, 37, 13), (3, 300, 7), (4, 129, 100)] {
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let data: Vec<f32> = (0..rows * dim).map(|_| rng.random_range(-4.0f32..4.0)).collect();
+        let query: Vec<f32> = (0..dim).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+        let matrix = ItemMatrix::new(data, dim).expect("valid matrix");
+        let index = ItemIndex::quantize(&matrix, QuantScheme::F16, Similarity::Dot).expect("f16");
+        let top =
+            fast_score_top_k(&index, &ScoreRequest::new(&query, rows), &mut CpuScratch::new())
+                .map_err(|e| e.to_string())?
+                .remove(0);
+        let halves: &[u16] = bytemuck::cast_slice(index.matrix().words());
+        let stride = index.matrix().scheme().words_per_row(dim) * 2;
+        let mut widened = vec![0.0f32; dim];
+        for (&id, &score) in top.ids.iter().zip(&top.scores) {
+            let r = id as usize;
+            f16_to_f32(&halves[r * stride..r * stride + dim], &mut widened);
+            let expected = dot(&widened, &query);
+            if score.to_bits() != expected.to_bits() {
+                return Err(format!(
+                    "{rows} × {dim}, row {r}: scan {score:e}, widen + dot {expected:e}"
+                ));
+            }
+        }
+    }
+    Ok(())
+}

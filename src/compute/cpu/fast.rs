@@ -153,6 +153,65 @@ impl IntDot for PortableDot {
     fn dot(x: &[i8], q: &[i16]) -> i32 {
         dot_i8_i16(x, q)
     }
+
+    // In wasm the f16 rows are widened in registers too (simd128 has no f16 conversion, but
+    // the magic-multiply widening is four integer ops and a multiply per four values).
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    const F16C: bool = true;
+
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    #[inline(always)]
+    fn dots8_f16(rows: &[&[u16]; ROW_GROUP], q: &[f32]) -> [f32; ROW_GROUP] {
+        dots8_f16_simd128(rows, q)
+    }
+}
+
+/// Eight f16 rows against one f32 query in wasm simd128, bit-identical to widening each row
+/// with [`f16_to_f32`] and calling [`dot`]: the same magic-multiply widening lane by lane, the
+/// [`LANES`] accumulators of [`dot`] as two `f32x4` per row (multiply, then add — wasm never
+/// fuses), [`reduce`]'s order, then the tail. The widened row never goes through memory, which
+/// is what made f16 slower than f32 in the browser (3.1 against 1.7 ms over 100k × 64).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn dots8_f16_simd128(rows: &[&[u16]; ROW_GROUP], q: &[f32]) -> [f32; ROW_GROUP] {
+    use core::arch::wasm32::*;
+    let n = rows.iter().fold(q.len(), |n, r| n.min(r.len()));
+    let body = n - n % LANES;
+    let magnitude = u32x4_splat(0x7fff);
+    let sign = u32x4_splat(0x8000);
+    let two_pow_112 = f32x4_splat(5.192_297e33);
+    let widen = |h: v128| {
+        let m = f32x4_mul(u32x4_shl(v128_and(h, magnitude), 13), two_pow_112);
+        v128_or(m, u32x4_shl(v128_and(h, sign), 16))
+    };
+    let mut lo = [f32x4_splat(0.0); ROW_GROUP];
+    let mut hi = [f32x4_splat(0.0); ROW_GROUP];
+    let mut j = 0;
+    while j < body {
+        // SAFETY: j + 8 <= body <= n bounds every read: 8 f32 of the query, 8 u16 of each row;
+        // wasm loads have no alignment requirement.
+        let (q_lo, q_hi) = unsafe {
+            (v128_load(q.as_ptr().add(j).cast()), v128_load(q.as_ptr().add(j + 4).cast()))
+        };
+        for ((l, h), row) in lo.iter_mut().zip(hi.iter_mut()).zip(rows) {
+            // SAFETY: as above.
+            let halves = unsafe { v128_load(row.as_ptr().add(j).cast()) };
+            let x_lo = widen(u32x4_extend_low_u16x8(halves));
+            let x_hi = widen(u32x4_extend_high_u16x8(halves));
+            *l = f32x4_add(*l, f32x4_mul(x_lo, q_lo));
+            *h = f32x4_add(*h, f32x4_mul(x_hi, q_hi));
+        }
+        j += LANES;
+    }
+    std::array::from_fn(|t| {
+        // acc[i] + acc[i + 4], then (p0 + p2) + (p1 + p3): `reduce`.
+        let p = f32x4_add(lo[t], hi[t]);
+        let (p0, p1) = (f32x4_extract_lane::<0>(p), f32x4_extract_lane::<1>(p));
+        let (p2, p3) = (f32x4_extract_lane::<2>(p), f32x4_extract_lane::<3>(p));
+        let tail: f32 =
+            rows[t][body..n].iter().zip(&q[body..n]).map(|(&h, y)| f16_bits_to_f32(h) * y).sum();
+        ((p0 + p2) + (p1 + p3)) + tail
+    })
 }
 
 #[cfg(target_arch = "x86_64")]
