@@ -891,13 +891,26 @@ pub async fn large_case(ctx: Option<&GpuContext>, case: &Case) -> Result<usize, 
 /// to widening each stored row ([`edgerec::compute::cpu::f16_to_f32`]) and taking the f32
 /// [`edgerec::compute::cpu::dot`] — whichever widening the platform's scan uses (F16C natively,
 /// simd128 in the browser, the portable loop elsewhere). Dimensions cover the 8-value body and
-/// tails; rows cover whole and partial groups of eight.
+/// tails; rows cover whole and partial groups of eight; values cover f16 subnormals and large
+/// query values.
 pub fn f16_scan_is_bit_identical_to_widen_then_dot() -> Result<(), String> {
     use edgerec::compute::cpu::fast::{dot, f16_to_f32};
-    for (seed, rows, dim) in [(1u64, 1000usize, 64usize), (2, 37, 13), (3, 300, 7), (4, 129, 100)] {
+    let cases = [
+        (1u64, 1000usize, 64usize, 4.0f32, 1.0f32),
+        (2, 37, 13, 4.0, 1.0),
+        (3, 300, 7, 4.0, 1.0),
+        (4, 129, 100, 4.0, 1.0),
+        // f16 subnormals (below 6.1e-5) and tiny products.
+        (5, 200, 24, 2e-5, 1e-3),
+        // Query values up to 1e5.
+        (6, 200, 24, 1.0, 1e5),
+    ];
+    for (seed, rows, dim, data_range, query_range) in cases {
         let mut rng = SmallRng::seed_from_u64(seed);
-        let data: Vec<f32> = (0..rows * dim).map(|_| rng.random_range(-4.0f32..4.0)).collect();
-        let query: Vec<f32> = (0..dim).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+        let data: Vec<f32> =
+            (0..rows * dim).map(|_| rng.random_range(-data_range..data_range)).collect();
+        let query: Vec<f32> =
+            (0..dim).map(|_| rng.random_range(-query_range..query_range)).collect();
         let matrix = ItemMatrix::new(data, dim).expect("valid matrix");
         let index = ItemIndex::quantize(&matrix, QuantScheme::F16, Similarity::Dot).expect("f16");
         let top =
