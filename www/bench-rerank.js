@@ -21,9 +21,42 @@ async function time(fn, batch = 20, batches = 7) {
 }
 
 /**
- * The same algorithm in plain JavaScript, for the ratio: Chen et al.'s fast greedy MAP (Alg. 1)
- * on L = diag(q)·cos·diag(q), q = exp(α(s − max s)), kernel rows computed from the vectors on
- * demand (Float64Array throughout, ties to the lower index, ε = 1e-10).
+ * Chen et al.'s fast greedy MAP (Alg. 1) in plain JavaScript, shared by the two baselines below:
+ * `di2` starts as the diagonal of L, `kernelRow(j, out)` writes row j of L (the only rows the
+ * algorithm reads). Float64Array throughout, ties to the lower index, ε = 1e-10.
+ */
+function plainFastGreedy(n, k, di2, kernelRow) {
+  const cis = new Float64Array(k * n);
+  const row = new Float64Array(n);
+  const chosen = new Uint8Array(n);
+  const picks = [];
+  let j = 0;
+  for (let i = 1; i < n; i++) if (di2[i] > di2[j]) j = i;
+  while (picks.length < k && di2[j] >= 1e-10) {
+    picks.push(j);
+    chosen[j] = 1;
+    if (picks.length === k) break;
+    const t = picks.length - 1;
+    const dj = Math.sqrt(di2[j]);
+    kernelRow(j, row);
+    for (let i = 0; i < n; i++) {
+      if (chosen[i]) continue;
+      let acc = 0;
+      for (let r = 0; r < t; r++) acc += cis[r * n + j] * cis[r * n + i];
+      const e = (row[i] - acc) / dj;
+      cis[t * n + i] = e;
+      di2[i] -= e * e;
+    }
+    j = -1;
+    for (let i = 0; i < n; i++) if (!chosen[i] && (j < 0 || di2[i] > di2[j])) j = i;
+    if (j < 0) break;
+  }
+  return picks;
+}
+
+/**
+ * The funnel's form in plain JavaScript, for the ratio of `dppSelectEmbeddings`: the kernel
+ * L = diag(q)·cos·diag(q), q = exp(α(s − max s)), its rows computed from the vectors on demand.
  */
 export function plainDppEmbeddings(items, dim, scores, k, theta) {
   const n = scores.length;
@@ -40,67 +73,23 @@ export function plainDppEmbeddings(items, dim, scores, k, theta) {
     norm[i] = Math.sqrt(dot);
     di2[i] = q[i] * q[i];
   }
-  const cis = new Float64Array(k * n);
-  const chosen = new Uint8Array(n);
-  const picks = [];
-  let j = 0;
-  for (let i = 1; i < n; i++) if (di2[i] > di2[j]) j = i;
-  while (picks.length < k && di2[j] >= 1e-10) {
-    picks.push(j);
-    chosen[j] = 1;
-    if (picks.length === k) break;
-    const t = picks.length - 1;
-    const dj = Math.sqrt(di2[j]);
+  return plainFastGreedy(n, k, di2, (j, out) => {
     for (let i = 0; i < n; i++) {
-      if (chosen[i]) continue;
       let dot = 0;
       for (let d = 0; d < dim; d++) dot += items[j * dim + d] * items[i * dim + d];
-      const lji = q[j] * q[i] * (norm[i] && norm[j] ? dot / (norm[i] * norm[j]) : 0);
-      let acc = 0;
-      for (let r = 0; r < t; r++) acc += cis[r * n + j] * cis[r * n + i];
-      const e = (lji - acc) / dj;
-      cis[t * n + i] = e;
-      di2[i] -= e * e;
+      out[i] = q[j] * q[i] * (norm[i] && norm[j] ? dot / (norm[i] * norm[j]) : 0);
     }
-    j = -1;
-    for (let i = 0; i < n; i++) if (!chosen[i] && (j < 0 || di2[i] > di2[j])) j = i;
-    if (j < 0) break;
-  }
-  return picks;
+  });
 }
 
 /**
- * Chen et al.'s fast greedy MAP (Alg. 1) in plain JavaScript on an explicit n × n kernel, as a
- * page would write it: reads the diagonal and the rows of the picks (ties to the lower index,
- * ε = 1e-10). The ratio for the one-shot `dppSelect`, which also copies and checks the kernel.
+ * The same algorithm on an explicit n × n kernel, as a page would write it: the ratio for the
+ * one-shot `dppSelect`, which also copies and checks the kernel.
  */
 export function plainDppKernel(K, n, k) {
   const di2 = new Float64Array(n);
   for (let i = 0; i < n; i++) di2[i] = K[i * n + i];
-  const cis = new Float64Array(k * n);
-  const chosen = new Uint8Array(n);
-  const picks = [];
-  let j = 0;
-  for (let i = 1; i < n; i++) if (di2[i] > di2[j]) j = i;
-  while (picks.length < k && di2[j] >= 1e-10) {
-    picks.push(j);
-    chosen[j] = 1;
-    if (picks.length === k) break;
-    const t = picks.length - 1;
-    const dj = Math.sqrt(di2[j]);
-    for (let i = 0; i < n; i++) {
-      if (chosen[i]) continue;
-      let acc = 0;
-      for (let r = 0; r < t; r++) acc += cis[r * n + j] * cis[r * n + i];
-      const e = (K[j * n + i] - acc) / dj;
-      cis[t * n + i] = e;
-      di2[i] -= e * e;
-    }
-    j = -1;
-    for (let i = 0; i < n; i++) if (!chosen[i] && (j < 0 || di2[i] > di2[j])) j = i;
-    if (j < 0) break;
-  }
-  return picks;
+  return plainFastGreedy(n, k, di2, (j, out) => out.set(K.subarray(j * n, (j + 1) * n)));
 }
 
 const same = (a, b) => a.length === b.length && a.every((v, i) => v === b[i]);
