@@ -1,7 +1,8 @@
-// Smoke of `make bench`'s peer page (issue 15): at a tiny size, every library on the page —
+// Smokes of `make bench` (issue 15), at a tiny size. The peer page: every library on it —
 // edgerec's three storage formats, the plain-JavaScript scan, TF.js (wasm), hnswlib-wasm and
 // voy — loads from devDependencies, answers the same query, and the exact ones agree with the
-// exact top-k. Timings are printed, never asserted (shared machines are noisy).
+// exact top-k. The scoring page (www/bench.html): its re-rank selections match the fixtures and
+// the plain-JS baselines. Timings are printed, never asserted (shared machines are noisy).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runPeers, markdown } from '../../scripts/bench-peers.mjs';
@@ -27,4 +28,26 @@ test('the peer benchmark page runs every library on the same data', async () => 
   const table = markdown(run);
   for (const name of libraries) assert.match(table, new RegExp(`\\| ${name} \\| exact|\\| ${name} \\| approximate`));
   console.log(table);
+});
+
+test('the scoring and re-rank benchmark page runs and its re-rank selections match', async () => {
+  const { chromium } = await import('playwright-core');
+  const { startDemoServer, CHROMIUM_ARGS } = await import('../../scripts/demo-server.mjs');
+  const server = await startDemoServer();
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}bench.html?rows=3000&dim=32&k=50&iters=2&dtypes=int8,f32,f16&backends=cpu`);
+    await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.status), null, { timeout: 300_000 });
+    const bench = await page.evaluate(() => window.edgerecBench);
+    assert.equal(bench.status, 'done', bench.message);
+    assert.deepEqual(bench.results.map((r) => r.dtype), ['int8', 'f32', 'f16']);
+    for (const r of bench.results) assert.ok(Number.isFinite(r.medianMs) && r.medianMs >= 0, JSON.stringify(r));
+    // Fixture conformance, held and one-shot calls alike, and the plain-JS baselines' picks.
+    for (const [name, ok] of Object.entries(bench.rerank.checks)) assert.ok(ok, `re-rank check ${name}`);
+    assert.ok(bench.rerank.results.length >= 8);
+  } finally {
+    await browser.close();
+    server.stop();
+  }
 });
