@@ -4,6 +4,11 @@
 
 use crate::error::{Error, Result};
 
+/// The longest a native readback waits for the GPU. Generous: a software adapter (lavapipe)
+/// takes tens of seconds for a batch over 10M rows.
+#[cfg(not(target_arch = "wasm32"))]
+const GPU_WAIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(180);
+
 /// Maps the first `bytes` of `staging` (already filled by a submitted copy) and returns them.
 pub(crate) async fn read_mapped(
     device: &wgpu::Device,
@@ -17,9 +22,22 @@ pub(crate) async fn read_mapped(
         let _ = sender.send(outcome);
     });
     #[cfg(not(target_arch = "wasm32"))]
-    device
-        .poll(wgpu::PollType::wait_indefinitely())
-        .map_err(|e| Error::Gpu { stage: "readback", reason: e.to_string() })?;
+    match device
+        .poll(wgpu::PollType::Wait { submission_index: None, timeout: Some(GPU_WAIT_LIMIT) })
+    {
+        Ok(_) => {}
+        // A GPU that does not finish is as good as lost: the engine then falls back to the CPU
+        // instead of blocking its caller forever.
+        Err(wgpu::PollError::Timeout) => {
+            return Err(Error::DeviceLost {
+                reason: format!(
+                    "the GPU did not finish a submission within {} s",
+                    GPU_WAIT_LIMIT.as_secs()
+                ),
+            });
+        }
+        Err(e) => return Err(Error::Gpu { stage: "readback", reason: e.to_string() }),
+    }
     #[cfg(target_arch = "wasm32")]
     let _ = device;
     match receiver.await {
