@@ -48,8 +48,11 @@ lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib --test browser --test browser_user -- -D warnings
-	# The CPU-only build (no `gpu` feature: uninhabited GPU types, no wgpu) must stay clean too.
-	cargo clippy --target wasm32-unknown-unknown --lib --no-default-features -- -D warnings
+	# The npm package's modules (scripts/build-pkg.sh) must stay clean too: the CPU-only core (no
+	# `gpu` feature: uninhabited GPU types, no wgpu), the kernels and the sync module.
+	for features in js-engine js-kernels js-sync; do \
+	  cargo clippy --target wasm32-unknown-unknown --lib --no-default-features --features $$features -- -D warnings || exit 1; \
+	done
 
 ## native tests, with the GPU parity suite on Vulkan (lavapipe) and the sync server's store
 ## tests on a real PostgreSQL on loopback: a missing adapter or database fails them

@@ -7,22 +7,28 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 say() { printf '\033[1;34m[pkg]\033[0m %s\n' "$*"; }
 
-# Two builds of the same crate, with the same exports:
-#   pkg/wasm/      the core module: CPU only (`--no-default-features`: no wgpu, no WGSL), what a
-#                  page without a usable WebGPU adapter downloads;
-#   pkg/wasm/gpu/  the full module (the `gpu` feature): WebGPU plus the same CPU path, loaded
-#                  instead of the core where `navigator.gpu` offers an adapter.
-# The core builds in its own target dir so neither build invalidates the other.
-build() { # <out dir> <cargo args…>
-  local out=$1
-  shift
-  say "cargo build --release --target wasm32-unknown-unknown $*"
-  cargo build --release --target wasm32-unknown-unknown --lib "$@"
-  local target=target
-  [[ " $* " == *" --target-dir target/core "* ]] && target=target/core
+# shellcheck source=toolchain.sh
+source scripts/toolchain.sh
+
+# Four builds of the same crate (`src/wasm/mod.rs` says which exports each carries):
+#   pkg/wasm/          the core: `Recommender`, `Bundle`, `ScoringEngine` on the CPU (no wgpu, no
+#                      WGSL) — what every page downloads;
+#   pkg/wasm/gpu/      the full engine: the core's exports plus the WebGPU path, loaded instead of
+#                      the core where `navigator.gpu` offers an adapter;
+#   pkg/wasm/kernels/  the one-shot re-rank primitives and `referenceTopK`, loaded on first use;
+#   pkg/wasm/sync/     the sync client, loaded by the first `Recommender` created with `sync`.
+# All four: the pinned nightly, the standard library rebuilt with `-Cpanic=immediate-abort`
+# (scripts/toolchain.sh), and the simd128 / inline-threshold flags of .cargo/config.toml
+# (RUSTFLAGS replaces that file's flags, so they are repeated here).
+WASM_RUSTFLAGS="-C target-feature=+simd128 -C llvm-args=-inline-threshold=25 -Zunstable-options -Cpanic=immediate-abort"
+build() { # <out dir> <cargo features>
+  local out=$1 features=$2
+  say "cargo +$EDGEREC_NIGHTLY build --release --target wasm32-unknown-unknown --features $features (std rebuilt: immediate-abort)"
+  RUSTFLAGS="$WASM_RUSTFLAGS" cargo "+$EDGEREC_NIGHTLY" build -Zbuild-std=std,panic_abort --release \
+    --target wasm32-unknown-unknown --lib --no-default-features --features "$features" --target-dir target/pkg
   say "wasm-bindgen --target web → $out"
   wasm-bindgen --target web --out-dir "$out" --out-name edgerec \
-    "$target/wasm32-unknown-unknown/release/edgerec.wasm"
+    target/pkg/wasm32-unknown-unknown/release/edgerec.wasm
   # The generated classes declare `[Symbol.dispose]()`, which needs the `esnext.disposable` lib:
   # a consumer compiling with `lib: ["ES2022", "DOM"]` and `skipLibCheck: false` would fail on
   # our types. The reference directive brings that lib in wherever the declarations are used.
@@ -33,17 +39,33 @@ build() { # <out dir> <cargo args…>
     --enable-mutable-globals --enable-reference-types --enable-multivalue \
     "$out/edgerec_bg.wasm" -o "$out/edgerec_bg.wasm"
 }
-build pkg/wasm --no-default-features --target-dir target/core
-build pkg/wasm/gpu
+build pkg/wasm js-engine
+build pkg/wasm/gpu js-engine,gpu
+build pkg/wasm/kernels js-kernels
+build pkg/wasm/sync js-sync
 say "ErrorCode union from src/error.rs"
 node scripts/gen-error-codes.mjs
 say "tsc (pkg/src → pkg/dist)"
 node_modules/.bin/tsc -p pkg/tsconfig.json
 
-gz() { gzip -9 -c "$@" | wc -c; }
+# What the package ships is minified (the declarations keep every doc comment): a consumer's
+# bundler would minify it anyway, and a page that imports the package without one (an import
+# map, a CDN) downloads half the bytes. Minifiers drop comments, so dist/wasm-file.js, whose
+# import() carries the comments bundlers read, stays as tsc wrote it.
+say "esbuild --minify (pkg/dist, the wasm-bindgen glue)"
+for js in pkg/dist/*.js pkg/wasm/edgerec.js pkg/wasm/{gpu,kernels,sync}/edgerec.js; do
+  [[ $js == pkg/dist/wasm-file.js ]] && continue
+  node_modules/.bin/esbuild --minify --format=esm --log-level=warning "$js" --outfile="$js" --allow-overwrite
+done
+
+# Each file compressed on its own, as a browser downloads them.
+gz() { local total=0 f; for f in "$@"; do total=$((total + $(gzip -9 -c "$f" | wc -c))); done; echo "$total"; }
+kb() { awk -v b="$1" 'BEGIN { printf "%.1f KB", b / 1000 }'; }
 core_wasm=$(gz pkg/wasm/edgerec_bg.wasm)
-gpu_wasm=$(gz pkg/wasm/gpu/edgerec_bg.wasm)
-core_js=$(gz pkg/wasm/edgerec.js pkg/dist/index.js pkg/dist/storage.js pkg/dist/sync.js pkg/dist/error-codes.js)
-gpu_js=$(gz pkg/wasm/gpu/edgerec.js)
-say "size (gzip -9): core = wasm ${core_wasm} B + JS ${core_js} B = $((core_wasm + core_js)) B;" \
-  "with WebGPU the full module replaces the core wasm: wasm ${gpu_wasm} B + its glue ${gpu_js} B"
+core_js=$(gz pkg/wasm/edgerec.js pkg/dist/index.js pkg/dist/storage.js pkg/dist/sync.js pkg/dist/error-codes.js pkg/dist/wasm-file.js)
+say "size (gzip -9), per entry point and lazily loaded module:"
+say "  edgerec (core):    wasm $(kb "$core_wasm") + JS $(kb "$core_js") = $(kb $((core_wasm + core_js)))"
+say "  + WebGPU (replaces the core wasm): wasm $(kb "$(gz pkg/wasm/gpu/edgerec_bg.wasm)") + glue $(kb "$(gz pkg/wasm/gpu/edgerec.js)")"
+say "  + kernels (dppSelect, mmrSelect, DppKernel, MmrIndex, referenceTopK): wasm $(kb "$(gz pkg/wasm/kernels/edgerec_bg.wasm)") + glue $(kb "$(gz pkg/wasm/kernels/edgerec.js)")"
+say "  + sync (Recommender with sync): wasm $(kb "$(gz pkg/wasm/sync/edgerec_bg.wasm)") + glue $(kb "$(gz pkg/wasm/sync/edgerec.js)")"
+say "  edgerec/worker: $(kb "$(gz pkg/dist/worker.js pkg/dist/worker-protocol.js pkg/dist/worker-entry.js)") JS; edgerec/sw: $(kb "$(gz pkg/dist/sw.js)") JS"

@@ -13,11 +13,14 @@ targets=(manifest items tensors)
 per_target=$(( seconds / ${#targets[@]} ))
 (( per_target >= 1 )) || per_target=1
 
-if ! rustup toolchain list | grep -q '^nightly'; then
-  rustup toolchain install nightly --profile minimal || { echo "fuzz: cannot install nightly" >&2; exit 3; }
+# shellcheck source=toolchain.sh
+source scripts/toolchain.sh
+if ! rustup toolchain list | grep -q "^$EDGEREC_NIGHTLY"; then
+  rustup toolchain install "$EDGEREC_NIGHTLY" --profile minimal --component rust-src \
+    || { echo "fuzz: cannot install $EDGEREC_NIGHTLY" >&2; exit 3; }
 fi
-if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
-  cargo +nightly install cargo-fuzz --locked || { echo "fuzz: cannot install cargo-fuzz" >&2; exit 3; }
+if ! cargo "+$EDGEREC_NIGHTLY" fuzz --version >/dev/null 2>&1; then
+  cargo "+$EDGEREC_NIGHTLY" install cargo-fuzz --locked || { echo "fuzz: cannot install cargo-fuzz" >&2; exit 3; }
 fi
 
 seed() { # seed <target> <file> [prefix byte]
@@ -38,13 +41,13 @@ total=0
 for t in "${targets[@]}"; do
   log="fuzz/${t}.log"
   mkdir -p fuzz
-  if ! cargo +nightly fuzz build "$t" >"$log" 2>&1; then
+  if ! cargo "+$EDGEREC_NIGHTLY" fuzz build "$t" >"$log" 2>&1; then
     tail -n 40 "$log"
     echo "fuzz: target $t did not build (see $log)" >&2
     exit 2
   fi
   # -rss_limit_mb: the loader must not allocate more than it receives (see MAX_RESERVE_BYTES).
-  if ! cargo +nightly fuzz run "$t" -- -max_total_time="$per_target" -rss_limit_mb=2048 \
+  if ! cargo "+$EDGEREC_NIGHTLY" fuzz run "$t" -- -max_total_time="$per_target" -rss_limit_mb=2048 \
       -max_len=65536 >"$log" 2>&1; then
     tail -n 40 "$log"
     echo "fuzz: target $t FAILED (crash input in fuzz/artifacts/$t/)" >&2

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the build and tests need, skipping whatever is already present. Idempotent.
-#   scripts/setup.sh rust     rustup wasm32 target + wasm-bindgen-cli pinned to Cargo.lock
+#   scripts/setup.sh rust     rustup wasm32 target + wasm-bindgen-cli pinned to Cargo.lock + the
+#                             pinned nightly with rust-src (the npm package's wasm build)
 #   scripts/setup.sh browser  chromium + chromedriver (Debian packages)
 #   scripts/setup.sh vulkan   Mesa lavapipe (software Vulkan) for native GPU tests
 #   scripts/setup.sh node     node/npm + the dev tools in package.json (tsc, wasm-opt, playwright-core)
-#   scripts/setup.sh fuzz     the nightly toolchain + cargo-fuzz (for `make fuzz`)
+#   scripts/setup.sh fuzz     the pinned nightly + cargo-fuzz (for `make fuzz`)
 #   scripts/setup.sh postgres PostgreSQL for the `edgerec serve` tests: a private cluster in
 #                             $EDGEREC_PG_DIR (default /var/tmp/edgerec-pg) on 127.0.0.1:$EDGEREC_PG_PORT
 #                             (default 55432), trust auth, database edgerec_test; its URL is the
@@ -33,12 +34,24 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
+# The pinned nightly (scripts/toolchain.sh) with the standard library's sources.
+setup_nightly() {
+  export PATH="$HOME/.cargo/bin:$PATH"
+  # shellcheck source=toolchain.sh
+  source scripts/toolchain.sh
+  if ! rustup component list --toolchain "$EDGEREC_NIGHTLY" --installed 2>/dev/null | grep -q '^rust-src'; then
+    say "rustup toolchain install $EDGEREC_NIGHTLY --component rust-src (the wasm build rebuilds std)"
+    rustup toolchain install "$EDGEREC_NIGHTLY" --profile minimal --component rust-src
+  fi
+}
+
 setup_rust() {
   export PATH="$HOME/.cargo/bin:$PATH"
   if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     say "rustup target add wasm32-unknown-unknown"
     rustup target add wasm32-unknown-unknown
   fi
+  setup_nightly
   if [ ! -f Cargo.lock ]; then cargo generate-lockfile; fi
   local want
   want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
@@ -75,14 +88,10 @@ setup_node() {
 }
 
 setup_fuzz() {
-  export PATH="$HOME/.cargo/bin:$PATH"
-  if ! rustup toolchain list | grep -q '^nightly'; then
-    say "rustup toolchain install nightly (for cargo fuzz)"
-    rustup toolchain install nightly --profile minimal
-  fi
-  if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+  setup_nightly
+  if ! cargo "+$EDGEREC_NIGHTLY" fuzz --version >/dev/null 2>&1; then
     say "cargo install cargo-fuzz"
-    cargo +nightly install cargo-fuzz --locked
+    cargo "+$EDGEREC_NIGHTLY" install cargo-fuzz --locked
   fi
 }
 

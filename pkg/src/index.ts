@@ -17,14 +17,16 @@
 import initCore, * as core from '../wasm/edgerec.js';
 import type {
   ScoringEngine as WasmScoringEngine,
-  DppKernel as WasmDppKernel,
   Bundle as WasmBundle,
-  MmrIndex as WasmMmrIndex,
   Recommender as WasmRecommender,
-  SyncClient as WasmSyncClient,
   TopKResult,
 } from '../wasm/edgerec.js';
+import type * as KernelsGlue from '../wasm/kernels/edgerec.js';
+import type { DppKernel as WasmDppKernel, MmrIndex as WasmMmrIndex } from '../wasm/kernels/edgerec.js';
+import type * as SyncGlue from '../wasm/sync/edgerec.js';
+import type { SyncClient as WasmSyncClient } from '../wasm/sync/edgerec.js';
 import { IndexedDbStore, MemoryStore, type KeyValueStore } from './storage.js';
+import { wasmFile } from './wasm-file.js';
 
 import {
   Emitter,
@@ -93,6 +95,13 @@ export interface InitOptions {
    * when the source is `edgerec/gpu/edgerec_bg.wasm`.
    */
   module?: EdgerecModule | 'auto';
+  /**
+   * Where to load the lazily loaded modules from when not beside this file (a CDN, a custom
+   * asset path): `kernels` (`edgerec/kernels/edgerec_bg.wasm`: {@link dppSelect},
+   * {@link mmrSelect}, {@link DppKernel}, {@link MmrIndex}, {@link referenceTopK}) and `sync`
+   * (`edgerec/sync/edgerec_bg.wasm`: a {@link Recommender} with `sync`).
+   */
+  lazySources?: { kernels?: WasmSource; sync?: WasmSource };
 }
 
 type Glue = typeof core;
@@ -100,17 +109,7 @@ type Glue = typeof core;
 let glue: Glue = core;
 let loaded: EdgerecModule | undefined;
 let ready: Promise<void> | undefined;
-
-/** `url`, or its bytes in Node (where `fetch()` cannot read `file:` URLs). */
-async function wasmFile(url: URL): Promise<WasmSource> {
-  if (url.protocol === 'file:') {
-    // The specifier is a variable so bundlers leave it alone.
-    const fsModule = 'node:fs/promises';
-    const fs = (await import(/* webpackIgnore: true */ /* @vite-ignore */ fsModule)) as { readFile(u: URL): Promise<Uint8Array> };
-    return fs.readFile(url);
-  }
-  return url;
-}
+let lazySources: InitOptions['lazySources'] = {};
 
 /** Whether WebGPU offers an adapter here (window or worker; never in Node). */
 async function webGpuAdapterAvailable(): Promise<boolean> {
@@ -136,6 +135,7 @@ async function webGpuAdapterAvailable(): Promise<boolean> {
  */
 export function initEdgerec(source?: WasmSource, options: InitOptions = {}): Promise<void> {
   if (!ready) {
+    lazySources = options.lazySources ?? {};
     ready = (async () => {
       const wanted = options.module ?? (source === undefined ? 'auto' : 'core');
       const module: EdgerecModule = wanted === 'auto' ? ((await webGpuAdapterAvailable()) ? 'gpu' : 'core') : wanted;
@@ -162,7 +162,46 @@ export function loadedModule(): EdgerecModule | undefined {
   return loaded;
 }
 
-function takeTopK(result: TopKResult): TopK {
+/**
+ * A module that only some pages need, loaded (once) on first use: its own chunk for bundlers,
+ * its own wasm instance. A failed download is retried on the next call.
+ */
+function lazyModule<G extends { default: (init: { module_or_path: WasmSource }) => Promise<unknown> }>(
+  load: () => Promise<G>,
+  wasm: () => URL,
+  source: () => WasmSource | undefined,
+): () => Promise<G> {
+  let pending: Promise<G> | undefined;
+  return () => {
+    if (!pending) {
+      pending = (async () => {
+        const glue = await load();
+        await glue.default({ module_or_path: source() ?? (await wasmFile(wasm())) });
+        return glue;
+      })();
+      pending.catch(() => {
+        pending = undefined;
+      });
+    }
+    return pending;
+  };
+}
+
+/** The one-shot re-rank primitives and the reference scorer (`wasm/kernels/`). */
+const kernels = lazyModule(
+  () => import('../wasm/kernels/edgerec.js') as Promise<typeof KernelsGlue>,
+  () => new URL('../wasm/kernels/edgerec_bg.wasm', import.meta.url),
+  () => lazySources?.kernels,
+);
+
+/** The sync client (`wasm/sync/`): only pages that sync with a server download it. */
+const syncModule = lazyModule(
+  () => import('../wasm/sync/edgerec.js') as Promise<typeof SyncGlue>,
+  () => new URL('../wasm/sync/edgerec_bg.wasm', import.meta.url),
+  () => lazySources?.sync,
+);
+
+function takeTopK(result: { ids: Uint32Array; scores: Float32Array; free(): void }): TopK {
   try {
     return { ids: result.ids, scores: result.scores };
   } finally {
@@ -298,14 +337,12 @@ export class ScoringEngine {
  * `megabytes` MB): the yardstick for the scoring benchmark's GB/s.
  */
 export async function memorySumBandwidth(megabytes = 256): Promise<number> {
-  await initEdgerec();
-  return glue.memorySumBandwidth(megabytes);
+  return (await kernels()).memorySumBandwidth(megabytes);
 }
 
 /** The scalar CPU reference top-k: slow, exact (f64 accumulation); for tests and demos. */
 export async function referenceTopK(items: Float32Array, dim: number, query: Float32Array, k: number): Promise<TopK> {
-  await initEdgerec();
-  return takeTopK(glue.referenceTopK(items, dim, query, k));
+  return takeTopK((await kernels()).referenceTopK(items, dim, query, k));
 }
 
 /** Options for {@link dppSelect}. */
@@ -329,8 +366,7 @@ function f64(values: Float64Array | Float32Array | ArrayLike<number>): Float64Ar
  * (row-major): up to `k` indices in selection order — identical to the authors' implementation.
  */
 export async function dppSelect(kernel: Float64Array | Float32Array | number[], n: number, k: number, options: DppOptions = {}): Promise<Uint32Array> {
-  await initEdgerec();
-  return glue.dppSelect(f64(kernel), n, k, options.window, options.epsilon);
+  return (await kernels()).dppSelect(f64(kernel), n, k, options.window, options.epsilon);
 }
 
 /** Options for {@link dppSelectEmbeddings}. */
@@ -357,8 +393,7 @@ export async function dppSelectEmbeddings(
   k: number,
   options: DppEmbeddingOptions = {},
 ): Promise<Uint32Array> {
-  await initEdgerec();
-  return glue.dppSelectEmbeddings(
+  return (await kernels()).dppSelectEmbeddings(
     f64(items), dim, f64(scores), k, options.theta ?? 0.7, options.window, options.epsilon,
   );
 }
@@ -376,8 +411,7 @@ export async function mmrSelect(
   lambda: number,
   options: { window?: number } = {},
 ): Promise<Uint32Array> {
-  await initEdgerec();
-  return glue.mmrSelect(f64(items), dim, f64(query), k, lambda, options.window);
+  return (await kernels()).mmrSelect(f64(items), dim, f64(query), k, lambda, options.window);
 }
 
 /** A DPP kernel validated once and kept in WebAssembly memory, for repeated selections. */
@@ -386,8 +420,7 @@ export class DppKernel {
 
   /** Validates and keeps an `n × n` kernel (row-major). */
   static async create(kernel: Float64Array | Float32Array | number[], n: number): Promise<DppKernel> {
-    await initEdgerec();
-    return new DppKernel(new glue.DppKernel(f64(kernel), n));
+    return new DppKernel(new (await kernels()).DppKernel(f64(kernel), n));
   }
 
   /** Up to `k` indices in selection order (see {@link dppSelect}). */
@@ -416,8 +449,7 @@ export class MmrIndex {
 
   /** Keeps `rows × dim` item vectors. */
   static async create(items: Float64Array | Float32Array | number[], dim: number): Promise<MmrIndex> {
-    await initEdgerec();
-    return new MmrIndex(new glue.MmrIndex(f64(items), dim));
+    return new MmrIndex(new (await kernels()).MmrIndex(f64(items), dim));
   }
 
   /** Up to `k` indices in selection order for `query` (see {@link mmrSelect}). */
@@ -1167,7 +1199,7 @@ export class Recommender {
       backoffBaseMs: sync.backoffBaseMs,
       backoffCapMs: sync.backoffCapMs,
     };
-    this.sync = await glue.SyncClient.open(config, this.store, this.transport, entropy);
+    this.sync = await (await syncModule()).SyncClient.open(config, this.store, this.transport, entropy);
     await this.withSync((s) => s.setModelVersion(this.currentVersion));
     // The last experiment config seen, so an offline reload keeps the same variants.
     const cached = await this.store.get(EXPERIMENTS_KEY).catch(() => undefined);

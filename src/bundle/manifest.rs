@@ -237,9 +237,12 @@ struct Envelope<'a> {
     signature: Option<SignatureBlock>,
 }
 
+/// Only `format_version`, read as raw JSON text: a `serde_json::Value` here would link its
+/// decoder and two printers into the wasm module for one number.
 #[derive(Deserialize)]
-struct VersionProbe {
-    format_version: Option<serde_json::Value>,
+struct VersionProbe<'a> {
+    #[serde(borrow)]
+    format_version: Option<&'a RawValue>,
 }
 
 /// A manifest that parsed, whose signature verified (when a key was configured) and whose
@@ -295,16 +298,16 @@ pub fn parse_manifest(bytes: &[u8], public_key: Option<&[u8; 32]>) -> Result<Che
         }
         (None, None) => false,
     };
-    let probe: VersionProbe = serde_json::from_slice(raw)
+    let probe: VersionProbe<'_> = serde_json::from_slice(raw)
         .map_err(|e| corrupt(format!("manifest is not a JSON object: {e}")))?;
     match probe.format_version {
         None => return Err(corrupt("missing format_version")),
-        Some(v) => match v.as_u64() {
-            Some(FORMAT_VERSION) => {}
-            Some(found) => {
+        Some(v) => match v.get().parse::<u64>() {
+            Ok(FORMAT_VERSION) => {}
+            Ok(found) => {
                 return Err(Error::UnsupportedVersion { found, supported: FORMAT_VERSION });
             }
-            None => return Err(corrupt(format!("format_version {v} is not an integer"))),
+            Err(_) => return Err(corrupt(format!("format_version {v} is not an integer"))),
         },
     }
     let manifest: Manifest =

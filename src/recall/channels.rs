@@ -82,7 +82,13 @@ pub enum CategoryOrder {
 }
 
 /// What a channel recalls.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+///
+/// Deserialized through `ChannelWire` (one flat struct), not serde's internally tagged enum
+/// support, which buffers the object into serde's private `Content` tree (about 28 KB of the
+/// release wasm module, 5 KB gzipped). The same spellings are accepted (camelCase fields, their
+/// snake_case aliases) and the same objects refused: an unknown field, a field of another type or
+/// a missing one.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 #[serde(
     tag = "type",
     rename_all = "snake_case",
@@ -154,6 +160,178 @@ impl ChannelKind {
             ChannelKind::Fresh { .. } => "fresh",
             ChannelKind::Category { .. } => "category",
         }
+    }
+}
+
+/// The `type` of a channel's JSON: [`ChannelKind`]'s variant names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ChannelType {
+    Vector,
+    ItemToItem,
+    Popular,
+    Fresh,
+    Category,
+}
+
+impl ChannelType {
+    /// The `type` string.
+    fn name(self) -> &'static str {
+        match self {
+            ChannelType::Vector => "vector",
+            ChannelType::ItemToItem => "item_to_item",
+            ChannelType::Popular => "popular",
+            ChannelType::Fresh => "fresh",
+            ChannelType::Category => "category",
+        }
+    }
+
+    /// The (camelCase) fields of the type's [`ChannelKind`] variant.
+    fn fields(self) -> &'static [&'static str] {
+        match self {
+            ChannelType::Vector => &["k"],
+            ChannelType::ItemToItem => &["source", "maxSeeds"],
+            ChannelType::Popular => &["recent"],
+            ChannelType::Fresh => &["windowS"],
+            ChannelType::Category => &["perCategory", "order"],
+        }
+    }
+}
+
+/// A [`ChannelKind`] as it arrives: every field of every variant, `Some` when present (an
+/// explicit `null` is an error, as with the derived variants), checked against `type` by
+/// [`ChannelWire::into_kind`].
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ChannelWire {
+    #[serde(rename = "type")]
+    kind: ChannelType,
+    #[serde(default, deserialize_with = "present")]
+    k: Option<usize>,
+    #[serde(default, deserialize_with = "present")]
+    source: Option<NeighbourSource>,
+    #[serde(default, alias = "max_seeds", deserialize_with = "present")]
+    max_seeds: Option<usize>,
+    #[serde(default, deserialize_with = "present")]
+    recent: Option<bool>,
+    #[serde(default, alias = "window_s", deserialize_with = "present")]
+    window_s: Option<i64>,
+    #[serde(default, alias = "per_category", deserialize_with = "present")]
+    per_category: Option<usize>,
+    #[serde(default, deserialize_with = "present")]
+    order: Option<CategoryOrder>,
+}
+
+/// A field that is present: `Some` of its value (`null` is an error for every field here).
+fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    deserializer: D,
+) -> std::result::Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
+
+/// Why a [`ChannelWire`] is not a channel of its `type`.
+#[derive(Debug)]
+enum ChannelWireError {
+    /// A field of the type is absent.
+    Missing(ChannelType, &'static str),
+    /// A field of another type is present.
+    Unknown(ChannelType, &'static str),
+}
+
+impl std::fmt::Display for ChannelWireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            ChannelWireError::Missing(kind, field) => {
+                write!(f, "missing field `{field}` for channel type `{}`", kind.name())
+            }
+            ChannelWireError::Unknown(kind, field) => {
+                write!(f, "unknown field `{field}` for channel type `{}`, expected ", kind.name())?;
+                let fields = kind.fields();
+                for (i, name) in fields.iter().enumerate() {
+                    let sep = match i {
+                        0 => "",
+                        i if i + 1 == fields.len() => " or ",
+                        _ => ", ",
+                    };
+                    write!(f, "{sep}`{name}`")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl ChannelWire {
+    /// The channel kind, if the fields present are exactly those of `type`.
+    fn into_kind(self) -> std::result::Result<ChannelKind, ChannelWireError> {
+        let kind = self.kind;
+        let set = [
+            ("k", self.k.is_some()),
+            ("source", self.source.is_some()),
+            ("maxSeeds", self.max_seeds.is_some()),
+            ("recent", self.recent.is_some()),
+            ("windowS", self.window_s.is_some()),
+            ("perCategory", self.per_category.is_some()),
+            ("order", self.order.is_some()),
+        ];
+        if let Some(&(field, _)) =
+            set.iter().find(|(field, set)| *set && !kind.fields().contains(field))
+        {
+            return Err(ChannelWireError::Unknown(kind, field));
+        }
+        fn need<T>(
+            kind: ChannelType,
+            field: &'static str,
+            value: Option<T>,
+        ) -> std::result::Result<T, ChannelWireError> {
+            value.ok_or(ChannelWireError::Missing(kind, field))
+        }
+        Ok(match kind {
+            ChannelType::Vector => ChannelKind::Vector { k: need(kind, "k", self.k)? },
+            ChannelType::ItemToItem => ChannelKind::ItemToItem {
+                source: need(kind, "source", self.source)?,
+                max_seeds: need(kind, "maxSeeds", self.max_seeds)?,
+            },
+            ChannelType::Popular => {
+                ChannelKind::Popular { recent: need(kind, "recent", self.recent)? }
+            }
+            ChannelType::Fresh => {
+                ChannelKind::Fresh { window_s: need(kind, "windowS", self.window_s)? }
+            }
+            ChannelType::Category => ChannelKind::Category {
+                per_category: need(kind, "perCategory", self.per_category)?,
+                order: need(kind, "order", self.order)?,
+            },
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ChannelKind {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        /// Takes a JSON object only (a derived struct would take an array too).
+        struct ChannelVisitor;
+
+        impl<'de> serde::de::Visitor<'de> for ChannelVisitor {
+            type Value = ChannelKind;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("internally tagged enum ChannelKind")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<ChannelKind, A::Error> {
+                use serde::Deserialize as _;
+                let wire =
+                    ChannelWire::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                wire.into_kind().map_err(serde::de::Error::custom)
+            }
+        }
+
+        deserializer.deserialize_map(ChannelVisitor)
     }
 }
 
@@ -773,5 +951,92 @@ impl ChannelTables {
         crate::order::sort_scored_desc(&mut taken);
         out.rows = taken.into_iter().take(quota).map(|(row, _)| row).collect();
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> std::result::Result<ChannelKind, String> {
+        serde_json::from_str(json).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn every_kind_round_trips() {
+        let kinds = [
+            ChannelKind::Vector { k: 200 },
+            ChannelKind::ItemToItem { source: NeighbourSource::ItemCf, max_seeds: 20 },
+            ChannelKind::ItemToItem { source: NeighbourSource::Swing, max_seeds: 5 },
+            ChannelKind::ItemToItem { source: NeighbourSource::Ease, max_seeds: 500 },
+            ChannelKind::Popular { recent: false },
+            ChannelKind::Popular { recent: true },
+            ChannelKind::Fresh { window_s: 86_400 },
+            ChannelKind::Category { per_category: 10, order: CategoryOrder::Newest },
+            ChannelKind::Category { per_category: 3, order: CategoryOrder::Popular },
+        ];
+        for kind in kinds {
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(parse(&json), Ok(kind), "{json}");
+        }
+        assert_eq!(
+            serde_json::to_string(&ChannelKind::ItemToItem {
+                source: NeighbourSource::Swing,
+                max_seeds: 5
+            })
+            .unwrap(),
+            r#"{"type":"item_to_item","source":"swing","maxSeeds":5}"#
+        );
+        for config in RecallConfig::default_channels().channels {
+            let json = serde_json::to_string(&config).unwrap();
+            assert_eq!(serde_json::from_str::<ChannelConfig>(&json).unwrap(), config, "{json}");
+        }
+    }
+
+    #[test]
+    fn snake_case_aliases_are_accepted() {
+        let cases = [
+            (
+                r#"{"type":"item_to_item","source":"item_cf","max_seeds":7}"#,
+                ChannelKind::ItemToItem { source: NeighbourSource::ItemCf, max_seeds: 7 },
+            ),
+            (r#"{"window_s":60,"type":"fresh"}"#, ChannelKind::Fresh { window_s: 60 }),
+            (
+                r#"{"type":"category","per_category":2,"order":"popular"}"#,
+                ChannelKind::Category { per_category: 2, order: CategoryOrder::Popular },
+            ),
+        ];
+        for (json, kind) in cases {
+            assert_eq!(parse(json), Ok(kind), "{json}");
+        }
+        let err = parse(r#"{"type":"item_to_item","source":"ease","max_seeds":5,"maxSeeds":5}"#)
+            .unwrap_err();
+        assert!(err.contains("duplicate field `maxSeeds`"), "{err}");
+    }
+
+    #[test]
+    fn missing_fields_are_errors() {
+        let err = parse(r#"{"type":"item_to_item","source":"ease"}"#).unwrap_err();
+        assert!(err.contains("missing field `maxSeeds` for channel type `item_to_item`"), "{err}");
+        let err = parse(r#"{"type":"popular"}"#).unwrap_err();
+        assert!(err.contains("missing field `recent` for channel type `popular`"), "{err}");
+        let err = parse(r#"{"k":10}"#).unwrap_err();
+        assert!(err.contains("missing field `type`"), "{err}");
+        assert!(parse(r#"{"type":"vector","k":null}"#).is_err());
+    }
+
+    #[test]
+    fn fields_of_another_kind_and_unknown_fields_are_errors() {
+        let err = parse(r#"{"type":"vector","k":10,"recent":true}"#).unwrap_err();
+        assert!(err.contains("unknown field `recent` for channel type `vector`"), "{err}");
+        let err = parse(r#"{"type":"popular","recent":true,"per_category":3}"#).unwrap_err();
+        assert!(err.contains("unknown field `perCategory` for channel type `popular`"), "{err}");
+        let err = parse(r#"{"type":"vector","k":10,"foo":1}"#).unwrap_err();
+        assert!(err.contains("unknown field `foo`"), "{err}");
+        let err = parse(r#"{"type":"itemToItem","source":"swing","maxSeeds":5}"#).unwrap_err();
+        assert!(err.contains("unknown variant `itemToItem`"), "{err}");
+        for json in [r#""vector""#, "null", "{}", r#"["vector",10]"#] {
+            assert!(parse(json).is_err(), "{json}");
+        }
     }
 }

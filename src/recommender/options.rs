@@ -182,7 +182,12 @@ pub enum RuleKind {
 /// A rule with its enforcement: `hard` rules never give way (an impossible one is the typed
 /// error `RULES_INFEASIBLE`); soft rules (the default) give way when nothing else is eligible,
 /// lowest `priority` first, and the trace says where.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+///
+/// Deserialized through `RuleWire` (one flat struct), not serde's `flatten` over the internally
+/// tagged [`RuleKind`], which buffers every rule into serde's private `Content` tree (about 34 KB
+/// of the release wasm module, 7 KB gzipped). Accepted inputs and the strictness are the same: an
+/// unknown field, a field of another kind or a missing one is an error.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RuleSpec {
     /// The constraint.
     #[serde(flatten)]
@@ -216,6 +221,210 @@ impl RuleSpec {
             | RuleKind::Dedupe { attribute } => Some(attribute),
             RuleKind::Pin { .. } => None,
         }
+    }
+}
+
+/// The `kind` of a rule's JSON: [`RuleKind`]'s variant names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RuleName {
+    MaxConsecutive,
+    MaxPerWindow,
+    MaxInTop,
+    MinInTop,
+    Pin,
+    Dedupe,
+}
+
+impl RuleName {
+    /// The `kind` string.
+    fn name(self) -> &'static str {
+        match self {
+            RuleName::MaxConsecutive => "max_consecutive",
+            RuleName::MaxPerWindow => "max_per_window",
+            RuleName::MaxInTop => "max_in_top",
+            RuleName::MinInTop => "min_in_top",
+            RuleName::Pin => "pin",
+            RuleName::Dedupe => "dedupe",
+        }
+    }
+
+    /// The fields of the kind's [`RuleKind`] variant.
+    fn fields(self) -> &'static [&'static str] {
+        match self {
+            RuleName::MaxConsecutive => &["attribute", "max"],
+            RuleName::MaxPerWindow => &["attribute", "window", "max"],
+            RuleName::MaxInTop => &["attribute", "value", "top", "max"],
+            RuleName::MinInTop => &["attribute", "value", "top", "min"],
+            RuleName::Pin => &["item", "position"],
+            RuleName::Dedupe => &["attribute"],
+        }
+    }
+}
+
+/// A [`RuleSpec`] as it arrives: every field of every [`RuleKind`] variant, `Some` when present
+/// (an explicit `null` is not absence: it is `Some(None)` for `value`, an error elsewhere, as
+/// with the derived variants), checked against `kind` by [`RuleWire::into_spec`].
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleWire {
+    kind: RuleName,
+    #[serde(default, deserialize_with = "present")]
+    attribute: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    value: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    item: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    window: Option<usize>,
+    #[serde(default, deserialize_with = "present")]
+    top: Option<usize>,
+    #[serde(default, deserialize_with = "present")]
+    max: Option<usize>,
+    #[serde(default, deserialize_with = "present")]
+    min: Option<usize>,
+    #[serde(default, deserialize_with = "present")]
+    position: Option<usize>,
+    #[serde(default)]
+    hard: bool,
+    #[serde(default)]
+    priority: u32,
+}
+
+/// A field that is present: `Some` of its value, `null` included where `T` takes it.
+fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    deserializer: D,
+) -> std::result::Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
+
+/// Why a [`RuleWire`] is not a rule of its `kind`.
+#[derive(Debug)]
+enum RuleWireError {
+    /// A field of the kind is absent.
+    Missing(RuleName, &'static str),
+    /// A field of another kind is present.
+    Unknown(RuleName, &'static str),
+    /// `min_in_top`'s `value` is `null`.
+    NullValue,
+}
+
+impl std::fmt::Display for RuleWireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            RuleWireError::Missing(kind, field) => {
+                write!(f, "missing field `{field}` for rule kind `{}`", kind.name())
+            }
+            RuleWireError::Unknown(kind, field) => {
+                write!(f, "unknown field `{field}` for rule kind `{}`, expected ", kind.name())?;
+                for (i, name) in kind.fields().iter().enumerate() {
+                    let sep = if i == 0 { "" } else { ", " };
+                    write!(f, "{sep}`{name}`")?;
+                }
+                f.write_str(", `hard` or `priority`")
+            }
+            RuleWireError::NullValue => f.write_str("invalid type: null, expected a string"),
+        }
+    }
+}
+
+impl RuleWire {
+    /// The rule, if the fields present are exactly those of `kind` (`value` of `max_in_top`
+    /// optional).
+    fn into_spec(self) -> std::result::Result<RuleSpec, RuleWireError> {
+        let RuleWire {
+            kind,
+            attribute,
+            value,
+            item,
+            window,
+            top,
+            max,
+            min,
+            position,
+            hard,
+            priority,
+        } = self;
+        let set = [
+            ("attribute", attribute.is_some()),
+            ("value", value.is_some()),
+            ("item", item.is_some()),
+            ("window", window.is_some()),
+            ("top", top.is_some()),
+            ("max", max.is_some()),
+            ("min", min.is_some()),
+            ("position", position.is_some()),
+        ];
+        if let Some(&(field, _)) =
+            set.iter().find(|(field, set)| *set && !kind.fields().contains(field))
+        {
+            return Err(RuleWireError::Unknown(kind, field));
+        }
+        fn need<T>(
+            kind: RuleName,
+            field: &'static str,
+            value: Option<T>,
+        ) -> std::result::Result<T, RuleWireError> {
+            value.ok_or(RuleWireError::Missing(kind, field))
+        }
+        let rule = match kind {
+            RuleName::MaxConsecutive => RuleKind::MaxConsecutive {
+                attribute: need(kind, "attribute", attribute)?,
+                max: need(kind, "max", max)?,
+            },
+            RuleName::MaxPerWindow => RuleKind::MaxPerWindow {
+                attribute: need(kind, "attribute", attribute)?,
+                window: need(kind, "window", window)?,
+                max: need(kind, "max", max)?,
+            },
+            RuleName::MaxInTop => RuleKind::MaxInTop {
+                attribute: need(kind, "attribute", attribute)?,
+                value: value.flatten(),
+                top: need(kind, "top", top)?,
+                max: need(kind, "max", max)?,
+            },
+            RuleName::MinInTop => RuleKind::MinInTop {
+                attribute: need(kind, "attribute", attribute)?,
+                value: need(kind, "value", value)?.ok_or(RuleWireError::NullValue)?,
+                top: need(kind, "top", top)?,
+                min: need(kind, "min", min)?,
+            },
+            RuleName::Pin => RuleKind::Pin {
+                item: need(kind, "item", item)?,
+                position: need(kind, "position", position)?,
+            },
+            RuleName::Dedupe => RuleKind::Dedupe { attribute: need(kind, "attribute", attribute)? },
+        };
+        Ok(RuleSpec { rule, hard, priority })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RuleSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        /// Takes a JSON object only (a derived struct would take an array too), as `flatten` did.
+        struct RuleVisitor;
+
+        impl<'de> serde::de::Visitor<'de> for RuleVisitor {
+            type Value = RuleSpec;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("struct RuleSpec")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<RuleSpec, A::Error> {
+                use serde::Deserialize as _;
+                let wire =
+                    RuleWire::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                wire.into_spec().map_err(serde::de::Error::custom)
+            }
+        }
+
+        deserializer.deserialize_map(RuleVisitor)
     }
 }
 
@@ -310,5 +519,122 @@ impl RecommendOptions {
     /// `k` items with every other option at its default.
     pub fn top(k: usize) -> Self {
         Self { k, ..Self::default() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> std::result::Result<RuleSpec, String> {
+        serde_json::from_str(json).map_err(|e| e.to_string())
+    }
+
+    fn every_kind() -> Vec<RuleKind> {
+        let a = || "category".to_string();
+        vec![
+            RuleKind::MaxConsecutive { attribute: a(), max: 2 },
+            RuleKind::MaxPerWindow { attribute: a(), window: 5, max: 2 },
+            RuleKind::MaxInTop { attribute: a(), value: None, top: 10, max: 3 },
+            RuleKind::MaxInTop { attribute: a(), value: Some("Drama".into()), top: 10, max: 3 },
+            RuleKind::MinInTop { attribute: a(), value: "Comedy".into(), top: 10, min: 1 },
+            RuleKind::Pin { item: "318".into(), position: 0 },
+            RuleKind::Dedupe { attribute: a() },
+        ]
+    }
+
+    #[test]
+    fn every_kind_round_trips() {
+        for rule in every_kind() {
+            for spec in [
+                RuleSpec::soft(rule.clone()),
+                RuleSpec::hard(rule.clone()),
+                RuleSpec { rule: rule.clone(), hard: false, priority: 7 },
+            ] {
+                let json = serde_json::to_string(&spec).unwrap();
+                assert_eq!(parse(&json), Ok(spec), "{json}");
+            }
+        }
+    }
+
+    #[test]
+    fn serialized_shape_is_flat() {
+        let spec =
+            RuleSpec::hard(RuleKind::MaxPerWindow { attribute: "year".into(), window: 4, max: 1 });
+        assert_eq!(
+            serde_json::to_string(&spec).unwrap(),
+            r#"{"kind":"max_per_window","attribute":"year","window":4,"max":1,"hard":true,"priority":0}"#
+        );
+        let spec = RuleSpec::soft(RuleKind::MaxInTop {
+            attribute: "category".into(),
+            value: None,
+            top: 5,
+            max: 2,
+        });
+        assert_eq!(
+            serde_json::to_string(&spec).unwrap(),
+            r#"{"kind":"max_in_top","attribute":"category","value":null,"top":5,"max":2,"hard":false,"priority":0}"#
+        );
+    }
+
+    #[test]
+    fn hard_and_priority_default() {
+        let spec = parse(r#"{"attribute":"category","kind":"dedupe"}"#).unwrap();
+        assert_eq!(spec, RuleSpec::soft(RuleKind::Dedupe { attribute: "category".into() }));
+        let spec = parse(r#"{"kind":"pin","item":"1","position":3,"priority":2}"#).unwrap();
+        assert_eq!((spec.hard, spec.priority), (false, 2));
+    }
+
+    #[test]
+    fn optional_value_of_max_in_top() {
+        let base = r#""kind":"max_in_top","attribute":"category","top":3,"max":1"#;
+        for json in [format!("{{{base}}}"), format!(r#"{{{base},"value":null}}"#)] {
+            let RuleKind::MaxInTop { value, .. } = parse(&json).unwrap().rule else { panic!() };
+            assert_eq!(value, None);
+        }
+    }
+
+    #[test]
+    fn missing_fields_are_errors() {
+        let err = parse(r#"{"kind":"max_consecutive","attribute":"category"}"#).unwrap_err();
+        assert!(err.contains("missing field `max` for rule kind `max_consecutive`"), "{err}");
+        let err = parse(r#"{"kind":"min_in_top","attribute":"c","top":3,"min":1}"#).unwrap_err();
+        assert!(err.contains("missing field `value` for rule kind `min_in_top`"), "{err}");
+        let err = parse(r#"{"kind":"min_in_top","attribute":"c","value":null,"top":3,"min":1}"#)
+            .unwrap_err();
+        assert!(err.contains("invalid type: null, expected a string"), "{err}");
+        let err = parse(r#"{"attribute":"category","max":2}"#).unwrap_err();
+        assert!(err.contains("missing field `kind`"), "{err}");
+    }
+
+    #[test]
+    fn fields_of_another_kind_are_errors() {
+        let err =
+            parse(r#"{"kind":"max_consecutive","attribute":"c","max":2,"window":3}"#).unwrap_err();
+        assert!(err.contains("unknown field `window` for rule kind `max_consecutive`"), "{err}");
+        let err = parse(r#"{"kind":"dedupe","attribute":"c","value":"x"}"#).unwrap_err();
+        assert!(err.contains("unknown field `value` for rule kind `dedupe`"), "{err}");
+        // An explicit null is not absence.
+        assert!(parse(r#"{"kind":"dedupe","attribute":"c","value":null}"#).is_err());
+        assert!(parse(r#"{"kind":"pin","item":"1","position":0,"attribute":"c"}"#).is_err());
+    }
+
+    #[test]
+    fn unknown_fields_and_shapes_are_errors() {
+        let err = parse(r#"{"kind":"dedupe","attribute":"c","Hard":true}"#).unwrap_err();
+        assert!(err.contains("unknown field `Hard`"), "{err}");
+        let err = parse(r#"{"kind":"maxConsecutive","attribute":"c","max":2}"#).unwrap_err();
+        assert!(err.contains("unknown variant `maxConsecutive`"), "{err}");
+        let err = parse(r#"{"kind":"dedupe","attribute":"c","attribute":"d"}"#).unwrap_err();
+        assert!(err.contains("duplicate field `attribute`"), "{err}");
+        for json in [r#"["dedupe","c"]"#, r#""dedupe""#, "null", "{}"] {
+            assert!(parse(json).is_err(), "{json}");
+        }
+        let err = serde_json::from_str::<RecommendOptions>(
+            r#"{"rules":[{"kind":"pin","item":"1","position":0,"max":1}]}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("unknown field `max` for rule kind `pin`"), "{err}");
     }
 }

@@ -1,6 +1,6 @@
-//! `ScoringEngine` and `referenceTopK` for JavaScript.
+//! `ScoringEngine` for JavaScript.
 
-use crate::compute::cpu;
+use super::topk::TopKResult;
 use crate::compute::{
     BackendChoice, BackendReport, ItemIndex, ItemMatrix, RowMask, ScoreRequest, ScoringEngine,
     Similarity, TopK, parse_scheme,
@@ -9,27 +9,6 @@ use futures_util::lock::Mutex;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-
-/// A top-k result: `ids` (Uint32Array, row indices) and `scores` (Float32Array), best first.
-#[wasm_bindgen]
-pub struct TopKResult {
-    inner: TopK,
-}
-
-#[wasm_bindgen]
-impl TopKResult {
-    /// Row indices, best first.
-    #[wasm_bindgen(getter)]
-    pub fn ids(&self) -> Vec<u32> {
-        self.inner.ids.clone()
-    }
-
-    /// Scores aligned with `ids`.
-    #[wasm_bindgen(getter)]
-    pub fn scores(&self) -> Vec<f32> {
-        self.inner.scores.clone()
-    }
-}
 
 /// An item index on the chosen backend (`webgpu` or `cpu`).
 #[wasm_bindgen(js_name = ScoringEngine)]
@@ -183,32 +162,4 @@ impl WasmScoringEngine {
             Ok(JsValue::from_str(engine.report().backend.as_str()))
         })
     }
-}
-
-/// The scalar CPU reference: the definition of a correct top-k, for tests and demos.
-#[wasm_bindgen(js_name = referenceTopK)]
-pub fn reference_top_k(
-    items: Vec<f32>,
-    dim: usize,
-    query: Vec<f32>,
-    k: usize,
-) -> Result<TopKResult, JsValue> {
-    let items = ItemMatrix::new(items, dim)?;
-    Ok(TopKResult { inner: cpu::reference_top_k(&items, &query, k)? })
-}
-
-/// Single-core read bandwidth of this WebAssembly instance in GB/s: the median of five plain
-/// sums over `megabytes` MB — the yardstick the scoring benchmark's GB/s are compared with.
-#[wasm_bindgen(js_name = memorySumBandwidth)]
-pub fn memory_sum_bandwidth(megabytes: usize) -> f64 {
-    let data = vec![1u64; megabytes.max(1) * (1 << 20) / 8];
-    let samples: Vec<f64> = (0..5)
-        .map(|_| {
-            let start = web_time::Instant::now();
-            let sum = data.iter().fold(0u64, |a, &b| a.wrapping_add(b));
-            std::hint::black_box(sum);
-            start.elapsed().as_secs_f64()
-        })
-        .collect();
-    (data.len() * 8) as f64 / crate::order::median(&samples).max(1e-9) / 1e9
 }

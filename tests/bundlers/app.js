@@ -2,9 +2,16 @@
 // bundle, one click, a top-10 — on the CPU path, so every bundler must give the same ids. With
 // `worker`, the same again through `WorkerRecommender.load` from `edgerec/worker`: the engine in
 // the package's Web Worker (its entry and the wasm resolved by the bundler from inside the worker).
-import { loadBundle, loadedModule, Recommender } from 'edgerec';
+import { dppSelectEmbeddings, loadBundle, loadedModule, Recommender } from 'edgerec';
 import { installOfflineCache } from 'edgerec/sw';
 import { WorkerRecommender } from 'edgerec/worker';
+
+// The kernels module, fetched on the first one-shot re-rank call: a second wasm the bundler must
+// have emitted. Three items, two alike: DPP keeps the best one and the unlike one.
+window.kernels = async () => {
+  const vectors = new Float32Array([1, 0, 0.8, 0.6, 0, 1]);
+  return Array.from(await dppSelectEmbeddings(vectors, 2, new Float32Array([1, 0.9, 0.5]), 2));
+};
 
 export async function run(before = async () => {}, { worker = false } = {}) {
   window.hasSw = typeof installOfflineCache === 'function';

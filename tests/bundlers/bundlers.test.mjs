@@ -177,7 +177,15 @@ async function runInChromium(name, root) {
     // One wasm file downloaded, the core's (the worker fetches the same one).
     const wasmFiles = [...new Set(server.served.filter((s) => s.file.endsWith('.wasm')).map((s) => s.file))];
     assert.equal(wasmFiles.length, 1, `${name}: one wasm file, got ${wasmFiles}`);
-    return { js: gz('.js'), wasm: gz('.wasm') };
+    const sizes = { js: gz('.js'), wasm: gz('.wasm') };
+    if (LAZY_CONSUMERS.includes(name)) {
+      const picks = await page.evaluate(() => window.kernels());
+      assert.deepEqual(picks, [0, 2], `${name}: dppSelectEmbeddings from the kernels module`);
+      const now = new Set(server.served.filter((s) => s.file.endsWith('.wasm')).map((s) => s.file));
+      assert.equal(now.size, 2, `${name}: the kernels module is a second wasm, fetched on first use`);
+      assert.deepEqual(problems, [], `${name}: ${problems.join('\n')}`);
+    }
+    return sizes;
   } finally {
     await context.close();
     await server.close();
@@ -188,13 +196,18 @@ async function runInChromium(name, root) {
 // import.meta.url))`, so an esbuild app builds its own worker (`worker: new Worker(…)` over
 // `edgerec/worker-entry`, see pkg/README.md) and is checked on the main thread only.
 const WORKER_CONSUMERS = ['vite', 'webpack', 'plain'];
+// Consumers whose build emits the lazily loaded modules (kernels, sync) beside the core. esbuild
+// copies only the wasm an app imports, so an esbuild app that calls them passes
+// `initEdgerec(core, { lazySources })` (pkg/README.md).
+const LAZY_CONSUMERS = ['vite', 'webpack', 'plain'];
 
 const bundlers = [
   // [name, folder the server serves, hashed wasm name in the output, wasm files emitted]. Vite
-  // and webpack emit both modules (the full one is fetched only where WebGPU has an adapter);
-  // esbuild copies the wasm the app imports (the core; see tests/bundlers/esbuild/main.js).
-  ['vite', 'dist', /^dist\/assets\/edgerec_bg-[\w-]{8,}\.wasm$/, 2],
-  ['webpack', '.', /^dist\/[0-9a-f]{16,}\.wasm$/, 2],
+  // and webpack emit the four modules (core; full, fetched only where WebGPU has an adapter;
+  // kernels and sync, fetched on first use); esbuild copies the wasm the app imports (the core;
+  // see tests/bundlers/esbuild/main.js).
+  ['vite', 'dist', /^dist\/assets\/edgerec_bg-[\w-]{8,}\.wasm$/, 4],
+  ['webpack', '.', /^dist\/[0-9a-f]{16,}\.wasm$/, 4],
   ['esbuild', '.', /^dist\/edgerec_bg-[A-Z0-9]{8,}\.wasm$/, 1],
 ];
 
