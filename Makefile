@@ -9,7 +9,7 @@ export WASM_BINDGEN_TEST_TIMEOUT ?= 600
 export CARGO_TERM_COLOR ?= always
 PORT ?= 8080
 
-.PHONY: demo server docs test pkg bench setup lint types test-bundlers train-scale test-scale test-spark test-native test-browser test-node test-e2e fuzz clean
+.PHONY: demo server docs test pkg bench bench-ivf setup lint types test-bundlers train-scale test-scale test-spark test-native test-browser test-node test-e2e fuzz clean
 
 ## demo: build the npm package and the server, then serve the demo pages and the sync API
 ## (events, models, experiments) from one origin: http://127.0.0.1:$(PORT)/www/
@@ -128,7 +128,16 @@ bench: pkg
 	node scripts/bench-browser.mjs
 	node scripts/bench-funnel-browser.mjs
 	node scripts/bench-peers.mjs "rows=100000&dim=64&k=100&iters=100&ef=64,800"
-	node scripts/bench-peers.mjs "rows=1000000&dim=64&k=100&iters=30&libs=edgerec,plain,tfjs"
+	node scripts/bench-peers.mjs "rows=1000000&dim=64&k=100&iters=30&libs=edgerec,edgerec-workers,plain,tfjs"
+	$(MAKE) bench-ivf
+
+## bench-ivf: the IVF recall / latency curve in the browser over a 1M-row bundle built with
+## `--ivf-lists 1024`, on topic-shaped data (tight and loose topics) → bench/results/ivf-browser-*
+bench-ivf: pkg
+	scripts/setup.sh browser
+	cargo build --release -p edgerec-server
+	node scripts/bench-ivf.mjs 1000000 1024 0.6
+	node scripts/bench-ivf.mjs 1000000 1024 1.5
 
 clean:
 	cargo clean

@@ -6,32 +6,14 @@
 //
 // Usage: node scripts/bench-peers.mjs [query string, e.g. "rows=100000&iters=100"]
 //        `make bench` runs it at 100k and 1M rows; tests/e2e/peers.test.mjs runs a tiny size.
-import { chromium } from 'playwright-core';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { startDemoServer, CHROMIUM_ARGS } from './demo-server.mjs';
+import { runPage } from './bench-page.mjs';
 
 /** Opens the page with `query` and resolves to its `window.edgerecPeers` plus the browser version. */
-export async function runPeers(query, { timeoutMs = 1_800_000 } = {}) {
-  const server = await startDemoServer();
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: CHROMIUM_ARGS,
-  });
-  try {
-    const page = await browser.newPage();
-    const errors = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    await page.goto(`${server.url}peers.html?${query}`);
-    await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.status), null, { timeout: timeoutMs });
-    const peers = await page.evaluate(() => window.edgerecPeers);
-    if (peers.status !== 'done') throw new Error(`peers page: ${peers.message}`);
-    return { ...peers, query, browser: `Chromium ${browser.version()}`, pageErrors: errors };
-  } finally {
-    await browser.close();
-    server.stop();
-  }
+export function runPeers(query, options) {
+  return runPage('peers.html', query, 'edgerecPeers', options);
 }
 
 /** The Markdown table of one run, with the machine it ran on. */

@@ -68,4 +68,4 @@ say "  edgerec (core):    wasm $(kb "$core_wasm") + JS $(kb "$core_js") = $(kb $
 say "  + WebGPU (replaces the core wasm): wasm $(kb "$(gz pkg/wasm/gpu/edgerec_bg.wasm)") + glue $(kb "$(gz pkg/wasm/gpu/edgerec.js)")"
 say "  + kernels (dppSelect, mmrSelect, DppKernel, MmrIndex, referenceTopK): wasm $(kb "$(gz pkg/wasm/kernels/edgerec_bg.wasm)") + glue $(kb "$(gz pkg/wasm/kernels/edgerec.js)")"
 say "  + sync (Recommender with sync): wasm $(kb "$(gz pkg/wasm/sync/edgerec_bg.wasm)") + glue $(kb "$(gz pkg/wasm/sync/edgerec.js)")"
-say "  edgerec/worker: $(kb "$(gz pkg/dist/worker.js pkg/dist/worker-protocol.js pkg/dist/worker-entry.js)") JS; edgerec/sw: $(kb "$(gz pkg/dist/sw.js)") JS"
+say "  edgerec/worker: $(kb "$(gz pkg/dist/worker.js pkg/dist/worker-protocol.js pkg/dist/worker-entry.js pkg/dist/parallel.js)") JS; edgerec/sw: $(kb "$(gz pkg/dist/sw.js)") JS"

@@ -5,6 +5,7 @@
 // top-k of the same metric (recall@k), so a fast wrong answer shows as such. Results land in
 // `window.edgerecPeers` for scripts/bench-peers.mjs.
 import { ScoringEngine } from '../pkg/dist/index.js';
+import { ParallelScoringEngine } from '../pkg/dist/worker.js';
 import { loadHnswlib } from '../node_modules/hnswlib-wasm/dist/hnswlib.js';
 import * as voyGlue from '../node_modules/voy-search/voy_search_bg.js';
 import { randomData } from './rng.js';
@@ -19,7 +20,8 @@ const efs = (url.searchParams.get('ef') ?? '64,800').split(',').map(Number);
 // voy builds its k-d tree from a JS object per item; past ~100k rows that alone takes minutes.
 const voyRows = Number(url.searchParams.get('voyRows') ?? Math.min(rows, 100_000));
 // Which libraries to run (`libs=edgerec,plain,tfjs` at 1M rows, where an HNSW build takes long).
-const libs = new Set((url.searchParams.get('libs') ?? 'edgerec,plain,tfjs,hnswlib,voy').split(','));
+// `edgerec-workers`: the int8 scan split over `navigator.hardwareConcurrency` Web Workers.
+const libs = new Set((url.searchParams.get('libs') ?? 'edgerec,edgerec-workers,plain,tfjs,hnswlib,voy').split(','));
 const summary = document.querySelector('#summary');
 const tbody = document.querySelector('#results tbody');
 
@@ -214,6 +216,14 @@ async function main() {
       }
     } });
   }
+  runs.push({ key: 'edgerec-workers', library: `edgerec int8, ${navigator.hardwareConcurrency} workers`, exact: true, metric: 'dot', run: async () => {
+    const engine = await ParallelScoringEngine.create(items, dim, { dtype: 'int8', threads: navigator.hardwareConcurrency });
+    try {
+      return { ...(await time(async () => (await engine.topK(query, k)).ids)), note: `ParallelScoringEngine (edgerec/worker): ${engine.threads} shards, one Web Worker each` };
+    } finally {
+      engine.free();
+    }
+  } });
   runs.push({ key: 'plain', library: 'plain JavaScript', exact: true, metric: 'dot', run: async () => ({ ...(await time(() => plainTopK(items, dim, query, k))), note: 'Float32Array scan + min-heap' }) });
   runs.push({ key: 'tfjs', library: 'TF.js', exact: true, metric: 'dot', run: () => tfjsWasm(items, query) });
   for (const ef of efs) runs.push({ key: 'hnswlib', library: `hnswlib-wasm ef=${ef}`, exact: false, metric: 'dot', run: () => hnsw(items, query, ef) });

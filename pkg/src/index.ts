@@ -244,11 +244,28 @@ export class ScoringEngine {
 
   /**
    * An engine over a loaded bundle's item index, in the format and with the similarity it was
-   * exported with (nothing is copied through JavaScript).
+   * exported with (nothing is copied through JavaScript). With `nprobe`, through the bundle's IVF
+   * index (see {@link ScoringEngine.setNprobe}).
    */
-  static async fromBundle(bundle: ModelBundle, options: { backend?: BackendChoice } = {}): Promise<ScoringEngine> {
+  static async fromBundle(bundle: ModelBundle, options: { backend?: BackendChoice; nprobe?: number } = {}): Promise<ScoringEngine> {
     await initEdgerec();
-    return new ScoringEngine(await glue.ScoringEngine.fromBundle(bundle.raw, options.backend));
+    return new ScoringEngine(await glue.ScoringEngine.fromBundle(bundle.raw, options.backend, options.nprobe));
+  }
+
+  /**
+   * Approximate search through the bundle's IVF index (`edgerec bundle build --ivf-lists N`):
+   * whole-index queries scan the rows of the `nprobe` lists whose centroids score best, instead of
+   * every row; `null` goes back to the exact scan. Queries with `candidates` always scan exactly
+   * those. Rejects with `INVALID_ARGUMENT` when the engine has no IVF index (made by
+   * {@link ScoringEngine.create}, or a bundle without lists) or `nprobe` is 0.
+   *
+   * ```ts
+   * const engine = await ScoringEngine.fromBundle(bundle, { backend: 'cpu', nprobe: 16 });
+   * await engine.setNprobe(32); // more recall, more time
+   * ```
+   */
+  async setNprobe(nprobe: number | null): Promise<void> {
+    await this.engine.setNprobe(nprobe ?? undefined);
   }
 
   /** Validates and uploads `items`; throws an {@link EdgerecError} on bad shapes or values. */

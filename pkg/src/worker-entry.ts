@@ -1,6 +1,7 @@
 /**
  * `edgerec/worker-entry` — the worker side of {@link WorkerRecommender}: runs a
- * {@link Recommender} in a dedicated Web Worker and answers the main thread's calls.
+ * {@link Recommender} in a dedicated Web Worker and answers the main thread's calls; it is also
+ * the worker of each shard of a `ParallelScoringEngine` (one CPU `ScoringEngine` over its rows).
  *
  * `WorkerRecommender.load` starts this module for you
  * (`new Worker(new URL('./worker-entry.js', import.meta.url), { type: 'module' })`). To run it in
@@ -16,7 +17,7 @@
  *
  * @module
  */
-import { Recommender, type LoadBundleOptions, type RecommenderOptions } from './index.js';
+import { Recommender, ScoringEngine, type LoadBundleOptions, type RecommenderOptions, type ScoringEngineOptions, type SearchOptions } from './index.js';
 import type { RecommenderEvents } from './sync.js';
 import { TAG, serializeError, type WorkerMessage, type WorkerRecommenderState, type WorkerRequest } from './worker-protocol.js';
 
@@ -48,6 +49,8 @@ export function exposeRecommender(scope: WorkerScope = globalThis as unknown as 
   if (exposed) return;
   exposed = true;
   let rec: Recommender | undefined;
+  /** The rows of one `ParallelScoringEngine` shard, when this worker serves one. */
+  let shard: ScoringEngine | undefined;
   /** Calls started and not settled yet: `free` waits for them. */
   const inFlight = new Set<Promise<unknown>>();
 
@@ -91,7 +94,20 @@ export function exposeRecommender(scope: WorkerScope = globalThis as unknown as 
       await Promise.allSettled([...inFlight]);
       rec?.free();
       rec = undefined;
+      shard?.free();
+      shard = undefined;
       return undefined;
+    }
+    if (method === 'shardCreate') {
+      if (rec || shard) throw Object.assign(new Error('this worker already runs an engine'), { name: 'EdgerecError', code: 'INVALID_ARGUMENT' });
+      const [items, dim, options] = args as [Float32Array, number, ScoringEngineOptions];
+      shard = await ScoringEngine.create(items, dim, { ...options, backend: 'cpu' });
+      return undefined;
+    }
+    if (method === 'shardSearch') {
+      if (!shard) throw Object.assign(new Error('the worker holds no shard'), { name: 'EdgerecError', code: 'INVALID_ARGUMENT' });
+      const [queries, k, options] = args as [Float32Array, number, SearchOptions];
+      return shard.search(queries, k, options);
     }
     if (!CALLS.has(method)) throw new Error(`edgerec worker: unknown method ${method}`);
     if (!rec) throw Object.assign(new Error('the worker runs no recommender (not loaded, or freed)'), { name: 'EdgerecError', code: 'INVALID_ARGUMENT' });

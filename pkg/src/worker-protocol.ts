@@ -6,7 +6,7 @@
  * @internal
  * @module
  */
-import type { Backend, BundleProgress, Recommender, RestoreReport, SyncStatus } from './index.js';
+import { EdgerecError, type Backend, type BundleProgress, type ErrorCode, type Recommender, type RestoreReport, type SyncStatus } from './index.js';
 
 /** Marks edgerec's messages, so a worker of your own may carry other messages too. @internal */
 export const TAG = 'edgerec/worker@1' as const;
@@ -55,4 +55,13 @@ export function serializeError(e: unknown): SerializedError {
     return { name: e.name, message: e.message, code: typeof code === 'string' ? code : undefined, stack: e.stack };
   }
   return { name: 'Error', message: String(e) };
+}
+
+/** An error from the worker, rebuilt: an `EdgerecError` with the same `code` and message. @internal */
+export function toError(e: SerializedError): Error {
+  if (e.name === 'EdgerecError' && typeof e.code === 'string') return new EdgerecError(e.code as ErrorCode, e.message);
+  const error = new Error(e.message);
+  error.name = e.name;
+  if (e.code !== undefined) (error as Error & { code?: string }).code = e.code;
+  return error;
 }

@@ -42,9 +42,10 @@ import {
   type SyncStatus,
 } from './index.js';
 import { Emitter, Scheduler, type RecommenderEvents, type SyncOptions } from './sync.js';
-import { TAG, type SerializedError, type WorkerMessage, type WorkerRecommenderState, type WorkerRequest } from './worker-protocol.js';
+import { TAG, toError, type SerializedError, type WorkerMessage, type WorkerRecommenderState, type WorkerRequest } from './worker-protocol.js';
 
 export { EdgerecError, isEdgerecError } from './index.js';
+export { ParallelScoringEngine, type ParallelScoringEngineOptions } from './parallel.js';
 export type {
   Backend,
   BackendChoice,
@@ -103,15 +104,6 @@ interface Pending {
   resolve(value: unknown): void;
   reject(error: Error): void;
   onProgress?: (progress: BundleProgress) => void;
-}
-
-/** An error from the worker, rebuilt: an `EdgerecError` with the same `code` and message. */
-function toError(e: SerializedError): Error {
-  if (e.name === 'EdgerecError' && typeof e.code === 'string') return new EdgerecError(e.code as ErrorCode, e.message);
-  const error = new Error(e.message);
-  error.name = e.name;
-  if (e.code !== undefined) (error as Error & { code?: string }).code = e.code;
-  return error;
 }
 
 function pageBase(): string | undefined {

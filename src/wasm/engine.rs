@@ -2,9 +2,10 @@
 
 use super::topk::TopKResult;
 use crate::compute::{
-    BackendChoice, BackendReport, ItemIndex, ItemMatrix, RowMask, ScoreRequest, ScoringEngine,
-    Similarity, TopK, parse_scheme,
+    BackendChoice, BackendReport, ItemIndex, ItemMatrix, IvfIndex, RowMask, ScoreRequest,
+    ScoringEngine, Similarity, TopK, parse_scheme,
 };
+use crate::error::Error;
 use futures_util::lock::Mutex;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -19,6 +20,9 @@ pub struct WasmScoringEngine {
     // The report as last seen: the getters refresh it whenever no query holds the engine, so
     // an `auto` engine's switch after its background GPU trial shows without a query.
     report: RefCell<BackendReport>,
+    // The bundle's IVF index while the engine searches exactly (`setNprobe(null)`), kept for the
+    // next `setNprobe(n)`.
+    parked_ivf: RefCell<Option<IvfIndex>>,
 }
 
 fn to_array(results: Vec<TopK>) -> js_sys::Array {
@@ -49,18 +53,59 @@ impl WasmScoringEngine {
     }
 
     /// Builds the engine over a loaded bundle's item index (stored format and similarity as
-    /// exported; nothing is copied through JavaScript).
+    /// exported; nothing is copied through JavaScript). With `nprobe`, whole-index queries go
+    /// through the bundle's IVF index (`edgerec bundle build --ivf-lists N`), scanning the
+    /// `nprobe` best lists; without it they scan every row.
     #[wasm_bindgen(js_name = fromBundle)]
     pub async fn from_bundle(
         bundle: &super::bundle::WasmBundle,
         backend: Option<String>,
+        nprobe: Option<usize>,
     ) -> Result<WasmScoringEngine, JsValue> {
         let choice = match backend {
             Some(name) => name.parse::<BackendChoice>()?,
             None => BackendChoice::Auto,
         };
         let index = ItemIndex::from_bundle(bundle.inner())?;
-        Self::with_index(index, choice).await
+        let ivf = IvfIndex::from_bundle(bundle.inner())?;
+        let engine = Self::with_index(index, choice).await?;
+        *engine.parked_ivf.borrow_mut() = ivf;
+        if nprobe.is_some() {
+            engine.set_nprobe(nprobe).await?;
+        }
+        Ok(engine)
+    }
+
+    /// Searches through the bundle's IVF index with `nprobe` lists per query from now on, or
+    /// exactly again with `null`. `INVALID_ARGUMENT` when the engine has no IVF index (one made
+    /// by `create`, or a bundle built without `--ivf-lists`) or `nprobe` is 0.
+    #[wasm_bindgen(js_name = setNprobe)]
+    pub async fn set_nprobe(&self, nprobe: Option<usize>) -> Result<(), JsValue> {
+        let mut engine = self.inner.lock().await;
+        let ivf = match engine.clear_ivf() {
+            Some(ivf) => ivf,
+            None => self.parked_ivf.borrow_mut().take().ok_or_else(|| Error::InvalidArgument {
+                name: "nprobe",
+                reason: "this engine has no IVF index (build the bundle with `edgerec bundle \
+                         build --ivf-lists N` and use ScoringEngine.fromBundle)"
+                    .into(),
+            })?,
+        };
+        match nprobe {
+            None => *self.parked_ivf.borrow_mut() = Some(ivf),
+            Some(n) => {
+                if n == 0 {
+                    *self.parked_ivf.borrow_mut() = Some(ivf);
+                    return Err(Error::InvalidArgument {
+                        name: "nprobe",
+                        reason: "must be at least 1".into(),
+                    }
+                    .into());
+                }
+                engine.set_ivf(ivf, n)?;
+            }
+        }
+        Ok(())
     }
 
     async fn with_index(
@@ -70,7 +115,12 @@ impl WasmScoringEngine {
         let rows = index.rows();
         let engine = ScoringEngine::new(index, choice).await?;
         let report = RefCell::new(engine.report().clone());
-        Ok(Self { inner: Rc::new(Mutex::new(engine)), rows, report })
+        Ok(Self {
+            inner: Rc::new(Mutex::new(engine)),
+            rows,
+            report,
+            parked_ivf: RefCell::new(None),
+        })
     }
 
     /// The engine's report now, adopting a finished background trial first (the last one seen

@@ -11,7 +11,9 @@ test('the peer benchmark page runs every library on the same data', async () => 
   const run = await runPeers('rows=3000&dim=32&k=50&iters=3&ef=16,200', { timeoutMs: 300_000 });
   assert.deepEqual(run.pageErrors, []);
   const libraries = run.results.map((r) => r.library);
-  assert.deepEqual(libraries, ['edgerec int8', 'edgerec f32', 'edgerec f16', 'plain JavaScript', 'TF.js', 'hnswlib-wasm ef=16', 'hnswlib-wasm ef=200', 'voy']);
+  const workers = libraries.find((name) => /^edgerec int8, \d+ workers$/.test(name));
+  assert.ok(workers, `the worker-split int8 scan runs: ${libraries}`);
+  assert.deepEqual(libraries, ['edgerec int8', 'edgerec f32', 'edgerec f16', workers, 'plain JavaScript', 'TF.js', 'hnswlib-wasm ef=16', 'hnswlib-wasm ef=200', 'voy']);
   for (const r of run.results) {
     assert.equal(r.error, undefined, `${r.library}: ${r.error}`);
     assert.ok(Number.isFinite(r.medianMs) && r.medianMs > 0, `${r.library}: ${r.medianMs} ms`);
@@ -22,6 +24,8 @@ test('the peer benchmark page runs every library on the same data', async () => 
   for (const name of ['edgerec f32', 'plain JavaScript', 'TF.js']) assert.ok(byName[name].recall >= 0.98, `${name} recall ${byName[name].recall}`);
   // Quantized storage ranks by slightly perturbed scores: most of the list, not all of it.
   for (const name of ['edgerec int8', 'edgerec f16']) assert.ok(byName[name].recall >= 0.9, `${name} recall ${byName[name].recall}`);
+  // The worker-split scan is the same int8 scan: the same list (www/parallel.html checks it id by id).
+  assert.equal(byName[workers].recall, byName['edgerec int8'].recall);
   for (const name of ['hnswlib-wasm ef=16', 'hnswlib-wasm ef=200', 'voy']) assert.ok(byName[name].recall > 0.3, `${name} recall ${byName[name].recall}`);
   // A wider search finds more of the exact list.
   assert.ok(byName['hnswlib-wasm ef=200'].recall >= byName['hnswlib-wasm ef=16'].recall);

@@ -10,8 +10,15 @@ import {
   type RecommendOptions,
   type RecommendResult,
   type RuleSpec,
+  type TopK,
 } from 'edgerec';
-import { EdgerecError as WorkerEdgerecError, WorkerRecommender, type WorkerRecommenderState } from 'edgerec/worker';
+import {
+  EdgerecError as WorkerEdgerecError,
+  ParallelScoringEngine,
+  WorkerRecommender,
+  type ParallelScoringEngineOptions,
+  type WorkerRecommenderState,
+} from 'edgerec/worker';
 
 const rules: RuleSpec[] = [
   { kind: 'max_consecutive', attribute: 'category', max: 2 },
@@ -84,4 +91,12 @@ export async function inWorker(custom?: Worker): Promise<number> {
   const state: WorkerRecommenderState = await rec.refresh();
   off();
   return (query?.length ?? 0) + state.modelVersion.length + rec.backend.length + (rec.syncStatus?.pending ?? 0);
+}
+
+// Exact top-k split over Web Workers (`edgerec/worker`).
+export async function everyCore(items: Float32Array, query: Float32Array): Promise<TopK> {
+  const options: ParallelScoringEngineOptions = { dtype: 'int8', similarity: 'cosine', threads: 4 };
+  using engine = await ParallelScoringEngine.create(items, 64, options);
+  const [first]: TopK[] = await engine.search(query, 10, { exclude: [0], candidates: new Uint32Array([1, 2, 3]) });
+  return engine.threads > 1 ? first : engine.topK(query, 10);
 }
