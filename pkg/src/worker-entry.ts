@@ -1,5 +1,5 @@
 /**
- * `edgerec/worker-entry` — the worker side of {@link WorkerRecommender}: runs a
+ * `edgerec/worker-entry` — the worker side of `WorkerRecommender` (`edgerec/worker`): runs a
  * {@link Recommender} in a dedicated Web Worker and answers the main thread's calls; it is also
  * the worker of each shard of a `ParallelScoringEngine` (one CPU `ScoringEngine` over its rows).
  *
@@ -41,7 +41,7 @@ const EVENTS: (keyof RecommenderEvents)[] = ['modelupdate', 'error', 'flush', 'e
 let exposed = false;
 
 /**
- * Serves one {@link Recommender} to a {@link WorkerRecommender} over this worker's messages.
+ * Serves one {@link Recommender} to a `WorkerRecommender` (`edgerec/worker`) over this worker's messages.
  * Called when this module is a worker's entry; call it yourself when you import it into a worker
  * module of your own. A second call does nothing.
  */
