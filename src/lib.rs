@@ -36,6 +36,7 @@ pub mod rerank;
 pub mod rng;
 pub mod sync;
 pub mod user;
+pub(crate) mod wire;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

@@ -4,6 +4,7 @@
 import { ScoringEngine } from '../pkg/dist/index.js';
 import { ParallelScoringEngine } from '../pkg/dist/worker.js';
 import { randomData } from './rng.js';
+import { medianCallMs } from './timing.js';
 
 const url = new URL(location.href);
 const rows = Number(url.searchParams.get('rows') ?? 200_000);
@@ -15,24 +16,8 @@ const dtypes = (url.searchParams.get('dtypes') ?? 'int8,f32,f16').split(',');
 const summary = document.querySelector('#summary');
 const tbody = document.querySelector('#results tbody');
 
-/** Median ms per call after a warm-up; each sample times enough calls to pass 2 ms (timer grain). */
-async function time(fn) {
-  await fn();
-  let batch = 0;
-  let t0 = performance.now();
-  while (performance.now() - t0 < 2) {
-    await fn();
-    batch++;
-  }
-  const samples = [];
-  for (let i = 0; i < iters; i++) {
-    t0 = performance.now();
-    for (let b = 0; b < batch; b++) await fn();
-    samples.push((performance.now() - t0) / batch);
-  }
-  samples.sort((a, b) => a - b);
-  return samples[Math.floor(samples.length / 2)];
-}
+/** Median ms per call after a warm-up (www/timing.js). */
+const time = async (fn) => (await medianCallMs(fn, iters)).ms;
 
 const same = (a, b) => a.ids.length === b.ids.length && a.ids.every((id, i) => id === b.ids[i] && Object.is(a.scores[i], b.scores[i]));
 

@@ -9,6 +9,7 @@ import { ParallelScoringEngine } from '../pkg/dist/worker.js';
 import { loadHnswlib } from '../node_modules/hnswlib-wasm/dist/hnswlib.js';
 import * as voyGlue from '../node_modules/voy-search/voy_search_bg.js';
 import { randomData } from './rng.js';
+import { medianCallMs } from './timing.js';
 
 const url = new URL(location.href);
 const rows = Number(url.searchParams.get('rows') ?? 100_000);
@@ -25,27 +26,10 @@ const libs = new Set((url.searchParams.get('libs') ?? 'edgerec,edgerec-workers,p
 const summary = document.querySelector('#summary');
 const tbody = document.querySelector('#results tbody');
 
-/**
- * Median time per call over `iters` samples, after one warm-up call. Browsers coarsen
- * `performance.now()` (0.1 ms without cross-origin isolation), so each sample times a batch of
- * calls long enough (≥ 2 ms) for that step not to matter. `fn` returns the ids it found.
- */
+/** Median ms per call after a warm-up (www/timing.js); `fn` returns the ids it found. */
 async function time(fn) {
-  const ids = await fn();
-  let batch = 0;
-  let t0 = performance.now();
-  while (performance.now() - t0 < 2) {
-    await fn();
-    batch++;
-  }
-  const samples = [];
-  for (let i = 0; i < iters; i++) {
-    t0 = performance.now();
-    for (let b = 0; b < batch; b++) await fn();
-    samples.push((performance.now() - t0) / batch);
-  }
-  samples.sort((a, b) => a - b);
-  return { ms: samples[Math.floor(samples.length / 2)], ids: Array.from(ids) };
+  const { ms, first } = await medianCallMs(fn, iters);
+  return { ms, ids: Array.from(first) };
 }
 
 /**

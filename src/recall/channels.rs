@@ -306,32 +306,21 @@ impl ChannelWire {
     }
 }
 
+impl<'de> crate::wire::Wire<'de> for ChannelWire {
+    type Output = ChannelKind;
+    type Error = ChannelWireError;
+    const EXPECTING: &'static str = "internally tagged enum ChannelKind";
+
+    fn finish(self) -> std::result::Result<ChannelKind, ChannelWireError> {
+        self.into_kind()
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for ChannelKind {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> std::result::Result<Self, D::Error> {
-        /// Takes a JSON object only (a derived struct would take an array too).
-        struct ChannelVisitor;
-
-        impl<'de> serde::de::Visitor<'de> for ChannelVisitor {
-            type Value = ChannelKind;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("internally tagged enum ChannelKind")
-            }
-
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                map: A,
-            ) -> std::result::Result<ChannelKind, A::Error> {
-                use serde::Deserialize as _;
-                let wire =
-                    ChannelWire::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
-                wire.into_kind().map_err(serde::de::Error::custom)
-            }
-        }
-
-        deserializer.deserialize_map(ChannelVisitor)
+        crate::wire::deserialize_object::<D, ChannelWire>(deserializer)
     }
 }
 

@@ -399,32 +399,21 @@ impl RuleWire {
     }
 }
 
+impl<'de> crate::wire::Wire<'de> for RuleWire {
+    type Output = RuleSpec;
+    type Error = RuleWireError;
+    const EXPECTING: &'static str = "struct RuleSpec";
+
+    fn finish(self) -> std::result::Result<RuleSpec, RuleWireError> {
+        self.into_spec()
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for RuleSpec {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> std::result::Result<Self, D::Error> {
-        /// Takes a JSON object only (a derived struct would take an array too), as `flatten` did.
-        struct RuleVisitor;
-
-        impl<'de> serde::de::Visitor<'de> for RuleVisitor {
-            type Value = RuleSpec;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("struct RuleSpec")
-            }
-
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                map: A,
-            ) -> std::result::Result<RuleSpec, A::Error> {
-                use serde::Deserialize as _;
-                let wire =
-                    RuleWire::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
-                wire.into_spec().map_err(serde::de::Error::custom)
-            }
-        }
-
-        deserializer.deserialize_map(RuleVisitor)
+        crate::wire::deserialize_object::<D, RuleWire>(deserializer)
     }
 }
 
