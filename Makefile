@@ -132,12 +132,15 @@ bench: pkg
 	$(MAKE) bench-ivf
 
 ## bench-ivf: the IVF recall / latency curve in the browser over a 1M-row bundle built with
-## `--ivf-lists 1024`, on topic-shaped data (tight and loose topics) → bench/results/ivf-browser-*
+## `--ivf-lists 1024`, on topic-shaped data (tight and loose topics), then at 100k rows next to
+## hnswlib-wasm on the same vectors and queries → bench/results/ivf-browser-*
 bench-ivf: pkg
 	scripts/setup.sh browser
 	cargo build --release -p edgerec-server
 	node scripts/bench-ivf.mjs 1000000 1024 0.6
 	node scripts/bench-ivf.mjs 1000000 1024 1.5
+	node scripts/bench-ivf.mjs 100000 256 0.6 64,200,800
+	node scripts/bench-ivf.mjs 100000 256 1.5 64,200,800
 
 clean:
 	cargo clean

@@ -5,7 +5,7 @@
 // `ScoringEngine.fromBundle(bundle, { nprobe })`, same engine, same queries. Writes
 // bench/results/ivf-browser-<rows>.json and .md.
 //
-// Usage: node scripts/bench-ivf.mjs [rows=1000000] [lists=1024] [spread=0.6]
+// Usage: node scripts/bench-ivf.mjs [rows=1000000] [lists=1024] [spread=0.6] [hnswlib efs, e.g. 64,200,800]
 //        (`make bench-ivf`; tests/e2e/ivf.test.mjs runs a tiny size through `prepareIvfBundle`)
 import { execFileSync } from 'node:child_process';
 import { existsSync, copyFileSync } from 'node:fs';
@@ -57,29 +57,31 @@ export function markdown(run, setup) {
     `Data: a mixture of ${setup.clusters} Gaussian topics (unit-variance centres, spread ${setup.spread}), cosine similarity, int8 rows; ` +
       `${setup.lists} IVF lists (k-means in \`edgerec bundle build --ivf-lists\`). ${run.queries} queries drawn from the same mixture. ` +
       `CPU path (WebAssembly SIMD), one thread; each time is the median of 5 passes over all queries. ` +
-      `Recall@${run.k} is against the exact scan of the same engine. Bundle download + verification: ${(run.loadMs / 1000).toFixed(1)} s.`,
+      `Recall@${run.k} is against the exact scan of the same engine. Bundle download + verification: ${(run.loadMs / 1000).toFixed(1)} s.` +
+      (setup.hnsw ? ' hnswlib-wasm (cosine, M 16, efConstruction 200) indexes the same vectors (the bundle\'s, dequantized) and answers the same queries.' : ''),
     '',
     '| search | ms / query | recall@k | × exact speed |',
     '|---|---:|---:|---:|',
     ...run.results.map((r) => `| ${r.search} | ${r.ms.toFixed(3)} | ${r.recall.toFixed(3)} | ${r.speedup.toFixed(1)}× |`),
     '',
-    `Command: \`node scripts/bench-ivf.mjs ${setup.rows} ${setup.lists} ${setup.spread}\` (\`make bench-ivf\`).`,
+    `Command: \`node scripts/bench-ivf.mjs ${setup.rows} ${setup.lists} ${setup.spread}${setup.hnsw ? ` ${setup.hnsw}` : ''}\` (\`make bench-ivf\`).`,
     '',
   ];
   return lines.join('\n');
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const [rows = 1_000_000, lists = 1024, spread = 0.6] = process.argv.slice(2).map(Number);
-  const setup = { rows, dim: 64, clusters: 1000, spread, lists };
+  const [rows = 1_000_000, lists = 1024, spread = 0.6] = process.argv.slice(2, 5).map(Number);
+  const efs = process.argv[5] ?? '';
+  const setup = { rows, dim: 64, clusters: 1000, spread, lists, hnsw: efs };
   console.log(`building a ${rows}-row bundle with ${lists} IVF lists…`);
   const manifest = await prepareIvfBundle(`bench-ivf-${rows}-${spread}`, setup);
-  const run = await runIvf(manifest, 'k=100&nprobe=1,2,4,8,16,32,64&queries=200');
+  const run = await runIvf(manifest, `k=100&nprobe=1,2,4,8,16,32,64&queries=200&hnsw=${efs}`);
   const table = markdown(run, setup);
   console.log(table);
   const dir = new URL('../bench/results/', import.meta.url);
   await mkdir(dir, { recursive: true });
-  const name = `ivf-browser-${rows}-spread${spread}`;
+  const name = `ivf-browser-${rows}-spread${spread}${efs ? '-hnswlib' : ''}`;
   await writeFile(new URL(`${name}.json`, dir), JSON.stringify({ setup, ...run }, null, 2) + '\n');
   await writeFile(new URL(`${name}.md`, dir), table);
   console.log(`wrote bench/results/${name}.json and .md`);

@@ -2,6 +2,7 @@
 // exact (every row) and at each nprobe, on the queries stored beside the bundle
 // (bench/ivf/make-data.py). Results land in `window.edgerecIvf` for scripts/bench-ivf.mjs.
 import { loadBundle, ScoringEngine } from '../pkg/dist/index.js';
+import { buildHnsw } from './hnsw.js';
 
 const url = new URL(location.href);
 // The manifest of a bundle with an IVF index and a queries.json beside it (scripts/bench-ivf.mjs).
@@ -9,6 +10,9 @@ const manifest = url.searchParams.get('bundle');
 const k = Number(url.searchParams.get('k') ?? 100);
 const nprobes = (url.searchParams.get('nprobe') ?? '1,2,4,8,16,32,64').split(',').map(Number);
 const count = Number(url.searchParams.get('queries') ?? 100);
+// hnswlib-wasm's search breadths on the same vectors (the bundle's, dequantized); none by default
+// (its graph over 1M rows takes longer to build than the rest of the page).
+const efs = (url.searchParams.get('hnsw') ?? '').split(',').filter(Boolean).map(Number);
 const summary = document.querySelector('#summary');
 const tbody = document.querySelector('#results tbody');
 
@@ -69,6 +73,17 @@ async function main() {
       await engine.setNprobe(nprobe);
       const ivf = await time(engine, queries);
       results.push({ search: `IVF nprobe ${nprobe}`, nprobe, ms: ivf.ms, recall: recall(ivf.lists, exact.lists), speedup: exact.ms / ivf.ms });
+    }
+    if (efs.length) {
+      summary.textContent = 'Building the HNSW graph…';
+      const vectors = bundle.itemEmbeddings();
+      const { index, buildMs } = await buildHnsw(vectors, bundle.itemCount, bundle.embeddingDim, 'cosine');
+      for (const ef of efs) {
+        summary.textContent = `hnswlib ef ${ef}…`;
+        index.setEfSearch(ef);
+        const timed = await time({ topK: async (q) => ({ ids: index.searchKnn(q, k, undefined).neighbors }) }, queries);
+        results.push({ search: `hnswlib-wasm ef ${ef} (M 16, build ${(buildMs / 1000).toFixed(0)} s)`, ef, ms: timed.ms, recall: recall(timed.lists, exact.lists), speedup: exact.ms / timed.ms });
+      }
     }
   } finally {
     engine.free();

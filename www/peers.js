@@ -6,7 +6,7 @@
 // `window.edgerecPeers` for scripts/bench-peers.mjs.
 import { ScoringEngine } from '../pkg/dist/index.js';
 import { ParallelScoringEngine } from '../pkg/dist/worker.js';
-import { loadHnswlib } from '../node_modules/hnswlib-wasm/dist/hnswlib.js';
+import { buildHnsw } from './hnsw.js';
 import * as voyGlue from '../node_modules/voy-search/voy_search_bg.js';
 import { randomData } from './rng.js';
 import { medianCallMs } from './timing.js';
@@ -135,13 +135,9 @@ let hnswIndex; // built once, searched at every ef
 async function hnsw(items, query, ef) {
   let buildNote = '';
   if (!hnswIndex) {
-    const lib = await loadHnswlib();
-    hnswIndex = new lib.HierarchicalNSW('ip', dim, '');
-    hnswIndex.initIndex(rows, 16, 200, 100);
-    const t0 = performance.now();
-    const vectors = Array.from({ length: rows }, (_, i) => items.subarray(i * dim, (i + 1) * dim));
-    hnswIndex.addPoints(vectors, Array.from({ length: rows }, (_, i) => i), false);
-    buildNote = `; build ${((performance.now() - t0) / 1000).toFixed(1)} s`;
+    const built = await buildHnsw(items, rows, dim, 'ip');
+    hnswIndex = built.index;
+    buildNote = `; build ${(built.buildMs / 1000).toFixed(1)} s`;
   }
   hnswIndex.setEfSearch(ef);
   const r = await time(() => hnswIndex.searchKnn(query, k, undefined).neighbors);
