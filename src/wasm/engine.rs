@@ -81,29 +81,26 @@ impl WasmScoringEngine {
     /// by `create`, or a bundle built without `--ivf-lists`) or `nprobe` is 0.
     #[wasm_bindgen(js_name = setNprobe)]
     pub async fn set_nprobe(&self, nprobe: Option<usize>) -> Result<(), JsValue> {
+        // Checked before the index is touched: a refused call leaves the search as it was.
+        if nprobe == Some(0) {
+            return Err(Error::InvalidArgument {
+                name: "nprobe",
+                reason: "must be at least 1".into(),
+            }
+            .into());
+        }
         let mut engine = self.inner.lock().await;
-        let ivf = match engine.clear_ivf() {
-            Some(ivf) => ivf,
-            None => self.parked_ivf.borrow_mut().take().ok_or_else(|| Error::InvalidArgument {
+        let ivf = engine.clear_ivf().or_else(|| self.parked_ivf.borrow_mut().take()).ok_or_else(
+            || Error::InvalidArgument {
                 name: "nprobe",
                 reason: "this engine has no IVF index (build the bundle with `edgerec bundle \
                          build --ivf-lists N` and use ScoringEngine.fromBundle)"
                     .into(),
-            })?,
-        };
+            },
+        )?;
         match nprobe {
             None => *self.parked_ivf.borrow_mut() = Some(ivf),
-            Some(n) => {
-                if n == 0 {
-                    *self.parked_ivf.borrow_mut() = Some(ivf);
-                    return Err(Error::InvalidArgument {
-                        name: "nprobe",
-                        reason: "must be at least 1".into(),
-                    }
-                    .into());
-                }
-                engine.set_ivf(ivf, n)?;
-            }
+            Some(n) => engine.set_ivf(ivf, n)?,
         }
         Ok(())
     }
