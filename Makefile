@@ -53,6 +53,11 @@ lint:
 	for features in js-engine js-kernels js-sync; do \
 	  cargo clippy --target wasm32-unknown-unknown --lib --no-default-features --features $$features -- -D warnings || exit 1; \
 	done
+	# The `threads` module (shared memory, the CPU thread pool): the pinned nightly's clippy with
+	# the package build's flags (scripts/toolchain.sh).
+	source scripts/toolchain.sh && RUSTFLAGS="$$EDGEREC_THREADS_RUSTFLAGS" cargo "+$$EDGEREC_NIGHTLY" clippy \
+	  -Zbuild-std=std,panic_abort --target wasm32-unknown-unknown --lib --no-default-features \
+	  --features js-engine --target-dir target/pkg-threads -- -D warnings
 
 ## native tests, with the GPU parity suite on Vulkan (lavapipe) and the sync server's store
 ## tests on a real PostgreSQL on loopback: a missing adapter or database fails them
@@ -128,7 +133,7 @@ bench: pkg
 	node scripts/bench-browser.mjs
 	node scripts/bench-funnel-browser.mjs
 	node scripts/bench-peers.mjs "rows=100000&dim=64&k=100&iters=100&ef=64,800"
-	node scripts/bench-peers.mjs "rows=1000000&dim=64&k=100&iters=30&libs=edgerec,edgerec-workers,plain,tfjs"
+	node scripts/bench-peers.mjs "rows=1000000&dim=64&k=100&iters=30&libs=edgerec,edgerec-threads,edgerec-workers,plain,tfjs"
 	$(MAKE) bench-ivf
 
 ## bench-ivf: the IVF recall / latency curve in the browser over a 1M-row bundle built with

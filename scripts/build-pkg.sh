@@ -10,25 +10,30 @@ say() { printf '\033[1;34m[pkg]\033[0m %s\n' "$*"; }
 # shellcheck source=toolchain.sh
 source scripts/toolchain.sh
 
-# Four builds of the same crate (`src/wasm/mod.rs` says which exports each carries):
+# Five builds of the same crate (`src/wasm/mod.rs` says which exports each carries):
 #   pkg/wasm/          the core: `Recommender`, `Bundle`, `ScoringEngine` on the CPU (no wgpu, no
 #                      WGSL) — what every page downloads;
 #   pkg/wasm/gpu/      the full engine: the core's exports plus the WebGPU path, loaded instead of
 #                      the core where `navigator.gpu` offers an adapter;
 #   pkg/wasm/kernels/  the one-shot re-rank primitives and `referenceTopK`, loaded on first use;
-#   pkg/wasm/sync/     the sync client, loaded by the first `Recommender` created with `sync`.
-# All four: the pinned nightly, the standard library rebuilt with `-Cpanic=immediate-abort`
+#   pkg/wasm/sync/     the sync client, loaded by the first `Recommender` created with `sync`;
+#   pkg/wasm/threads/  the core on shared memory with a CPU thread pool, loaded instead of the
+#                      core on cross-origin isolated pages (`initEdgerec`'s `threads`).
+# All five: the pinned nightly, the standard library rebuilt with `-Cpanic=immediate-abort`
 # (scripts/toolchain.sh), and the simd128 / inline-threshold flags of .cargo/config.toml
 # (RUSTFLAGS replaces that file's flags, so they are repeated here).
-WASM_RUSTFLAGS="-C target-feature=+simd128 -C llvm-args=-inline-threshold=25 -Zunstable-options -Cpanic=immediate-abort"
-build() { # <out dir> <cargo features>
-  local out=$1 features=$2
-  say "cargo +$EDGEREC_NIGHTLY build --release --target wasm32-unknown-unknown --features $features (std rebuilt: immediate-abort)"
-  RUSTFLAGS="$WASM_RUSTFLAGS" cargo "+$EDGEREC_NIGHTLY" build -Zbuild-std=std,panic_abort --release \
-    --target wasm32-unknown-unknown --lib --no-default-features --features "$features" --target-dir target/pkg
+# The flags of the four single-threaded modules and of the `threads` module: scripts/toolchain.sh.
+WASM_RUSTFLAGS=$EDGEREC_WASM_RUSTFLAGS
+THREADS_RUSTFLAGS=$EDGEREC_THREADS_RUSTFLAGS
+build() { # <out dir> <cargo features> [threads]
+  local out=$1 features=$2 flags=$WASM_RUSTFLAGS target_dir=target/pkg
+  if [[ ${3:-} == threads ]]; then flags=$THREADS_RUSTFLAGS target_dir=target/pkg-threads; fi
+  say "cargo +$EDGEREC_NIGHTLY build --release --target wasm32-unknown-unknown --features $features ${3:-} (std rebuilt: immediate-abort)"
+  RUSTFLAGS="$flags" cargo "+$EDGEREC_NIGHTLY" build -Zbuild-std=std,panic_abort --release \
+    --target wasm32-unknown-unknown --lib --no-default-features --features "$features" --target-dir "$target_dir"
   say "wasm-bindgen --target web → $out"
   wasm-bindgen --target web --out-dir "$out" --out-name edgerec \
-    target/pkg/wasm32-unknown-unknown/release/edgerec.wasm
+    "$target_dir/wasm32-unknown-unknown/release/edgerec.wasm"
   # The generated classes declare `[Symbol.dispose]()`, which needs the `esnext.disposable` lib:
   # a consumer compiling with `lib: ["ES2022", "DOM"]` and `skipLibCheck: false` would fail on
   # our types. The reference directive brings that lib in wherever the declarations are used.
@@ -36,13 +41,14 @@ build() { # <out dir> <cargo features>
   say "wasm-opt -Oz (binaryen $(node_modules/.bin/wasm-opt --version | awk '{print $3}')) → $out"
   node_modules/.bin/wasm-opt -Oz \
     --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-    --enable-mutable-globals --enable-reference-types --enable-multivalue \
+    --enable-mutable-globals --enable-reference-types --enable-multivalue --enable-threads \
     "$out/edgerec_bg.wasm" -o "$out/edgerec_bg.wasm"
 }
 build pkg/wasm js-engine
 build pkg/wasm/gpu js-engine,gpu
 build pkg/wasm/kernels js-kernels
 build pkg/wasm/sync js-sync
+build pkg/wasm/threads js-engine threads
 say "ErrorCode union from src/error.rs"
 node scripts/gen-error-codes.mjs
 say "tsc (pkg/src → pkg/dist)"
@@ -53,7 +59,7 @@ node_modules/.bin/tsc -p pkg/tsconfig.json
 # map, a CDN) downloads half the bytes. Minifiers drop comments, so dist/wasm-file.js, whose
 # import() carries the comments bundlers read, stays as tsc wrote it.
 say "esbuild --minify (pkg/dist, the wasm-bindgen glue)"
-for js in pkg/dist/*.js pkg/wasm/edgerec.js pkg/wasm/{gpu,kernels,sync}/edgerec.js; do
+for js in pkg/dist/*.js pkg/wasm/edgerec.js pkg/wasm/{gpu,kernels,sync,threads}/edgerec.js; do
   [[ $js == pkg/dist/wasm-file.js ]] && continue
   node_modules/.bin/esbuild --minify --format=esm --log-level=warning "$js" --outfile="$js" --allow-overwrite
 done
@@ -67,5 +73,6 @@ say "size (gzip -9), per entry point and lazily loaded module:"
 say "  edgerec (core):    wasm $(kb "$core_wasm") + JS $(kb "$core_js") = $(kb $((core_wasm + core_js)))"
 say "  + WebGPU (replaces the core wasm): wasm $(kb "$(gz pkg/wasm/gpu/edgerec_bg.wasm)") + glue $(kb "$(gz pkg/wasm/gpu/edgerec.js)")"
 say "  + kernels (dppSelect, mmrSelect, DppKernel, MmrIndex, referenceTopK): wasm $(kb "$(gz pkg/wasm/kernels/edgerec_bg.wasm)") + glue $(kb "$(gz pkg/wasm/kernels/edgerec.js)")"
+say "  + threads (replaces the core on cross-origin isolated pages): wasm $(kb "$(gz pkg/wasm/threads/edgerec_bg.wasm)") + glue $(kb "$(gz pkg/wasm/threads/edgerec.js pkg/dist/threads-worker.js)")"
 say "  + sync (Recommender with sync): wasm $(kb "$(gz pkg/wasm/sync/edgerec_bg.wasm)") + glue $(kb "$(gz pkg/wasm/sync/edgerec.js)")"
 say "  edgerec/worker: $(kb "$(gz pkg/dist/worker.js pkg/dist/worker-protocol.js pkg/dist/worker-entry.js pkg/dist/parallel.js)") JS; edgerec/sw: $(kb "$(gz pkg/dist/sw.js)") JS"

@@ -40,6 +40,10 @@ const server = createServer(async (req, res) => {
     res.writeHead(200, {
       'content-type': types[extname(file)] ?? 'application/octet-stream',
       'cache-control': 'no-cache',
+      // Cross-origin isolation, so that pages may share memory with workers (the package's
+      // `threads` module); every resource here is same-origin, so nothing else changes.
+      'cross-origin-opener-policy': 'same-origin',
+      'cross-origin-embedder-policy': 'require-corp',
     });
     res.end(body);
   } catch {

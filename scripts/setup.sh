@@ -39,9 +39,13 @@ setup_nightly() {
   export PATH="$HOME/.cargo/bin:$PATH"
   # shellcheck source=toolchain.sh
   source scripts/toolchain.sh
-  if ! rustup component list --toolchain "$EDGEREC_NIGHTLY" --installed 2>/dev/null | grep -q '^rust-src'; then
-    say "rustup toolchain install $EDGEREC_NIGHTLY --component rust-src (the wasm build rebuilds std)"
-    rustup toolchain install "$EDGEREC_NIGHTLY" --profile minimal --component rust-src
+  local installed
+  installed=$(rustup component list --toolchain "$EDGEREC_NIGHTLY" --installed 2>/dev/null || true)
+  if ! grep -q '^rust-src' <<<"$installed" || ! grep -q '^clippy' <<<"$installed"; then
+    # rust-src: the wasm build rebuilds std; clippy: `make lint` checks the `threads` module,
+    # which only this toolchain builds.
+    say "rustup toolchain install $EDGEREC_NIGHTLY --component rust-src,clippy"
+    rustup toolchain install "$EDGEREC_NIGHTLY" --profile minimal --component rust-src,clippy
   fi
 }
 

@@ -24,6 +24,11 @@
 //! # }
 //! ```
 #![warn(missing_docs)]
+// The `threads` build (nightly, `+atomics`) parks its pool's workers in `memory.atomic.wait32`.
+#![cfg_attr(
+    all(target_arch = "wasm32", target_feature = "atomics"),
+    feature(stdarch_wasm_atomic_wait)
+)]
 
 pub mod bundle;
 pub mod compute;

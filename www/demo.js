@@ -1,7 +1,7 @@
 // Demo: runs the scoring kernel through the npm package (imported from pkg/ only) and checks it
 // against the scalar CPU reference. The outcome is also published on `window.edgerecDemo` (and
 // `document.body.dataset.status`) for the end-to-end test.
-import { ScoringEngine, referenceTopK, isEdgerecError, loadedModule } from '../pkg/dist/index.js';
+import { ScoringEngine, referenceTopK, isEdgerecError, loadedModule, cpuThreads } from '../pkg/dist/index.js';
 import { mulberry32 } from './rng.js';
 
 const REL_TOL = 1e-4;
@@ -78,7 +78,7 @@ async function run(p) {
     summary.textContent =
       `Backend: ${result.backend}${result.adapter ? ` (adapter: ${result.adapter})` : ''}\n` +
       `Why: ${result.reason}\n` +
-      `Module: ${result.module === 'gpu' ? 'full (WebGPU + CPU)' : 'core (CPU only)'}\n` +
+      `Module: ${{ gpu: 'full (WebGPU + CPU)', threads: `threads (CPU, ${cpuThreads()} threads)`, core: 'core (CPU only)' }[result.module]}\n` +
       `Query: ${result.timings.queryMs.toFixed(2)} ms (first: ${result.timings.firstQueryMs.toFixed(2)} ms, setup: ${result.timings.createMs.toFixed(1)} ms)\n` +
       (result.matches ? 'Matches the CPU reference ✓' : `Differs from the CPU reference:\n${problems.join('\n')}`);
     for (let i = 0; i < got.ids.length; i++) {

@@ -1,7 +1,7 @@
 // ParallelScoringEngine against ScoringEngine (CPU) on the same matrix: identical lists first,
 // then the time per single query. Results land in `window.edgerecParallel` for the e2e test
 // (tests/e2e/parallel.test.mjs) and scripts/bench-peers.mjs.
-import { ScoringEngine } from '../pkg/dist/index.js';
+import { initEdgerec, ScoringEngine } from '../pkg/dist/index.js';
 import { ParallelScoringEngine } from '../pkg/dist/worker.js';
 import { randomData } from './rng.js';
 import { medianCallMs } from './timing.js';
@@ -22,6 +22,8 @@ const time = async (fn) => (await medianCallMs(fn, iters)).ms;
 const same = (a, b) => a.ids.length === b.ids.length && a.ids.every((id, i) => id === b.ids[i] && Object.is(a.scores[i], b.scores[i]));
 
 async function main() {
+  // The single-threaded core is the reference here (and uses no worker of its own).
+  await initEdgerec(undefined, { module: 'core' });
   const items = randomData(rows * dim, rows);
   // Exact ties across shard boundaries: copies of row 0 spread over the matrix, so a merge that
   // broke ties by shard instead of by row would be caught.

@@ -4,7 +4,8 @@
 // (approximate HNSW) and voy (a k-d tree, Euclidean). Every list is checked against the exact
 // top-k of the same metric (recall@k), so a fast wrong answer shows as such. Results land in
 // `window.edgerecPeers` for scripts/bench-peers.mjs.
-import { ScoringEngine } from '../pkg/dist/index.js';
+import { initEdgerec, loadedModule, cpuThreads, ScoringEngine } from '../pkg/dist/index.js';
+import { coreEngine } from './core-engine.js';
 import { ParallelScoringEngine } from '../pkg/dist/worker.js';
 import { buildHnsw } from './hnsw.js';
 import * as voyGlue from '../node_modules/voy-search/voy_search_bg.js';
@@ -21,8 +22,10 @@ const efs = (url.searchParams.get('ef') ?? '64,800').split(',').map(Number);
 // voy builds its k-d tree from a JS object per item; past ~100k rows that alone takes minutes.
 const voyRows = Number(url.searchParams.get('voyRows') ?? Math.min(rows, 100_000));
 // Which libraries to run (`libs=edgerec,plain,tfjs` at 1M rows, where an HNSW build takes long).
-// `edgerec-workers`: the int8 scan split over `navigator.hardwareConcurrency` Web Workers.
-const libs = new Set((url.searchParams.get('libs') ?? 'edgerec,edgerec-workers,plain,tfjs,hnswlib,voy').split(','));
+// `edgerec-threads`: the int8 scan of the `threads` module (shared memory, the page's thread and
+// `navigator.hardwareConcurrency − 1` workers); `edgerec-workers`: split over Web Workers that
+// share nothing (`ParallelScoringEngine`). `edgerec` rows are the single-threaded core.
+const libs = new Set((url.searchParams.get('libs') ?? 'edgerec,edgerec-threads,edgerec-workers,plain,tfjs,hnswlib,voy').split(','));
 const summary = document.querySelector('#summary');
 const tbody = document.querySelector('#results tbody');
 
@@ -181,6 +184,7 @@ function show(row) {
 }
 
 async function main() {
+  if (libs.has('edgerec-threads')) await initEdgerec(undefined, { module: 'threads' });
   const items = randomData(rows * dim, rows);
   const query = randomData(dim, 7);
   const exactDot = Array.from(plainTopK(items, dim, query, k));
@@ -188,14 +192,22 @@ async function main() {
   const runs = [];
   for (const dtype of ['int8', 'f32', 'f16']) {
     runs.push({ key: 'edgerec', library: `edgerec ${dtype}`, exact: true, metric: 'dot', run: async () => {
-      const engine = await ScoringEngine.create(items, dim, { backend: 'cpu', dtype });
+      const engine = await coreEngine(items, dim, dtype);
       try {
-        return { ...(await time(async () => (await engine.topK(query, k)).ids)), note: `CPU (WebAssembly SIMD), ${dtype} storage` };
+        return { ...(await time(async () => (await engine.topK(query, k)).ids)), note: `CPU (WebAssembly SIMD), ${dtype} storage, one thread` };
       } finally {
         engine.free();
       }
     } });
   }
+  runs.push({ key: 'edgerec-threads', library: `edgerec int8, ${cpuThreads()} threads`, exact: true, metric: 'dot', run: async () => {
+    const engine = await ScoringEngine.create(items, dim, { backend: 'cpu', dtype: 'int8' });
+    try {
+      return { ...(await time(async () => (await engine.topK(query, k)).ids)), note: `the ${loadedModule()} module: ${cpuThreads()} threads on shared memory` };
+    } finally {
+      engine.free();
+    }
+  } });
   runs.push({ key: 'edgerec-workers', library: `edgerec int8, ${navigator.hardwareConcurrency} workers`, exact: true, metric: 'dot', run: async () => {
     const engine = await ParallelScoringEngine.create(items, dim, { dtype: 'int8', threads: navigator.hardwareConcurrency });
     try {

@@ -81,10 +81,12 @@ export function isEdgerecError(e: unknown): e is EdgerecError {
 export type WasmSource = string | URL | Response | BufferSource | WebAssembly.Module;
 
 /**
- * The two builds of the engine, with the same API: `'core'` runs on the CPU only (the smaller
- * download); `'gpu'` adds the WebGPU path (backends `auto` and `webgpu`).
+ * The builds of the engine, with the same API: `'core'` runs on the CPU only (the smaller
+ * download); `'gpu'` adds the WebGPU path (backends `auto` and `webgpu`); `'threads'` is the
+ * core on shared memory, splitting each CPU scan across Web Workers (it needs a cross-origin
+ * isolated page: see {@link InitOptions.module}).
  */
-export type EdgerecModule = 'core' | 'gpu';
+export type EdgerecModule = 'core' | 'gpu' | 'threads';
 
 /** Options of {@link initEdgerec}. */
 export interface InitOptions {
@@ -95,6 +97,16 @@ export interface InitOptions {
    * when the source is `edgerec/gpu/edgerec_bg.wasm`.
    */
   module?: EdgerecModule | 'auto';
+  /**
+   * Threads of the `'threads'` module's CPU pool, the page's own included (default
+   * `navigator.hardwareConcurrency`, at most 8). The module is loaded when asked for by name,
+   * or by `'auto'` where WebGPU offers no adapter and the page can share memory with workers:
+   * `crossOriginIsolated` (served with `Cross-Origin-Opener-Policy: same-origin` and
+   * `Cross-Origin-Embedder-Policy: require-corp`, as `make demo` does) and more than one core.
+   * Elsewhere the single-threaded `'core'` loads instead, with the same results; check
+   * {@link loadedModule} and {@link cpuThreads}. Scans under 4,096 rows per thread stay on one.
+   */
+  threads?: number;
   /**
    * Where to load the lazily loaded modules from when not beside this file (a CDN, a custom
    * asset path): `kernels` (`edgerec/kernels/edgerec_bg.wasm`: {@link dppSelect},
@@ -138,13 +150,35 @@ export function initEdgerec(source?: WasmSource, options: InitOptions = {}): Pro
     lazySources = options.lazySources ?? {};
     ready = (async () => {
       const wanted = options.module ?? (source === undefined ? 'auto' : 'core');
-      const module: EdgerecModule = wanted === 'auto' ? ((await webGpuAdapterAvailable()) ? 'gpu' : 'core') : wanted;
+      const threads = Math.floor(options.threads ?? Math.min(8, globalThis.navigator?.hardwareConcurrency ?? 1));
+      if (!(threads >= 1)) throw new EdgerecError('INVALID_ARGUMENT', `threads must be at least 1, got ${options.threads}`);
+      // `auto` starts a pool only from a page: a worker's pool threads would be nested workers,
+      // which outlive a `terminate()` of their parent blocked in their wait (ask by name there).
+      const onPage = typeof (globalThis as { document?: unknown }).document !== 'undefined';
+      let module: EdgerecModule = wanted === 'auto' ? ((await webGpuAdapterAvailable()) ? 'gpu' : threads > 1 && onPage ? 'threads' : 'core') : wanted;
+      if (module === 'threads' && !canShareMemory()) module = 'core';
+      if (module === 'threads') {
+        try {
+          const threaded = (await import('../wasm/threads/edgerec.js')) as unknown as ThreadsGlue;
+          const wasm = source ?? (await wasmFile(new URL('../wasm/threads/edgerec_bg.wasm', import.meta.url)));
+          const compiled = await compileModule(wasm);
+          const exports = await threaded.default({ module_or_path: compiled });
+          await startThreads(compiled, exports.memory, threads - 1, threaded.cpuThreads);
+          glue = threaded as unknown as Glue;
+        } catch (e) {
+          // Workers blocked (a CSP without worker-src), memory refused: the single-threaded
+          // core gives the same results.
+          if (source !== undefined) throw e;
+          console.warn(`edgerec: the threads module did not start (${String(e)}); using the single-threaded core`);
+          module = 'core';
+        }
+      }
       if (module === 'gpu') {
         // A separate chunk: pages that load the core never download it.
         const full = (await import('../wasm/gpu/edgerec.js')) as unknown as Glue;
         await full.default({ module_or_path: source ?? (await wasmFile(new URL('../wasm/gpu/edgerec_bg.wasm', import.meta.url))) });
         glue = full;
-      } else {
+      } else if (module === 'core') {
         await initCore({ module_or_path: source ?? (await wasmFile(new URL('../wasm/edgerec_bg.wasm', import.meta.url))) });
         glue = core;
       }
@@ -155,6 +189,60 @@ export function initEdgerec(source?: WasmSource, options: InitOptions = {}): Pro
     });
   }
   return ready;
+}
+
+/** Whether this page can run the `'threads'` module: shared memory between workers. */
+function canShareMemory(): boolean {
+  const g = globalThis as { crossOriginIsolated?: boolean; Worker?: unknown; SharedArrayBuffer?: unknown };
+  return g.crossOriginIsolated === true && typeof g.Worker === 'function' && typeof g.SharedArrayBuffer === 'function';
+}
+
+/** The `'threads'` module's glue: the core's exports plus the pool's. */
+interface ThreadsGlue {
+  default(init: { module_or_path: WasmSource }): Promise<{ memory: WebAssembly.Memory }>;
+  cpuThreads(): number;
+}
+
+/** A compiled module from any {@link WasmSource}: the pool's workers need the module itself. */
+async function compileModule(source: WasmSource): Promise<WebAssembly.Module> {
+  if (source instanceof WebAssembly.Module) return source;
+  if (source instanceof Response) return WebAssembly.compileStreaming(source);
+  if (typeof source === 'string' || source instanceof URL) return WebAssembly.compileStreaming(fetch(source));
+  return WebAssembly.compile(source);
+}
+
+/**
+ * Starts `workers` pool threads on `memory` and waits until the module counts them all
+ * (`cpuThreads() === workers + 1`): each worker instantiates the module, says so, and enters
+ * the pool, where the module counts it.
+ */
+async function startThreads(module: WebAssembly.Module, memory: WebAssembly.Memory, workers: number, cpuThreads: () => number): Promise<void> {
+  const started: Worker[] = [];
+  await Promise.all(
+    Array.from({ length: workers }, () => {
+      const worker = new Worker(new URL('./threads-worker.js', import.meta.url), { type: 'module', name: 'edgerec-thread' });
+      started.push(worker);
+      return new Promise<void>((resolve, reject) => {
+        worker.onmessage = (e: MessageEvent<{ ready?: boolean; error?: string }>) =>
+          e.data.ready ? resolve() : reject(new EdgerecError('BACKEND_UNAVAILABLE', `a thread worker failed to start: ${e.data.error}`));
+        worker.onerror = (e) => reject(new EdgerecError('BACKEND_UNAVAILABLE', `a thread worker failed to load: ${e.message}`));
+        worker.postMessage({ module, memory });
+      });
+    }),
+  ).catch((e: unknown) => {
+    for (const w of started) w.terminate();
+    throw e;
+  });
+  // A worker enters the pool right after saying it is ready; give the last ones that moment.
+  for (let waited = 0; cpuThreads() < workers + 1 && waited < 5000; waited += 5) await new Promise((r) => setTimeout(r, 5));
+}
+
+/**
+ * Threads a CPU scan is split across: the page's own plus the `'threads'` module's workers
+ * (1 with any other module). Call after {@link initEdgerec}.
+ */
+export function cpuThreads(): number {
+  return loaded === 'threads' ? (glue as unknown as ThreadsGlue).cpuThreads() : 1;
 }
 
 /** The build {@link initEdgerec} loaded (`undefined` before it finished). */

@@ -185,6 +185,9 @@ fn static_files_share_the_origin() {
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.body, b"<h1>demo</h1>");
     assert!(r.header("content-type").starts_with("text/html"));
+    // Cross-origin isolated, so the npm package's `threads` module may share memory.
+    assert_eq!(r.header("cross-origin-opener-policy"), "same-origin");
+    assert_eq!(r.header("cross-origin-embedder-policy"), "require-corp");
     let r = get(&server.at("/missing.js"), &[]);
     assert_eq!(r.status, 404, "{r:?}");
     r.error();

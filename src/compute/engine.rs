@@ -105,6 +105,8 @@ pub struct ScoringEngine {
     // Shared (not copied) with a background trial, which uploads and times it.
     index: Arc<ItemIndex>,
     scratch: CpuScratch,
+    // One per part of a scan split across the thread pool (`cpu::pool`; empty without one).
+    shard_scratch: Vec<std::sync::Mutex<CpuScratch>>,
     gpu: Option<GpuBackend>,
     pending: Option<PendingTrial>,
     report: BackendReport,
@@ -137,6 +139,7 @@ impl ScoringEngine {
         let mut engine = Self {
             index: Arc::new(index),
             scratch: CpuScratch::new(),
+            shard_scratch: Vec::new(),
             gpu: None,
             pending: None,
             report: BackendReport::cpu("the CPU backend was requested".into(), None),
@@ -215,6 +218,7 @@ impl ScoringEngine {
         Ok(Self {
             index: Arc::new(index),
             scratch: CpuScratch::new(),
+            shard_scratch: Vec::new(),
             gpu: Some(GpuBackend { context, index: gpu_index }),
             pending: None,
             report,
@@ -443,7 +447,20 @@ impl ScoringEngine {
                 other => return other,
             }
         }
-        cpu::fast_score_top_k(&self.index, request, &mut self.scratch)
+        self.cpu_score_top_k(request)
+    }
+
+    /// The CPU scan: split across the thread pool when the build has one and the scan is large
+    /// enough ([`cpu::pool::parts_for`]), else on this thread. The same lists either way.
+    fn cpu_score_top_k(&mut self, request: &ScoreRequest<'_>) -> Result<Vec<TopK>> {
+        let visited = request.candidates.map_or(self.index.rows(), <[u32]>::len);
+        let parts = cpu::pool::parts_for(visited);
+        if parts == 1 {
+            return cpu::fast_score_top_k(&self.index, request, &mut self.scratch);
+        }
+        self.shard_scratch.resize_with(parts, Default::default);
+        self.shard_scratch.truncate(parts);
+        cpu::score_top_k_sharded(&self.index, request, &self.shard_scratch, cpu::pool::run)
     }
 
     /// [`ScoringEngine::score_top_k`] through the IVF index: per query, the probed lists'

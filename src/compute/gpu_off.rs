@@ -14,9 +14,15 @@ use crate::compute::topk::TopK;
 use crate::error::{BackendKind, Error, Result};
 
 /// Why a CPU-only build serves on the CPU (also the text of the backend report).
+#[cfg(not(target_feature = "atomics"))]
 pub const NO_GPU_PATH: &str = "the CPU-only core module of edgerec is loaded (it is chosen where \
      navigator.gpu is missing or offers no adapter, or when the app asks for it); the full module \
      has the WebGPU path";
+/// Why a CPU-only build serves on the CPU: the `threads` module's wording.
+#[cfg(target_feature = "atomics")]
+pub const NO_GPU_PATH: &str = "the CPU-only threads module of edgerec is loaded (the core on \
+     shared memory, chosen on cross-origin isolated pages where navigator.gpu is missing or \
+     offers no adapter, or when the app asks for it); the full module has the WebGPU path";
 
 /// What a GPU adapter describes; only the name is read outside the GPU module.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

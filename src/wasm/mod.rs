@@ -12,6 +12,9 @@
 //!   `MmrIndex`) and `referenceTopK` — a module loaded on their first call;
 //! - `js-sync`: `SyncClient` — a module loaded by the first `Recommender` with `sync`.
 //!
+//! Built with `+atomics` (the package's `threads` module, on shared memory), `js-engine` also
+//! exports `threadWorkerLoop`, which the package's thread workers enter.
+//!
 //! They share no objects, so each module stands alone.
 
 #[cfg(feature = "js-engine")]
@@ -31,6 +34,8 @@ mod rerank;
 mod storage;
 #[cfg(feature = "js-sync")]
 mod sync;
+#[cfg(feature = "js-engine")]
+mod threads;
 #[cfg(any(feature = "js-engine", feature = "js-kernels"))]
 mod topk;
 
@@ -48,5 +53,7 @@ pub use rerank::{WasmDppKernel, WasmMmrIndex, dpp_select, mmr_select};
 pub use storage::JsStorage;
 #[cfg(feature = "js-sync")]
 pub use sync::WasmSyncClient;
+#[cfg(feature = "js-engine")]
+pub use threads::cpu_threads;
 #[cfg(any(feature = "js-engine", feature = "js-kernels"))]
 pub use topk::TopKResult;

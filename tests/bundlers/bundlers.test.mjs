@@ -163,7 +163,8 @@ async function runInChromium(name, root) {
     assert.equal(error, undefined, `${name}: ${error}`);
     assert.deepEqual(problems, [], `${name}: ${problems.join('\n')}`);
     assert.equal(hasSw, true, `${name}: installOfflineCache from edgerec/sw is a function`);
-    // Chromium runs here without WebGPU: the CPU-only core module is the one loaded.
+    // Chromium runs here without WebGPU, on pages that are not cross-origin isolated: the
+    // single-threaded, CPU-only core module is the one loaded.
     assert.equal(module, 'core', `${name}: loaded module`);
     assert.equal(result.length, K, `${name}: ${JSON.stringify(result)}`);
     assert.equal(new Set(result).size, K);
@@ -203,11 +204,12 @@ const LAZY_CONSUMERS = ['vite', 'webpack', 'plain'];
 
 const bundlers = [
   // [name, folder the server serves, hashed wasm name in the output, wasm files emitted]. Vite
-  // and webpack emit the four modules (core; full, fetched only where WebGPU has an adapter;
+  // and webpack emit the five modules (core; full, fetched only where WebGPU has an adapter;
+  // threads, fetched only on cross-origin isolated pages — these test servers do not isolate;
   // kernels and sync, fetched on first use); esbuild copies the wasm the app imports (the core;
   // see tests/bundlers/esbuild/main.js).
-  ['vite', 'dist', /^dist\/assets\/edgerec_bg-[\w-]{8,}\.wasm$/, 4],
-  ['webpack', '.', /^dist\/[0-9a-f]{16,}\.wasm$/, 4],
+  ['vite', 'dist', /^dist\/assets\/edgerec_bg-[\w-]{8,}\.wasm$/, 5],
+  ['webpack', '.', /^dist\/[0-9a-f]{16,}\.wasm$/, 5],
   ['esbuild', '.', /^dist\/edgerec_bg-[A-Z0-9]{8,}\.wasm$/, 1],
 ];
 

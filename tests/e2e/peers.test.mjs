@@ -13,7 +13,9 @@ test('the peer benchmark page runs every library on the same data', async () => 
   const libraries = run.results.map((r) => r.library);
   const workers = libraries.find((name) => /^edgerec int8, \d+ workers$/.test(name));
   assert.ok(workers, `the worker-split int8 scan runs: ${libraries}`);
-  assert.deepEqual(libraries, ['edgerec int8', 'edgerec f32', 'edgerec f16', workers, 'plain JavaScript', 'TF.js', 'hnswlib-wasm ef=16', 'hnswlib-wasm ef=200', 'voy']);
+  const threads = libraries.find((name) => /^edgerec int8, \d+ threads$/.test(name));
+  assert.ok(threads, `the threads module's int8 scan runs: ${libraries}`);
+  assert.deepEqual(libraries, ['edgerec int8', 'edgerec f32', 'edgerec f16', threads, workers, 'plain JavaScript', 'TF.js', 'hnswlib-wasm ef=16', 'hnswlib-wasm ef=200', 'voy']);
   for (const r of run.results) {
     assert.equal(r.error, undefined, `${r.library}: ${r.error}`);
     assert.ok(Number.isFinite(r.medianMs) && r.medianMs > 0, `${r.library}: ${r.medianMs} ms`);
@@ -26,6 +28,8 @@ test('the peer benchmark page runs every library on the same data', async () => 
   for (const name of ['edgerec int8', 'edgerec f16']) assert.ok(byName[name].recall >= 0.9, `${name} recall ${byName[name].recall}`);
   // The worker-split scan is the same int8 scan: the same list (www/parallel.html checks it id by id).
   assert.equal(byName[workers].recall, byName['edgerec int8'].recall);
+  assert.equal(byName[threads].recall, byName['edgerec int8'].recall);
+  assert.match(byName[threads].note, /the threads module/, 'the isolated page loads the threads module');
   for (const name of ['hnswlib-wasm ef=16', 'hnswlib-wasm ef=200', 'voy']) assert.ok(byName[name].recall > 0.3, `${name} recall ${byName[name].recall}`);
   // A wider search finds more of the exact list.
   assert.ok(byName['hnswlib-wasm ef=200'].recall >= byName['hnswlib-wasm ef=16'].recall);

@@ -7,7 +7,7 @@
 //! | `GET /v1/models/{version}/{file}` | a bundle file, cached as immutable |
 //! | `GET /v1/experiments` | the `--experiments` JSON, or `{"layers":[]}` |
 //! | `GET /healthz` | `{"ok":true,"events":N}` |
-//! | anything else | `--static DIR` when given, else 404 |
+//! | anything else | `--static DIR` when given (cross-origin isolated: COOP + COEP), else 404 |
 //!
 //! Uploads need `Authorization: Bearer <token>` with a token of `--token-file`; **without
 //! `--token-file` anyone may upload** (fine on loopback, not on a public address). Every error
@@ -213,7 +213,11 @@ fn router(state: Arc<AppState>, args: &ServeArgs) -> Result<Router, String> {
         .route_layer(middleware::from_fn_with_state(Arc::clone(&state), rate_limit));
     let mut app = api.route("/healthz", get(healthz)).with_state(state);
     app = match &args.static_dir {
-        Some(dir) => app.fallback_service(ServeDir::new(dir)),
+        Some(dir) => app.fallback_service(
+            Router::new()
+                .fallback_service(ServeDir::new(dir))
+                .layer(middleware::map_response(cross_origin_isolated)),
+        ),
         None => app.fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not found") }),
     };
     app = app.layer(middleware::from_fn(http::json_errors)).layer(middleware::from_fn(log));
@@ -221,6 +225,15 @@ fn router(state: Arc<AppState>, args: &ServeArgs) -> Result<Router, String> {
         app = app.layer(cors);
     }
     Ok(app)
+}
+
+/// Static files are served cross-origin isolated, so that pages may share memory with workers
+/// (the npm package's `threads` module); the demo's resources are all same-origin.
+async fn cross_origin_isolated(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    headers.insert("cross-origin-embedder-policy", HeaderValue::from_static("require-corp"));
+    response
 }
 
 /// `GET /healthz`.

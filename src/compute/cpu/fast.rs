@@ -488,18 +488,27 @@ fn offer_row<F: FnMut(&[f32]) -> f32>(
     }
 }
 
-/// Fills a block's row ids (`start..` of the candidates, or of all rows) and row multipliers.
+/// Fills a block's row ids (`start..` of the candidates, or of the rows from `base` on) and row
+/// multipliers.
 #[inline(always)]
-fn block_rows(rows: &[u32], mult: &[f32], start: usize, ids: &mut [u32], mults: &mut [f32]) {
+fn block_rows(
+    rows: &[u32],
+    base: usize,
+    mult: &[f32],
+    start: usize,
+    ids: &mut [u32],
+    mults: &mut [f32],
+) {
     let n = ids.len();
     // Two plain loops, not `row_id` per element: LLVM vectorizes that one into masked loads
     // from the (empty, dangling) candidate slice, which AMD cores execute via a slow
     // fault-suppression assist — it was over half the scan's time.
     if rows.is_empty() {
+        let first = base + start;
         for (t, id) in ids.iter_mut().enumerate() {
-            *id = (start + t) as u32;
+            *id = (first + t) as u32;
         }
-        mults.copy_from_slice(&mult[start..start + n]);
+        mults.copy_from_slice(&mult[first..first + n]);
     } else {
         ids.copy_from_slice(&rows[start..start + n]);
         for (m, &r) in mults.iter_mut().zip(&*ids) {
@@ -508,14 +517,24 @@ fn block_rows(rows: &[u32], mult: &[f32], start: usize, ids: &mut [u32], mults: 
     }
 }
 
+/// The rows one scan visits: the given candidates (sorted), or, when there are none, the
+/// contiguous rows `range` — the whole index, or one shard of it ([`score_top_k_sharded`]).
+#[derive(Clone, Copy)]
+struct Rows<'a> {
+    candidates: &'a [u32],
+    range: (usize, usize),
+}
+
 /// The scan itself, inlined into each target-feature variant.
 #[inline(always)]
 fn scan<D: IntDot>(
     index: &ItemIndex,
     request: &ScoreRequest<'_>,
-    rows: &[u32],
+    visit: Rows<'_>,
     scratch: &mut CpuScratch,
 ) {
+    let rows = visit.candidates;
+    let (base, end) = visit.range;
     let dim = index.dim();
     let matrix = index.matrix();
     let per_row = matrix.scheme().words_per_row(dim);
@@ -525,8 +544,8 @@ fn scan<D: IntDot>(
         heaps, query_scale, query_i16, query_i16_scale, row: row_buf, thresholds, ..
     } = scratch;
     let excluded = |r: usize| request.mask.is_some_and(|m| m.is_excluded(r));
-    let row_id = |i: usize| rows.get(i).map_or(i, |&r| r as usize);
-    let count = if rows.is_empty() { index.rows() } else { rows.len() };
+    let row_id = |i: usize| rows.get(i).map_or(base + i, |&r| r as usize);
+    let count = if rows.is_empty() { end - base } else { rows.len() };
     match matrix.scheme().dtype {
         DType::F32 => {
             let values: &[f32] = bytemuck::cast_slice(words);
@@ -550,7 +569,7 @@ fn scan<D: IntDot>(
             let mut start = 0;
             while start < count {
                 let n = BLOCK.min(count - start);
-                block_rows(rows, mult, start, &mut ids[..n], &mut mults[..n]);
+                block_rows(rows, base, mult, start, &mut ids[..n], &mut mults[..n]);
                 for (b, heap) in heaps.iter_mut().enumerate() {
                     let q = &request.queries[b * dim..(b + 1) * dim];
                     let mut t = 0;
@@ -626,7 +645,7 @@ fn scan<D: IntDot>(
             let mut start = 0;
             while start < count {
                 let n = BLOCK.min(count - start);
-                block_rows(rows, mult, start, &mut ids[..n], &mut mults[..n]);
+                block_rows(rows, base, mult, start, &mut ids[..n], &mut mults[..n]);
                 for (b, heap) in heaps.iter_mut().enumerate() {
                     let q = &query_i16[b * dim..(b + 1) * dim];
                     let mut t = 0;
@@ -685,7 +704,7 @@ fn scan<D: IntDot>(
 fn scan_avx2(
     index: &ItemIndex,
     request: &ScoreRequest<'_>,
-    rows: &[u32],
+    rows: Rows<'_>,
     scratch: &mut CpuScratch,
 ) {
     scan::<Avx2Dot>(index, request, rows, scratch)
@@ -696,7 +715,7 @@ fn scan_avx2(
 fn scan_f16c(
     index: &ItemIndex,
     request: &ScoreRequest<'_>,
-    rows: &[u32],
+    rows: Rows<'_>,
     scratch: &mut CpuScratch,
 ) {
     scan::<F16cDot>(index, request, rows, scratch)
@@ -705,7 +724,7 @@ fn scan_f16c(
 fn scan_dispatch(
     index: &ItemIndex,
     request: &ScoreRequest<'_>,
-    rows: &[u32],
+    rows: Rows<'_>,
     scratch: &mut CpuScratch,
 ) {
     #[cfg(target_arch = "x86_64")]
@@ -734,11 +753,96 @@ pub fn score_top_k(
     request: &ScoreRequest<'_>,
     scratch: &mut CpuScratch,
 ) -> Result<Vec<TopK>> {
-    score_top_k_with(index, request, scratch, scan_dispatch)
+    score_top_k_with(index, request, scratch, scan_dispatch, Shard::WHOLE)
+}
+
+/// One of `of` contiguous, near-equal shares of the rows a request visits (of the sorted
+/// candidates, or of all rows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// Which share, `0..of`.
+    pub part: usize,
+    /// How many shares.
+    pub of: usize,
+}
+
+impl Shard {
+    /// Everything: one share.
+    pub const WHOLE: Shard = Shard { part: 0, of: 1 };
+
+    /// The share's bounds within `0..len`.
+    fn bounds(self, len: usize) -> (usize, usize) {
+        (len * self.part / self.of, len * (self.part + 1) / self.of)
+    }
+}
+
+/// [`score_top_k`] split into `scratches.len()` shards of the rows, each scanned by
+/// `run(parts, job)` calling `job(part)` once per part — on other threads where there are any
+/// ([`super::pool`]) — then merged. Each shard keeps its own best `k` under the same total
+/// order (score descending, exact ties to the lower row), so the union holds the global best
+/// `k` and the merged lists are the single-threaded ones, bit for bit.
+///
+/// # Errors
+/// As [`score_top_k`].
+pub fn score_top_k_sharded(
+    index: &ItemIndex,
+    request: &ScoreRequest<'_>,
+    scratches: &[std::sync::Mutex<CpuScratch>],
+    run: impl FnOnce(usize, &(dyn Fn(usize) + Sync)),
+) -> Result<Vec<TopK>> {
+    let of = scratches.len().max(1);
+    if of == 1 {
+        let mut scratch = lock(&scratches[0]);
+        return score_top_k(index, request, &mut scratch);
+    }
+    let results: Vec<std::sync::Mutex<Option<Result<Vec<TopK>>>>> =
+        (0..of).map(|_| std::sync::Mutex::new(None)).collect();
+    run(of, &|part: usize| {
+        let mut scratch = lock(&scratches[part]);
+        let shard = Shard { part, of };
+        *lock(&results[part]) =
+            Some(score_top_k_with(index, request, &mut scratch, scan_dispatch, shard));
+    });
+    let mut merged: Vec<Vec<(f32, u32)>> = Vec::new();
+    for (part, slot) in results.into_iter().enumerate() {
+        let done = slot.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // A part the runner did not run is scanned here: no rows are ever dropped.
+        let lists = match done {
+            Some(lists) => lists?,
+            None => score_top_k_with(
+                index,
+                request,
+                &mut lock(&scratches[part]),
+                scan_dispatch,
+                Shard { part, of },
+            )?,
+        };
+        merged.resize_with(lists.len(), Vec::new);
+        for (all, top) in merged.iter_mut().zip(lists) {
+            all.extend(top.scores.into_iter().zip(top.ids));
+        }
+    }
+    Ok(merged
+        .into_iter()
+        .map(|mut all| {
+            crate::order::sort_ranked(&mut all);
+            all.truncate(request.k);
+            TopK {
+                ids: all.iter().map(|c| c.1).collect(),
+                scores: all.iter().map(|c| c.0).collect(),
+            }
+        })
+        .collect())
+}
+
+/// Locks a mutex that only one part ever holds (no contention: on the browser's main thread,
+/// where blocking is forbidden, a lock never has to wait); a poisoned one is still usable.
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A scan variant: [`scan_dispatch`] or, in tests, one particular instantiation of [`scan`].
-type ScanFn = fn(&ItemIndex, &ScoreRequest<'_>, &[u32], &mut CpuScratch);
+type ScanFn = fn(&ItemIndex, &ScoreRequest<'_>, Rows<'_>, &mut CpuScratch);
 
 /// [`score_top_k`] with the scan given.
 fn score_top_k_with(
@@ -746,6 +850,7 @@ fn score_top_k_with(
     request: &ScoreRequest<'_>,
     scratch: &mut CpuScratch,
     scan: ScanFn,
+    shard: Shard,
 ) -> Result<Vec<TopK>> {
     let batch = index.validate(request)?;
     let dim = index.dim();
@@ -781,7 +886,16 @@ fn score_top_k_with(
         rows.extend_from_slice(c);
         rows.sort_unstable();
     }
-    scan(index, request, &rows, scratch);
+    let visit = if request.candidates.is_some() {
+        let (from, to) = shard.bounds(rows.len());
+        Rows { candidates: &rows[from..to], range: (0, 0) }
+    } else {
+        Rows { candidates: &[], range: shard.bounds(index.rows()) }
+    };
+    // An empty share of the candidates must not read as "all rows".
+    if request.candidates.is_none() || !visit.candidates.is_empty() {
+        scan(index, request, visit, scratch);
+    }
     scratch.candidates = rows;
     Ok(scratch
         .heaps
@@ -908,8 +1022,14 @@ mod tests {
                             request = request.with_candidates(&candidates);
                         }
                         let run = |scan: ScanFn| {
-                            score_top_k_with(&index, &request, &mut CpuScratch::new(), scan)
-                                .unwrap()
+                            score_top_k_with(
+                                &index,
+                                &request,
+                                &mut CpuScratch::new(),
+                                scan,
+                                Shard::WHOLE,
+                            )
+                            .unwrap()
                         };
                         let (fast, portable) = (run(f16c), run(scan::<PortableDot>));
                         assert_eq!(fast.len(), portable.len());
@@ -972,6 +1092,64 @@ mod tests {
             let q = [0.5, -1.0, 2.0, 0.25, 1.0];
             // Integer-valued data: every path computes these sums exactly, so ids must match.
             assert_eq!(top_k(&m, &q, k, &mut scratch), reference::top_k(&m, &q, k));
+        }
+    }
+
+    #[test]
+    fn sharded_scans_return_the_single_threaded_lists_bit_for_bit() {
+        use crate::bundle::QuantScheme;
+        use crate::compute::RowMask;
+        let (rows, dim) = (1_003, 13);
+        let mut data: Vec<f32> =
+            (0..rows * dim).map(|i| (((i * 7919) % 211) as f32 - 105.0) / 37.0).collect();
+        // Copies of one row planted in different shards: exact ties that only the merge's
+        // tie rule (the lower row) orders as the single scan does.
+        let planted: Vec<f32> = data[..dim].to_vec();
+        for r in [250, 251, 500, 999] {
+            data[r * dim..(r + 1) * dim].copy_from_slice(&planted);
+        }
+        let matrix = ItemMatrix::new(data, dim).unwrap();
+        let mut mask = RowMask::new(rows);
+        [3, 251, 640].iter().for_each(|&r| mask.exclude(r));
+        let candidates: Vec<u32> = (0..rows as u32).rev().step_by(3).collect();
+        let queries: Vec<f32> = (0..2 * dim).map(|i| ((i * 31) % 17) as f32 - 8.0).collect();
+        for scheme in [QuantScheme::F32, QuantScheme::F16, QuantScheme::I8_PER_ROW] {
+            for similarity in [Similarity::Dot, Similarity::Cosine] {
+                let index = ItemIndex::quantize(&matrix, scheme, similarity).unwrap();
+                for (masked, candidate) in
+                    [(false, false), (true, false), (false, true), (true, true)]
+                {
+                    let mut request = ScoreRequest::new(&queries, 40);
+                    if masked {
+                        request = request.with_mask(&mask);
+                    }
+                    if candidate {
+                        request = request.with_candidates(&candidates);
+                    }
+                    let single = score_top_k(&index, &request, &mut CpuScratch::new()).unwrap();
+                    for parts in [2, 3, 7] {
+                        let scratches: Vec<_> =
+                            (0..parts).map(|_| std::sync::Mutex::new(CpuScratch::new())).collect();
+                        // Parts run in reverse order, and part 1 not at all (the merge scans a
+                        // part its runner skipped itself).
+                        let sharded =
+                            score_top_k_sharded(&index, &request, &scratches, |n, job| {
+                                (0..n).rev().filter(|&p| p != 1).for_each(job)
+                            })
+                            .unwrap();
+                        let case =
+                            format!("{scheme:?} {similarity:?} {masked} {candidate} {parts}");
+                        assert_eq!(sharded.len(), single.len(), "{case}");
+                        for (a, b) in sharded.iter().zip(&single) {
+                            assert_eq!(a.ids, b.ids, "{case}");
+                            let bits = |t: &TopK| -> Vec<u32> {
+                                t.scores.iter().map(|s| s.to_bits()).collect()
+                            };
+                            assert_eq!(bits(a), bits(b), "{case}");
+                        }
+                    }
+                }
+            }
         }
     }
 }
