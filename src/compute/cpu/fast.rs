@@ -189,6 +189,12 @@ impl IntDot for PortableDot {
         dot_i8_i16(x, q)
     }
 
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    #[inline(always)]
+    fn dots8(rows: &[&[i8]; ROW_GROUP], q: &[i16]) -> [i32; ROW_GROUP] {
+        dots8_i8_i16_simd128(rows, q)
+    }
+
     // In wasm the f16 rows are widened in registers too (simd128 has no f16 conversion, but
     // the magic-multiply widening is four integer ops and a multiply per four values).
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -481,6 +487,55 @@ fn dot_i8_i16_simd128(x: &[i8], q: &[i16]) -> i32 {
         j += 1;
     }
     sum
+}
+
+/// Eight rows against one query in wasm simd128, like [`dots8_i8_i16_avx2`]: each 8-value step
+/// loads the query once and feeds eight `i16x8.load8x8_s` + `i32x4.dot_i16x8_s` pairs into
+/// eight accumulators, and one transpose (`i32x4.shuffle` + add, twice) reduces four
+/// accumulators into one vector of four sums, instead of four lane extracts per row. Integer
+/// sums in any order are the same sums (no overflow below [`MAX_I16_DIM`]): bit-identical to
+/// [`dot_i8_i16_simd128`] per row.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn dots8_i8_i16_simd128(rows: &[&[i8]; ROW_GROUP], q: &[i16]) -> [i32; ROW_GROUP] {
+    use core::arch::wasm32::*;
+    let n = rows.iter().fold(q.len(), |n, r| n.min(r.len()));
+    let mut acc = [i32x4_splat(0); ROW_GROUP];
+    let mut j = 0;
+    while j + 8 <= n {
+        // SAFETY: j + 8 <= n bounds every read: 8 i16 of the query, 8 i8 of each row; wasm
+        // loads have no alignment requirement.
+        let qs = unsafe { v128_load(q.as_ptr().add(j).cast()) };
+        for (a, row) in acc.iter_mut().zip(rows) {
+            // SAFETY: as above.
+            let xs = unsafe { i16x8_load_extend_i8x8(row.as_ptr().add(j)) };
+            *a = i32x4_add(*a, i32x4_dot_i16x8(xs, qs));
+        }
+        j += 8;
+    }
+    // [a0 + a2, b0 + b2, a1 + a3, b1 + b3] for two rows, then the two halves of two such pairs:
+    // [Σa, Σb, Σc, Σd].
+    let pair = |a: v128, b: v128| {
+        i32x4_add(i32x4_shuffle::<0, 4, 1, 5>(a, b), i32x4_shuffle::<2, 6, 3, 7>(a, b))
+    };
+    let four = |ab: v128, cd: v128| {
+        i32x4_add(i32x4_shuffle::<0, 1, 4, 5>(ab, cd), i32x4_shuffle::<2, 3, 6, 7>(ab, cd))
+    };
+    let low = four(pair(acc[0], acc[1]), pair(acc[2], acc[3]));
+    let high = four(pair(acc[4], acc[5]), pair(acc[6], acc[7]));
+    let mut out = [0i32; ROW_GROUP];
+    // SAFETY: the two stores write exactly the 32 bytes of `out`.
+    unsafe {
+        v128_store(out.as_mut_ptr().cast(), low);
+        v128_store(out.as_mut_ptr().add(4).cast(), high);
+    }
+    while j < n {
+        for (o, row) in out.iter_mut().zip(rows) {
+            *o += i32::from(row[j]) * i32::from(q[j]);
+        }
+        j += 1;
+    }
+    out
 }
 
 #[inline(always)]
