@@ -217,3 +217,8 @@ async fn webgpu_softmax_and_mmoe_match_reference() {
 fn f16_scan_in_wasm_is_bit_identical_to_widen_then_dot() {
     parity::f16_scan_is_bit_identical_to_widen_then_dot().unwrap();
 }
+
+#[wasm_bindgen_test]
+fn int8_scan_in_wasm_is_bit_identical_to_row_dots() {
+    parity::int8_scan_is_bit_identical_to_row_dots().unwrap();
+}

@@ -126,6 +126,11 @@ fn f16_scan_is_bit_identical_to_widen_then_dot() {
 }
 
 #[test]
+fn int8_scan_is_bit_identical_to_row_dots() {
+    parity::int8_scan_is_bit_identical_to_row_dots().unwrap();
+}
+
+#[test]
 fn exact_ties_go_to_the_lower_index_on_every_backend() {
     let (index, query, k) = parity::identical_rows();
     let expected: Vec<u32> = (0..k as u32).collect();

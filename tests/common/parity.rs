@@ -902,8 +902,10 @@ pub fn f16_scan_is_bit_identical_to_widen_then_dot() -> Result<(), String> {
         (4, 129, 100, 4.0, 1.0),
         // f16 subnormals (below 6.1e-5) and tiny products.
         (5, 200, 24, 2e-5, 1e-3),
-        // Query values up to 1e5.
+        // Query values up to 1e5 (at or above 65504: the wasm scan does not pre-scale the query).
         (6, 200, 24, 1.0, 1e5),
+        // Just below that: pre-scaled by 2^112 in wasm, products up to 2.6e5.
+        (7, 200, 24, 4.0, 65000.0),
     ];
     for (seed, rows, dim, data_range, query_range) in cases {
         let mut rng = SmallRng::seed_from_u64(seed);
@@ -928,6 +930,98 @@ pub fn f16_scan_is_bit_identical_to_widen_then_dot() -> Result<(), String> {
                 return Err(format!(
                     "{rows} × {dim}, row {r}: scan {score:e}, widen + dot {expected:e}"
                 ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The CPU int8 scan (blocked, eight rows per query load in wasm, and the 7-bit relaxed-SIMD
+/// filter where the build has it) returns exactly the rows and score bits of scoring each row
+/// on its own with [`edgerec::compute::cpu::fast::dot_i8_i16`]: `dot · s_q · mult · query
+/// scale`, best first, ties to the lower row — with a mask, candidates, dot and cosine.
+pub fn int8_scan_is_bit_identical_to_row_dots() -> Result<(), String> {
+    use edgerec::compute::cpu::fast::{QUERY_I16_MAX, dot_i8_i16};
+    for (seed, rows, dim) in [(1u64, 3000usize, 64usize), (2, 1001, 7), (3, 777, 16), (4, 500, 100)]
+    {
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let mut data: Vec<f32> = (0..rows * dim).map(|_| rng.random_range(-1.0..1.0)).collect();
+        // Exact ties: copies of row 0.
+        for copy in [rows / 3, rows / 2, rows - 1] {
+            data.copy_within(0..dim, copy * dim);
+        }
+        let matrix = ItemMatrix::new(data, dim).expect("valid matrix");
+        let mut mask = RowMask::new(rows);
+        for r in (0..rows).step_by(11) {
+            mask.exclude(r);
+        }
+        let candidates: Vec<u32> = (0..rows as u32).rev().filter(|r| r % 3 != 1).collect();
+        for similarity in [Similarity::Dot, Similarity::Cosine] {
+            let index =
+                ItemIndex::quantize(&matrix, QuantScheme::I8_PER_ROW, similarity).expect("int8");
+            let bytes: &[i8] = bytemuck::cast_slice(index.matrix().words());
+            let stride = index.matrix().scheme().words_per_row(dim) * 4;
+            for query_seed in 0..3u64 {
+                let mut qrng = SmallRng::seed_from_u64(seed * 100 + query_seed);
+                let mut query: Vec<f32> = (0..dim).map(|_| qrng.random_range(-2.0..2.0)).collect();
+                if query_seed == 0 {
+                    query.copy_from_slice(&matrix.as_slice()[..dim]);
+                }
+                let max = query.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+                let s = if max > 0.0 { max / QUERY_I16_MAX } else { 1.0 };
+                let q16: Vec<i16> = query.iter().map(|x| (x / s).round() as i16).collect();
+                let cs = match similarity {
+                    Similarity::Dot => 1.0,
+                    Similarity::Cosine => {
+                        let norm = query.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+                        (1.0 / norm) as f32
+                    }
+                };
+                let score = |r: usize| {
+                    let row = &bytes[r * stride..r * stride + dim];
+                    dot_i8_i16(row, &q16) as f32 * s * index.row_mult()[r] * cs
+                };
+                for (masked, candidate) in [(false, false), (true, false), (true, true)] {
+                    let mut eligible: Vec<usize> = if candidate {
+                        candidates.iter().map(|&r| r as usize).collect()
+                    } else {
+                        (0..rows).collect()
+                    };
+                    if masked {
+                        eligible.retain(|&r| r % 11 != 0);
+                    }
+                    let mut expected: Vec<(f32, usize)> =
+                        eligible.iter().map(|&r| (score(r), r)).collect();
+                    expected.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                    for k in [1usize, 10, 100, 300] {
+                        let mut request = ScoreRequest::new(&query, k);
+                        if masked {
+                            request = request.with_mask(&mask);
+                        }
+                        if candidate {
+                            request = request.with_candidates(&candidates);
+                        }
+                        let top = fast_score_top_k(&index, &request, &mut CpuScratch::new())
+                            .map_err(|e| e.to_string())?
+                            .remove(0);
+                        let want = &expected[..k.min(expected.len())];
+                        let got: Vec<(u32, usize)> = top
+                            .scores
+                            .iter()
+                            .zip(&top.ids)
+                            .map(|(s, &r)| (s.to_bits(), r as usize))
+                            .collect();
+                        let want: Vec<(u32, usize)> =
+                            want.iter().map(|&(s, r)| (s.to_bits(), r)).collect();
+                        if got != want {
+                            return Err(format!(
+                                "seed {seed} {rows} × {dim} {similarity:?} query {query_seed} \
+                                 k {k} masked {masked} candidates {candidate}: the scan differs \
+                                 from per-row dots"
+                            ));
+                        }
+                    }
+                }
             }
         }
     }

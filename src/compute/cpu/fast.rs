@@ -68,9 +68,28 @@ pub fn f16_to_f32(halves: &[u16], out: &mut [f32]) {
 /// One value of [`f16_to_f32`].
 #[inline(always)]
 fn f16_bits_to_f32(h: u16) -> f32 {
-    const TWO_POW_112: f32 = 5.192_297e33;
     let magnitude = f32::from_bits(u32::from(h & 0x7fff) << 13) * TWO_POW_112;
     f32::from_bits(magnitude.to_bits() | (u32::from(h & 0x8000) << 16))
+}
+
+/// 2^112: an f16 magnitude's bits shifted into an f32's place read as the value times 2^-112.
+const TWO_POW_112: f32 = 5.192_297e33;
+
+/// Queries at least this large in magnitude are not pre-scaled by 2^112 for
+/// [`IntDot::dots8_f16_prescaled`] (`q · 2^112` must stay finite: f32's largest is just under
+/// 2^128, so any |q| below 65536 would do; 65504 is f16's largest).
+const PRESCALE_MAX: f32 = 65504.0;
+
+/// One finite f16 bit pattern as its value times 2^-112, in three integer steps: sign-extend,
+/// shift left 13 (the 15 magnitude bits land at 13..27, the sign at 31), clear bits 28..30
+/// (copies of the sign). Exact for normals and subnormals, and `scaled_down(h) · (q · 2^112)`
+/// is the exact product `x · q` before rounding — both factors are exact — so it rounds to the
+/// same f32 as `f16_bits_to_f32(h) · q` whenever `q · 2^112` is finite. That moves the
+/// [`f16_bits_to_f32`] multiply by 2^112 off every stored value onto the query, once per call.
+#[cfg(any(test, all(target_arch = "wasm32", target_feature = "simd128")))]
+#[inline(always)]
+fn f16_bits_scaled_down(h: u16) -> f32 {
+    f32::from_bits(((i32::from(h as i16) << 13) as u32) & 0x8fff_e000)
 }
 
 /// Query values are rounded to this many fractional steps (16-bit fixed point) for the int8
@@ -139,6 +158,22 @@ trait IntDot {
             dot(&widened, q)
         })
     }
+
+    /// Whether [`IntDot::dots8_f16_prescaled`] is faster than [`IntDot::dots8_f16`]: the scan
+    /// then multiplies the query by 2^112 once per call (when every value is below
+    /// [`PRESCALE_MAX`] in magnitude) and passes it here.
+    const F16_PRESCALE: bool = false;
+
+    /// [`IntDot::dots8_f16`] with the query already multiplied by 2^112 (`q_scaled`; `q` is the
+    /// query itself): the same bits, with the widening's multiply folded into the query.
+    #[inline(always)]
+    fn dots8_f16_prescaled(
+        rows: &[&[u16]; ROW_GROUP],
+        _q_scaled: &[f32],
+        q: &[f32],
+    ) -> [f32; ROW_GROUP] {
+        Self::dots8_f16(rows, q)
+    }
 }
 
 /// Rows [`IntDot::dots8`] scores together.
@@ -154,6 +189,12 @@ impl IntDot for PortableDot {
         dot_i8_i16(x, q)
     }
 
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    #[inline(always)]
+    fn dots8(rows: &[&[i8]; ROW_GROUP], q: &[i16]) -> [i32; ROW_GROUP] {
+        dots8_i8_i16_simd128(rows, q)
+    }
+
     // In wasm the f16 rows are widened in registers too (simd128 has no f16 conversion, but
     // the magic-multiply widening is four integer ops and a multiply per four values).
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -162,7 +203,22 @@ impl IntDot for PortableDot {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     #[inline(always)]
     fn dots8_f16(rows: &[&[u16]; ROW_GROUP], q: &[f32]) -> [f32; ROW_GROUP] {
-        dots8_f16_simd128(rows, q)
+        dots8_f16_simd128::<false>(rows, q)
+    }
+
+    // Three integer ops per four values instead of seven ops and a multiply: the f16 scan was
+    // slower than f32 in the browser (1.9 against 1.7 ms over 100k × 64) on the widening alone.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    const F16_PRESCALE: bool = true;
+
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    #[inline(always)]
+    fn dots8_f16_prescaled(
+        rows: &[&[u16]; ROW_GROUP],
+        q_scaled: &[f32],
+        _q: &[f32],
+    ) -> [f32; ROW_GROUP] {
+        dots8_f16_simd128::<true>(rows, q_scaled)
     }
 }
 
@@ -171,18 +227,40 @@ impl IntDot for PortableDot {
 /// [`LANES`] accumulators of [`dot`] as two `f32x4` per row (multiply, then add — wasm never
 /// fuses), [`reduce`]'s order, then the tail. The widened row never goes through memory, which
 /// is what made f16 slower than f32 in the browser (3.1 against 1.7 ms over 100k × 64).
+///
+/// `PRESCALED`: `q` is the query times 2^112 and each value is widened by
+/// [`f16_bits_scaled_down`]'s three integer ops (`i32x4.extend_low_i16x8_s`, shift, and) to its
+/// value times 2^-112 — every product, hence every sum, is the same f32 as without it.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
-fn dots8_f16_simd128(rows: &[&[u16]; ROW_GROUP], q: &[f32]) -> [f32; ROW_GROUP] {
+fn dots8_f16_simd128<const PRESCALED: bool>(
+    rows: &[&[u16]; ROW_GROUP],
+    q: &[f32],
+) -> [f32; ROW_GROUP] {
     use core::arch::wasm32::*;
     let n = rows.iter().fold(q.len(), |n, r| n.min(r.len()));
     let body = n - n % LANES;
     let magnitude = u32x4_splat(0x7fff);
     let sign = u32x4_splat(0x8000);
-    let two_pow_112 = f32x4_splat(5.192_297e33);
-    let widen = |h: v128| {
-        let m = f32x4_mul(u32x4_shl(v128_and(h, magnitude), 13), two_pow_112);
-        v128_or(m, u32x4_shl(v128_and(h, sign), 16))
+    let sign_and_magnitude = u32x4_splat(0x8fff_e000);
+    let two_pow_112 = f32x4_splat(TWO_POW_112);
+    let widen_low = |h: v128| {
+        if PRESCALED {
+            v128_and(i32x4_shl(i32x4_extend_low_i16x8(h), 13), sign_and_magnitude)
+        } else {
+            let h = u32x4_extend_low_u16x8(h);
+            let m = f32x4_mul(u32x4_shl(v128_and(h, magnitude), 13), two_pow_112);
+            v128_or(m, u32x4_shl(v128_and(h, sign), 16))
+        }
+    };
+    let widen_high = |h: v128| {
+        if PRESCALED {
+            v128_and(i32x4_shl(i32x4_extend_high_i16x8(h), 13), sign_and_magnitude)
+        } else {
+            let h = u32x4_extend_high_u16x8(h);
+            let m = f32x4_mul(u32x4_shl(v128_and(h, magnitude), 13), two_pow_112);
+            v128_or(m, u32x4_shl(v128_and(h, sign), 16))
+        }
     };
     let mut lo = [f32x4_splat(0.0); ROW_GROUP];
     let mut hi = [f32x4_splat(0.0); ROW_GROUP];
@@ -196,8 +274,8 @@ fn dots8_f16_simd128(rows: &[&[u16]; ROW_GROUP], q: &[f32]) -> [f32; ROW_GROUP] 
         for ((l, h), row) in lo.iter_mut().zip(hi.iter_mut()).zip(rows) {
             // SAFETY: as above.
             let halves = unsafe { v128_load(row.as_ptr().add(j).cast()) };
-            let x_lo = widen(u32x4_extend_low_u16x8(halves));
-            let x_hi = widen(u32x4_extend_high_u16x8(halves));
+            let x_lo = widen_low(halves);
+            let x_hi = widen_high(halves);
             *l = f32x4_add(*l, f32x4_mul(x_lo, q_lo));
             *h = f32x4_add(*h, f32x4_mul(x_hi, q_hi));
         }
@@ -208,8 +286,9 @@ fn dots8_f16_simd128(rows: &[&[u16]; ROW_GROUP], q: &[f32]) -> [f32; ROW_GROUP] 
         let p = f32x4_add(lo[t], hi[t]);
         let (p0, p1) = (f32x4_extract_lane::<0>(p), f32x4_extract_lane::<1>(p));
         let (p2, p3) = (f32x4_extract_lane::<2>(p), f32x4_extract_lane::<3>(p));
+        let widen_one = if PRESCALED { f16_bits_scaled_down } else { f16_bits_to_f32 };
         let tail: f32 =
-            rows[t][body..n].iter().zip(&q[body..n]).map(|(&h, y)| f16_bits_to_f32(h) * y).sum();
+            rows[t][body..n].iter().zip(&q[body..n]).map(|(&h, y)| widen_one(h) * y).sum();
         ((p0 + p2) + (p1 + p3)) + tail
     })
 }
@@ -410,6 +489,55 @@ fn dot_i8_i16_simd128(x: &[i8], q: &[i16]) -> i32 {
     sum
 }
 
+/// Eight rows against one query in wasm simd128, like [`dots8_i8_i16_avx2`]: each 8-value step
+/// loads the query once and feeds eight `i16x8.load8x8_s` + `i32x4.dot_i16x8_s` pairs into
+/// eight accumulators, and one transpose (`i32x4.shuffle` + add, twice) reduces four
+/// accumulators into one vector of four sums, instead of four lane extracts per row. Integer
+/// sums in any order are the same sums (no overflow below [`MAX_I16_DIM`]): bit-identical to
+/// [`dot_i8_i16_simd128`] per row.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn dots8_i8_i16_simd128(rows: &[&[i8]; ROW_GROUP], q: &[i16]) -> [i32; ROW_GROUP] {
+    use core::arch::wasm32::*;
+    let n = rows.iter().fold(q.len(), |n, r| n.min(r.len()));
+    let mut acc = [i32x4_splat(0); ROW_GROUP];
+    let mut j = 0;
+    while j + 8 <= n {
+        // SAFETY: j + 8 <= n bounds every read: 8 i16 of the query, 8 i8 of each row; wasm
+        // loads have no alignment requirement.
+        let qs = unsafe { v128_load(q.as_ptr().add(j).cast()) };
+        for (a, row) in acc.iter_mut().zip(rows) {
+            // SAFETY: as above.
+            let xs = unsafe { i16x8_load_extend_i8x8(row.as_ptr().add(j)) };
+            *a = i32x4_add(*a, i32x4_dot_i16x8(xs, qs));
+        }
+        j += 8;
+    }
+    // [a0 + a2, b0 + b2, a1 + a3, b1 + b3] for two rows, then the two halves of two such pairs:
+    // [Σa, Σb, Σc, Σd].
+    let pair = |a: v128, b: v128| {
+        i32x4_add(i32x4_shuffle::<0, 4, 1, 5>(a, b), i32x4_shuffle::<2, 6, 3, 7>(a, b))
+    };
+    let four = |ab: v128, cd: v128| {
+        i32x4_add(i32x4_shuffle::<0, 1, 4, 5>(ab, cd), i32x4_shuffle::<2, 3, 6, 7>(ab, cd))
+    };
+    let low = four(pair(acc[0], acc[1]), pair(acc[2], acc[3]));
+    let high = four(pair(acc[4], acc[5]), pair(acc[6], acc[7]));
+    let mut out = [0i32; ROW_GROUP];
+    // SAFETY: the two stores write exactly the 32 bytes of `out`.
+    unsafe {
+        v128_store(out.as_mut_ptr().cast(), low);
+        v128_store(out.as_mut_ptr().add(4).cast(), high);
+    }
+    while j < n {
+        for (o, row) in out.iter_mut().zip(rows) {
+            *o += i32::from(row[j]) * i32::from(q[j]);
+        }
+        j += 1;
+    }
+    out
+}
+
 #[inline(always)]
 fn reduce(acc: [f32; LANES]) -> f32 {
     let pairs = [acc[0] + acc[4], acc[1] + acc[5], acc[2] + acc[6], acc[3] + acc[7]];
@@ -444,6 +572,8 @@ pub struct CpuScratch {
     query_scale: Vec<f32>,
     query_i16: Vec<i16>,
     query_i16_scale: Vec<f32>,
+    /// The queries times 2^112, for [`IntDot::dots8_f16_prescaled`].
+    query_f16_scaled: Vec<f32>,
     row: Vec<f32>,
     candidates: Vec<u32>,
     thresholds: Vec<f32>,
@@ -541,7 +671,14 @@ fn scan<D: IntDot>(
     let words = matrix.words();
     let mult = index.row_mult();
     let CpuScratch {
-        heaps, query_scale, query_i16, query_i16_scale, row: row_buf, thresholds, ..
+        heaps,
+        query_scale,
+        query_i16,
+        query_i16_scale,
+        query_f16_scaled,
+        row: row_buf,
+        thresholds,
+        ..
     } = scratch;
     let excluded = |r: usize| request.mask.is_some_and(|m| m.is_excluded(r));
     let row_id = |i: usize| rows.get(i).map_or(base + i, |&r| r as usize);
@@ -562,6 +699,13 @@ fn scan<D: IntDot>(
             let stride = per_row * 2;
             let stored = |r: u32| &halves[r as usize * stride..r as usize * stride + dim];
             row_buf.resize(dim, 0.0);
+            // A NaN fails `<` too, so such a query stays on the plain path.
+            let prescale =
+                D::F16_PRESCALE && request.queries.iter().all(|x| x.abs() < PRESCALE_MAX);
+            if prescale {
+                query_f16_scaled.clear();
+                query_f16_scaled.extend(request.queries.iter().map(|x| x * TWO_POW_112));
+            }
             let mut raw = [0.0f32; BLOCK];
             let mut ids = [0u32; BLOCK];
             let mut mults = [0.0f32; BLOCK];
@@ -576,7 +720,12 @@ fn scan<D: IntDot>(
                     while t + ROW_GROUP <= n {
                         let group: [&[u16]; ROW_GROUP] =
                             std::array::from_fn(|u| stored(ids[t + u]));
-                        raw[t..t + ROW_GROUP].copy_from_slice(&D::dots8_f16(&group, q));
+                        raw[t..t + ROW_GROUP].copy_from_slice(&if prescale {
+                            let scaled = &query_f16_scaled[b * dim..(b + 1) * dim];
+                            D::dots8_f16_prescaled(&group, scaled, q)
+                        } else {
+                            D::dots8_f16(&group, q)
+                        });
                         t += ROW_GROUP;
                     }
                     for t in t..n {
@@ -975,6 +1124,43 @@ mod tests {
         f16_to_f32(&finite, &mut out);
         for (&h, &x) in finite.iter().zip(&out) {
             assert_eq!(x.to_bits(), half::f16::from_bits(h).to_f32().to_bits(), "{h:#06x}");
+        }
+    }
+
+    /// The arithmetic of the pre-scaled f16 widening (wasm's `dots8_f16_simd128::<true>`): for
+    /// every finite f16 value `x` and queries from f32 subnormals up to just below 65504,
+    /// `scaled_down(x) · (q · 2^112)` has the bits of `f16_to_f32(x) · q`.
+    #[test]
+    fn prescaled_f16_products_are_bit_identical() {
+        let mut rng = crate::rng::SeededRng::new(0x5eed_2112);
+        let mut queries = vec![
+            0.0f32,
+            -0.0,
+            f32::from_bits(1),
+            -f32::from_bits(0x007f_ffff),
+            f32::MIN_POSITIVE,
+            1e-30,
+            1.0,
+            -1.0,
+            0.1,
+            std::f32::consts::PI,
+            65503.996,
+            -65503.996,
+            1e4,
+        ];
+        for _ in 0..48 {
+            // Random bits: every exponent, both signs; kept when below PRESCALE_MAX.
+            let q = f32::from_bits((rng.next_u64() >> 32) as u32);
+            if q.abs() < PRESCALE_MAX {
+                queries.push(q);
+            }
+        }
+        for h in (0..=u16::MAX).filter(|h| (h >> 10) & 0x1f != 0x1f) {
+            let (x, down) = (f16_bits_to_f32(h), f16_bits_scaled_down(h));
+            for &q in &queries {
+                let (want, got) = (x * q, down * (q * TWO_POW_112));
+                assert_eq!(got.to_bits(), want.to_bits(), "{h:#06x} · {q:e}");
+            }
         }
     }
 
