@@ -132,6 +132,8 @@ bench: pkg
 	for d in none mmr dpp; do target/release/edgerec bench funnel --diversity $$d; done
 	node scripts/bench-browser.mjs
 	node scripts/bench-funnel-browser.mjs
+	node scripts/bench-funnel-browser.mjs 300 cpu core
+	node scripts/bench-funnel-browser.mjs 300 cpu threads
 	node scripts/bench-peers.mjs "rows=100000&dim=64&k=100&iters=100&ef=64,800"
 	node scripts/bench-peers.mjs "rows=1000000&dim=64&k=100&iters=30&libs=edgerec,edgerec-threads,edgerec-workers,plain,tfjs"
 	$(MAKE) bench-ivf
