@@ -53,6 +53,11 @@ lint:
 	for features in js-engine js-kernels js-sync; do \
 	  cargo clippy --target wasm32-unknown-unknown --lib --no-default-features --features $$features -- -D warnings || exit 1; \
 	done
+	# The core's Relaxed SIMD build (pkg/wasm/relaxed/): its own target features, hence its own
+	# RUSTFLAGS and target dir (the default one keeps its cache).
+	RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd -C llvm-args=-inline-threshold=25" \
+	  cargo clippy --target wasm32-unknown-unknown --lib --no-default-features --features js-engine \
+	  --target-dir target/relaxed-clippy -- -D warnings
 
 ## native tests, with the GPU parity suite on Vulkan (lavapipe) and the sync server's store
 ## tests on a real PostgreSQL on loopback: a missing adapter or database fails them
