@@ -58,6 +58,11 @@ lint:
 	source scripts/toolchain.sh && RUSTFLAGS="$$EDGEREC_THREADS_RUSTFLAGS" cargo "+$$EDGEREC_NIGHTLY" clippy \
 	  -Zbuild-std=std,panic_abort --target wasm32-unknown-unknown --lib --no-default-features \
 	  --features js-engine --target-dir target/pkg-threads -- -D warnings
+	# The core's Relaxed SIMD build (pkg/wasm/relaxed/): its own target features, hence its own
+	# RUSTFLAGS and target dir (the default one keeps its cache).
+	RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd -C llvm-args=-inline-threshold=25" \
+	  cargo clippy --target wasm32-unknown-unknown --lib --no-default-features --features js-engine \
+	  --target-dir target/relaxed-clippy -- -D warnings
 
 ## native tests, with the GPU parity suite on Vulkan (lavapipe) and the sync server's store
 ## tests on a real PostgreSQL on loopback: a missing adapter or database fails them

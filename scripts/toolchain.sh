@@ -10,6 +10,8 @@ EDGEREC_NIGHTLY=nightly-2026-05-20
 # RUSTFLAGS of the npm package's wasm modules (scripts/build-pkg.sh; RUSTFLAGS replaces
 # .cargo/config.toml's flags, so its simd128 / inline-threshold flags are repeated here).
 EDGEREC_WASM_RUSTFLAGS="-C target-feature=+simd128 -C llvm-args=-inline-threshold=25 -Zunstable-options -Cpanic=immediate-abort"
+# The core's Relaxed SIMD build (pkg/wasm/relaxed/): the same flags plus `+relaxed-simd`.
+EDGEREC_RELAXED_RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd -C llvm-args=-inline-threshold=25 -Zunstable-options -Cpanic=immediate-abort"
 # The `threads` module: the core on shared memory (atomics; the standard library rebuilt with
 # them, which `-Zbuild-std` does anyway), imported from the page so that the pool's workers
 # (pkg/src/threads-worker.ts) instantiate the same module on it. wasm-bindgen needs the TLS

@@ -88,6 +88,14 @@ export type WasmSource = string | URL | Response | BufferSource | WebAssembly.Mo
  */
 export type EdgerecModule = 'core' | 'gpu' | 'threads';
 
+/**
+ * The SIMD instruction set of the loaded core build: `'relaxed'` adds WebAssembly Relaxed SIMD
+ * (its int8 scan multiplies 16 values per instruction against a 6-bit copy of the query, then
+ * rescores the rows that may enter the top-k exactly: the same ids and scores, bit for bit, as
+ * `'simd128'`, the plain WebAssembly SIMD build).
+ */
+export type SimdLevel = 'relaxed' | 'simd128';
+
 /** Options of {@link initEdgerec}. */
 export interface InitOptions {
   /**
@@ -114,12 +122,22 @@ export interface InitOptions {
    * (`edgerec/sync/edgerec_bg.wasm`: a {@link Recommender} with `sync`).
    */
   lazySources?: { kernels?: WasmSource; sync?: WasmSource };
+  /**
+   * Which SIMD build of the `'core'` module to load. `'auto'` (default): the Relaxed SIMD build
+   * (`edgerec/relaxed/edgerec_bg.wasm`) where `WebAssembly.validate` accepts a Relaxed SIMD
+   * instruction, else the plain one. `'simd128'` forces the plain build (both return the same
+   * lists; tests compare them). `'relaxed'` forces the Relaxed SIMD build, which fails to
+   * compile where the engine lacks it. With a `source`, this says which build the source is
+   * (default `'simd128'`). The `'gpu'` and `'threads'` modules have one build each, `'simd128'`.
+   */
+  simd?: SimdLevel | 'auto';
 }
 
 type Glue = typeof core;
 /** The loaded build's exports: the core's, or the full module's when that was loaded instead. */
 let glue: Glue = core;
 let loaded: EdgerecModule | undefined;
+let loadedSimdLevel: SimdLevel | undefined;
 let ready: Promise<void> | undefined;
 let lazySources: InitOptions['lazySources'] = {};
 
@@ -129,6 +147,25 @@ async function webGpuAdapterAvailable(): Promise<boolean> {
   if (!gpu) return false;
   try {
     return (await gpu.requestAdapter()) != null;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A module of one function that uses `i32x4.relaxed_dot_i8x16_i7x16_add_s`, one of the two
+ * Relaxed SIMD instructions of the relaxed core's int8 scan: `(func (result v128) (i32x4.relaxed_dot_i8x16_i7x16_add_s
+ * (i8x16.splat (i32.const 1)) (i8x16.splat (i32.const 2)) (i8x16.splat (i32.const 3))))`.
+ */
+const RELAXED_SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 19, 1, 17, 0, 65, 1, 253, 15, 65, 2, 253, 15, 65, 3,
+  253, 15, 253, 147, 2, 11,
+]);
+
+/** Whether this engine compiles Relaxed SIMD (validated once, without instantiating anything). */
+function relaxedSimdSupported(): boolean {
+  try {
+    return WebAssembly.validate(RELAXED_SIMD_PROBE);
   } catch {
     return false;
   }
@@ -165,6 +202,7 @@ export function initEdgerec(source?: WasmSource, options: InitOptions = {}): Pro
           const exports = await threaded.default({ module_or_path: compiled });
           await startThreads(compiled, exports.memory, threads - 1, threaded.cpuThreads);
           glue = threaded as unknown as Glue;
+          loadedSimdLevel = 'simd128';
         } catch (e) {
           // Workers blocked (a CSP without worker-src), memory refused: the single-threaded
           // core gives the same results.
@@ -178,9 +216,17 @@ export function initEdgerec(source?: WasmSource, options: InitOptions = {}): Pro
         const full = (await import('../wasm/gpu/edgerec.js')) as unknown as Glue;
         await full.default({ module_or_path: source ?? (await wasmFile(new URL('../wasm/gpu/edgerec_bg.wasm', import.meta.url))) });
         glue = full;
+        loadedSimdLevel = 'simd128';
       } else if (module === 'core') {
-        await initCore({ module_or_path: source ?? (await wasmFile(new URL('../wasm/edgerec_bg.wasm', import.meta.url))) });
+        // The relaxed build has the core's exports and glue (scripts/build-pkg.sh checks it), so
+        // the core glue instantiates either `.wasm`.
+        const wantedSimd = options.simd ?? 'auto';
+        const simd: SimdLevel =
+          source !== undefined ? (wantedSimd === 'relaxed' ? 'relaxed' : 'simd128') : wantedSimd === 'auto' ? (relaxedSimdSupported() ? 'relaxed' : 'simd128') : wantedSimd;
+        const file = simd === 'relaxed' ? new URL('../wasm/relaxed/edgerec_bg.wasm', import.meta.url) : new URL('../wasm/edgerec_bg.wasm', import.meta.url);
+        await initCore({ module_or_path: source ?? (await wasmFile(file)) });
         glue = core;
+        loadedSimdLevel = simd;
       }
       loaded = module;
     })();
@@ -248,6 +294,14 @@ export function cpuThreads(): number {
 /** The build {@link initEdgerec} loaded (`undefined` before it finished). */
 export function loadedModule(): EdgerecModule | undefined {
   return loaded;
+}
+
+/**
+ * The SIMD instruction set of the build {@link initEdgerec} loaded ({@link InitOptions.simd}):
+ * `'relaxed'` or `'simd128'`; `undefined` before it finished.
+ */
+export function loadedSimd(): SimdLevel | undefined {
+  return loadedSimdLevel;
 }
 
 /**

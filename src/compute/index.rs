@@ -122,6 +122,11 @@ pub struct ItemIndex {
     matrix: QuantizedMatrix,
     similarity: Similarity,
     row_mult: Vec<f32>,
+    /// Per int8 row `[Σ x_j, Σ |x_j|]` of the stored values, for the relaxed-SIMD scan's 6-bit
+    /// filter (`cpu::fast`): the first removes the query offset, the second bounds the filter's
+    /// error. Empty for other dtypes; only in builds that have the filter.
+    #[cfg(any(test, all(target_arch = "wasm32", target_feature = "relaxed-simd")))]
+    row_sums: Vec<[i32; 2]>,
 }
 
 impl ItemIndex {
@@ -143,7 +148,27 @@ impl ItemIndex {
                 }
             })
             .collect();
-        Self { matrix, similarity, row_mult }
+        #[cfg(any(test, all(target_arch = "wasm32", target_feature = "relaxed-simd")))]
+        let row_sums = if matrix.scheme().dtype == DType::I8 {
+            let bytes: &[i8] = bytemuck::cast_slice(matrix.words());
+            let (dim, stride) = (matrix.dim(), matrix.scheme().words_per_row(matrix.dim()) * 4);
+            (0..matrix.rows())
+                .map(|r| {
+                    let row = &bytes[r * stride..r * stride + dim];
+                    let sum = row.iter().map(|&x| i32::from(x)).sum();
+                    [sum, row.iter().map(|&x| i32::from(x).abs()).sum()]
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Self {
+            matrix,
+            similarity,
+            row_mult,
+            #[cfg(any(test, all(target_arch = "wasm32", target_feature = "relaxed-simd")))]
+            row_sums,
+        }
     }
 
     /// Quantizes an f32 matrix with `scheme` and wraps it.
@@ -169,6 +194,18 @@ impl ItemIndex {
     /// Per-row multipliers (see the type docs).
     pub fn row_mult(&self) -> &[f32] {
         &self.row_mult
+    }
+    /// Per int8 row `[Σ x_j, Σ |x_j|]` (see the field).
+    /// Empty in builds without the filter.
+    pub(crate) fn row_sums(&self) -> &[[i32; 2]] {
+        #[cfg(any(test, all(target_arch = "wasm32", target_feature = "relaxed-simd")))]
+        {
+            &self.row_sums
+        }
+        #[cfg(not(any(test, all(target_arch = "wasm32", target_feature = "relaxed-simd"))))]
+        {
+            &[]
+        }
     }
     /// Number of items.
     pub fn rows(&self) -> usize {

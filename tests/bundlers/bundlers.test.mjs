@@ -204,10 +204,11 @@ const LAZY_CONSUMERS = ['vite', 'webpack', 'plain'];
 
 const bundlers = [
   // [name, folder the server serves, hashed wasm name in the output, wasm files emitted]. Vite
-  // and webpack emit the five modules (core; full, fetched only where WebGPU has an adapter;
-  // threads, fetched only on cross-origin isolated pages — these test servers do not isolate;
-  // kernels and sync, fetched on first use); esbuild copies the wasm the app imports (the core;
-  // see tests/bundlers/esbuild/main.js).
+  // and webpack emit the six modules (core, and its Relaxed SIMD build fetched instead where the
+  // engine validates Relaxed SIMD; threads, fetched only on cross-origin isolated pages — these
+  // test servers do not isolate; full, fetched only where WebGPU has an adapter; kernels and
+  // sync, fetched on first use); esbuild copies the wasm the app imports (the core; see
+  // tests/bundlers/esbuild/main.js).
   ['vite', 'dist', /^dist\/assets\/edgerec_bg-[\w-]{8,}\.wasm$/, 5],
   ['webpack', '.', /^dist\/[0-9a-f]{16,}\.wasm$/, 5],
   ['esbuild', '.', /^dist\/edgerec_bg-[A-Z0-9]{8,}\.wasm$/, 1],

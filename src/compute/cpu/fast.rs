@@ -102,6 +102,65 @@ pub const QUERY_I16_MAX: f32 = 32767.0;
 /// `dim ≤ ⌊(2³¹ − 1) / (127 · 32767)⌋ = 516`. Longer rows take the f32 path.
 pub const MAX_I16_DIM: usize = (i32::MAX as usize) / (127 * 32767);
 
+/// The relaxed-SIMD int8 filter's query: `q6 = round(q / s6)`, `s6 = max|q| / 31`, stored as
+/// `u = q6 + 32` in 1..=63. `i16x8.relaxed_dot_i8x16_i7x16_s` is deterministic only when every
+/// byte of its second operand is in 0..=127 (the Relaxed SIMD proposal, "Relaxed integer dot
+/// product": with the top bit set the result may read the byte as signed or unsigned, and the
+/// pair sums may saturate or wrap, depending on the CPU), hence the offset; `Σ x·u − 32 · Σ x`
+/// recovers `Σ x·q6`. Six bits rather than seven so that the pair sums of two 16-value steps
+/// still fit an i16 ([`dots8_i8_u6_relaxed`]); the filter's bound doubles, which lets a few more
+/// rows through to the exact dot.
+const U6_QUERY_MAX: f32 = 31.0;
+/// See [`U6_QUERY_MAX`].
+const U6_OFFSET: i32 = 32;
+/// Relative slack added to the filter's error bound for f32 rounding: a score is four rounded
+/// operations (≤ 2.4e-7 relative error) on each side, the bound two more; 1e-5 covers them.
+const U6_SLACK: f32 = 1e-5;
+/// Absolute slack for products that fall to f32 subnormals (error ≤ 2^-150 per operation).
+const U6_TINY: f32 = 1e-37;
+
+/// `Σ x_j · u_j`: the portable form of [`IntDot::dots8_u6`] for one row.
+#[inline(always)]
+fn dot_u6(x: &[i8], u: &[u8]) -> i32 {
+    x.iter().zip(u).map(|(&x, &u)| i32::from(x) * i32::from(u)).sum()
+}
+
+/// The 6-bit form of each query for the relaxed-SIMD filter (see [`U6_QUERY_MAX`]), and per
+/// query `δ = max_j |q16_j · s16 − q6_j · s6|`: the filter's score then differs from the exact
+/// i16 score by at most `Σ|x| · δ · |mult · query scale|` before rounding. `false` (no filter)
+/// when a query is all zeros or not finite.
+fn quantize_u6(
+    queries: &[f32],
+    dim: usize,
+    (q16, s16): (&[i16], &[f32]),
+    u6: &mut Vec<u8>,
+    scales: &mut Vec<f32>,
+    deltas: &mut Vec<f32>,
+) -> bool {
+    u6.clear();
+    scales.clear();
+    deltas.clear();
+    for (b, q) in queries.chunks_exact(dim).enumerate() {
+        let max = q.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        if !(max.is_finite() && max > 0.0) {
+            return false;
+        }
+        let s6 = max / U6_QUERY_MAX;
+        let mut delta = 0.0f64;
+        for (&x, &i16_value) in q.iter().zip(&q16[b * dim..(b + 1) * dim]) {
+            // As integers first (a NaN component becomes 0, as in the i16 query), so that δ is
+            // computed from exactly the values the two dots use.
+            let q6 = ((x / s6).round() as i32).clamp(-31, 31);
+            u6.push((q6 + U6_OFFSET) as u8);
+            let exact = f64::from(i16_value) * f64::from(s16[b]);
+            delta = delta.max((exact - f64::from(q6) * f64::from(s6)).abs());
+        }
+        scales.push(s6);
+        deltas.push(delta as f32);
+    }
+    true
+}
+
 /// int8 · int16 with exact i32 accumulation (the caller applies both scales). Integer
 /// multiply-adds map onto `pmaddwd` (x86) / `i32x4.dot_i16x8_s` (wasm): twice the elements per
 /// instruction of the f32 path, which is what makes int8 faster than f32 instead of slower.
@@ -159,6 +218,16 @@ trait IntDot {
         })
     }
 
+    /// Whether the int8 scan first filters rows with [`IntDot::dots8_u6`] (a 6-bit query) and
+    /// computes the exact i16 dot only for the rows that may enter a heap.
+    const U6_FILTER: bool = false;
+
+    /// `Σ x_j · u_j` of eight rows against a query of 6-bit values (0..=63).
+    #[inline(always)]
+    fn dots8_u6(rows: &[&[i8]; ROW_GROUP], u: &[u8]) -> [i32; ROW_GROUP] {
+        std::array::from_fn(|t| dot_u6(rows[t], u))
+    }
+
     /// Whether [`IntDot::dots8_f16_prescaled`] is faster than [`IntDot::dots8_f16`]: the scan
     /// then multiplies the query by 2^112 once per call (when every value is below
     /// [`PRESCALE_MAX`] in magnitude) and passes it here.
@@ -193,6 +262,17 @@ impl IntDot for PortableDot {
     #[inline(always)]
     fn dots8(rows: &[&[i8]; ROW_GROUP], q: &[i16]) -> [i32; ROW_GROUP] {
         dots8_i8_i16_simd128(rows, q)
+    }
+
+    // Relaxed SIMD multiplies 16 int8 values per instruction against the 6-bit query (twice
+    // the i16 path's 8); the exact i16 dot is computed only for rows the filter lets through.
+    #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+    const U6_FILTER: bool = true;
+
+    #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+    #[inline(always)]
+    fn dots8_u6(rows: &[&[i8]; ROW_GROUP], u: &[u8]) -> [i32; ROW_GROUP] {
+        dots8_i8_u6_relaxed(rows, u)
     }
 
     // In wasm the f16 rows are widened in registers too (simd128 has no f16 conversion, but
@@ -513,8 +593,22 @@ fn dots8_i8_i16_simd128(rows: &[&[i8]; ROW_GROUP], q: &[i16]) -> [i32; ROW_GROUP
         }
         j += 8;
     }
-    // [a0 + a2, b0 + b2, a1 + a3, b1 + b3] for two rows, then the two halves of two such pairs:
-    // [Σa, Σb, Σc, Σd].
+    let mut out = sums8_i32x4(&acc);
+    while j < n {
+        for (o, row) in out.iter_mut().zip(rows) {
+            *o += i32::from(row[j]) * i32::from(q[j]);
+        }
+        j += 1;
+    }
+    out
+}
+
+/// The lane sums of eight `i32x4` accumulators: `[a0 + a2, b0 + b2, a1 + a3, b1 + b3]` for two
+/// rows at a time, then the two halves of two such pairs give `[Σa, Σb, Σc, Σd]`.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn sums8_i32x4(acc: &[core::arch::wasm32::v128; ROW_GROUP]) -> [i32; ROW_GROUP] {
+    use core::arch::wasm32::*;
     let pair = |a: v128, b: v128| {
         i32x4_add(i32x4_shuffle::<0, 4, 1, 5>(a, b), i32x4_shuffle::<2, 6, 3, 7>(a, b))
     };
@@ -529,11 +623,54 @@ fn dots8_i8_i16_simd128(rows: &[&[i8]; ROW_GROUP], q: &[i16]) -> [i32; ROW_GROUP
         v128_store(out.as_mut_ptr().cast(), low);
         v128_store(out.as_mut_ptr().add(4).cast(), high);
     }
-    while j < n {
-        for (o, row) in out.iter_mut().zip(rows) {
-            *o += i32::from(row[j]) * i32::from(q[j]);
+    out
+}
+
+/// Eight int8 rows against the 6-bit query `u` (every byte in 1..=63, see [`U6_QUERY_MAX`]):
+/// `i16x8.relaxed_dot_i8x16_i7x16_s` multiplies 16 values and adds adjacent pairs into i16
+/// lanes (one `pmaddubsw` in V8 on x86). With `|x| ≤ 128` and `u ≤ 63` a pair is at most 16128
+/// in magnitude, so the pairs of two steps add up in i16 without overflow (≤ 32256) before one
+/// widening to i32 (`i32x4.extadd_pairwise_i16x8_s`): about half the instructions of the i16
+/// path per value. No sum saturates, so the result is exact on every CPU.
+#[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+#[inline(always)]
+fn dots8_i8_u6_relaxed(rows: &[&[i8]; ROW_GROUP], u: &[u8]) -> [i32; ROW_GROUP] {
+    use core::arch::wasm32::*;
+    let n = rows.iter().fold(u.len(), |n, r| n.min(r.len()));
+    let mut acc = [i32x4_splat(0); ROW_GROUP];
+    let mut j = 0;
+    while j + 32 <= n {
+        // SAFETY: j + 32 <= n bounds every read: 32 bytes of the query and of each row; wasm
+        // loads have no alignment requirement.
+        let (u0, u1) = unsafe {
+            (v128_load(u.as_ptr().add(j).cast()), v128_load(u.as_ptr().add(j + 16).cast()))
+        };
+        for (a, row) in acc.iter_mut().zip(rows) {
+            // SAFETY: as above.
+            let (x0, x1) = unsafe {
+                (v128_load(row.as_ptr().add(j).cast()), v128_load(row.as_ptr().add(j + 16).cast()))
+            };
+            let pairs = i16x8_add(
+                i16x8_relaxed_dot_i8x16_i7x16(x0, u0),
+                i16x8_relaxed_dot_i8x16_i7x16(x1, u1),
+            );
+            *a = i32x4_add(*a, i32x4_extadd_pairwise_i16x8(pairs));
         }
-        j += 1;
+        j += 32;
+    }
+    if j + 16 <= n {
+        // SAFETY: j + 16 <= n bounds every read, as above.
+        let us = unsafe { v128_load(u.as_ptr().add(j).cast()) };
+        for (a, row) in acc.iter_mut().zip(rows) {
+            // SAFETY: as above.
+            let xs = unsafe { v128_load(row.as_ptr().add(j).cast()) };
+            *a = i32x4_relaxed_dot_i8x16_i7x16_add(xs, us, *a);
+        }
+        j += 16;
+    }
+    let mut out = sums8_i32x4(&acc);
+    for (o, row) in out.iter_mut().zip(rows) {
+        *o += dot_u6(&row[j..n], &u[j..n]);
     }
     out
 }
@@ -574,6 +711,10 @@ pub struct CpuScratch {
     query_i16_scale: Vec<f32>,
     /// The queries times 2^112, for [`IntDot::dots8_f16_prescaled`].
     query_f16_scaled: Vec<f32>,
+    /// The 6-bit queries of the int8 filter, their scales and error bounds ([`quantize_u6`]).
+    query_u6: Vec<u8>,
+    query_u6_scale: Vec<f32>,
+    query_u6_delta: Vec<f32>,
     row: Vec<f32>,
     candidates: Vec<u32>,
     thresholds: Vec<f32>,
@@ -595,6 +736,30 @@ fn offer(heap: &mut BinaryHeap<Candidate>, k: usize, candidate: Candidate) {
         && candidate < *worst
     {
         *worst = candidate;
+    }
+}
+
+/// Offers a chunk of the int8 scan's scores (rows `ids`, in increasing order) to a heap of the
+/// best `k`: a row enters when its score is strictly above `threshold` — the worst kept score
+/// once the heap holds `k`, −∞ before — and is not excluded; `threshold` follows the heap.
+#[inline(always)]
+fn offer_chunk(
+    heap: &mut BinaryHeap<Candidate>,
+    k: usize,
+    threshold: &mut f32,
+    scores: &[f32],
+    ids: &[u32],
+    excluded: &impl Fn(usize) -> bool,
+) {
+    for (&score, &r) in scores.iter().zip(ids) {
+        if score > *threshold && !excluded(r as usize) {
+            offer(heap, k, Candidate(score, r));
+            if heap.len() == k
+                && let Some(worst) = heap.peek()
+            {
+                *threshold = worst.0;
+            }
+        }
     }
 }
 
@@ -676,6 +841,9 @@ fn scan<D: IntDot>(
         query_i16,
         query_i16_scale,
         query_f16_scaled,
+        query_u6,
+        query_u6_scale,
+        query_u6_delta,
         row: row_buf,
         thresholds,
         ..
@@ -791,12 +959,96 @@ fn scan<D: IntDot>(
             let mut scores = [0.0f32; BLOCK];
             thresholds.clear();
             thresholds.resize(heaps.len(), f32::NEG_INFINITY);
+            // The relaxed-SIMD filter (builds with it): a 6-bit dot of every row, an upper
+            // bound on its exact score from it, and the exact i16 dot only for chunks of eight
+            // rows where some bound reaches the heap's threshold — every other row would fail
+            // `score > threshold` anyway, so the lists are the same, bit for bit.
+            let sums = index.row_sums();
+            let filter = D::U6_FILTER
+                && sums.len() == index.rows()
+                && quantize_u6(
+                    request.queries,
+                    dim,
+                    (query_i16, query_i16_scale),
+                    query_u6,
+                    query_u6_scale,
+                    query_u6_delta,
+                );
+            // Per block, for the filter: `32 · Σx` and `Σ|x| · |mult|` of each row, in arrays
+            // so that the bounds below vectorize.
+            let mut offsets = [0i32; BLOCK];
+            let mut l1_mults = [0.0f32; BLOCK];
             let mut start = 0;
             while start < count {
                 let n = BLOCK.min(count - start);
                 block_rows(rows, base, mult, start, &mut ids[..n], &mut mults[..n]);
+                if filter {
+                    for t in 0..n {
+                        let [sum, l1] = sums[ids[t] as usize];
+                        offsets[t] = U6_OFFSET * sum;
+                        l1_mults[t] = l1 as f32 * mults[t].abs();
+                    }
+                }
                 for (b, heap) in heaps.iter_mut().enumerate() {
                     let q = &query_i16[b * dim..(b + 1) * dim];
+                    let (qs, cs) = (query_i16_scale[b], query_scale[b]);
+                    // Rows come in increasing order, so a new row beats the worst kept entry
+                    // exactly when its score is strictly greater (ties stay with the lower id);
+                    // `threshold` is −∞ until the heap holds k entries.
+                    let mut threshold = thresholds[b];
+                    if filter {
+                        let u = &query_u6[b * dim..(b + 1) * dim];
+                        let mut t = 0;
+                        while t + ROW_GROUP <= n {
+                            let group: [&[i8]; ROW_GROUP] =
+                                std::array::from_fn(|v| stored(ids[t + v]));
+                            raw[t..t + ROW_GROUP].copy_from_slice(&D::dots8_u6(&group, u));
+                            t += ROW_GROUP;
+                        }
+                        for t in t..n {
+                            raw[t] = dot_u6(stored(ids[t]), u);
+                        }
+                        // `scores` holds upper bounds here: the 6-bit score (`Σ x·q6 · s6 ·
+                        // mult · query scale`) plus `Σ|x| · δ · |mult · query scale|`, with
+                        // slack for rounding on both sides.
+                        let (s6, dq) =
+                            (query_u6_scale[b], query_u6_delta[b] * cs.abs() * (1.0 + U6_SLACK));
+                        let rows_n = raw[..n].iter().zip(&offsets[..n]).zip(&mults[..n]);
+                        for ((h, ((&v, &offset), &m)), &l1m) in
+                            scores[..n].iter_mut().zip(rows_n).zip(&l1_mults[..n])
+                        {
+                            let approx = (v - offset) as f32 * s6 * m * cs;
+                            *h = approx + (l1m * dq + U6_SLACK * approx.abs() + U6_TINY);
+                        }
+                        for (c, bounds) in scores[..n].chunks(ROW_GROUP).enumerate() {
+                            // Skipped only when every bound is below (a NaN one is not).
+                            if bounds.iter().fold(true, |below, &h| below & (h < threshold)) {
+                                continue;
+                            }
+                            let chunk = &ids[c * ROW_GROUP..c * ROW_GROUP + bounds.len()];
+                            let exact: [i32; ROW_GROUP] = if chunk.len() == ROW_GROUP {
+                                D::dots8(&std::array::from_fn(|v| stored(chunk[v])), q)
+                            } else {
+                                std::array::from_fn(|v| {
+                                    chunk.get(v).map_or(0, |&r| D::dot(stored(r), q))
+                                })
+                            };
+                            let mut exact_scores = [0.0f32; ROW_GROUP];
+                            for (v, s) in exact_scores[..chunk.len()].iter_mut().enumerate() {
+                                *s = exact[v] as f32 * qs * mults[c * ROW_GROUP + v] * cs;
+                            }
+                            offer_chunk(
+                                heap,
+                                request.k,
+                                &mut threshold,
+                                &exact_scores[..chunk.len()],
+                                chunk,
+                                &excluded,
+                            );
+                        }
+                        thresholds[b] = threshold;
+                        continue;
+                    }
                     let mut t = 0;
                     while t + ROW_GROUP <= n {
                         let group: [&[i8]; ROW_GROUP] = std::array::from_fn(|u| stored(ids[t + u]));
@@ -807,30 +1059,16 @@ fn scan<D: IntDot>(
                         raw[t] = D::dot(stored(ids[t]), q);
                     }
                     // Same operations in the same order as one row at a time: bit-identical.
-                    let (qs, cs) = (query_i16_scale[b], query_scale[b]);
                     for ((s, &v), &m) in scores[..n].iter_mut().zip(&raw[..n]).zip(&mults[..n]) {
                         *s = v as f32 * qs * m * cs;
                     }
-                    // Rows come in increasing order, so a new row beats the worst kept entry
-                    // exactly when its score is strictly greater (ties stay with the lower id);
-                    // `threshold` is −∞ until the heap holds k entries.
-                    let mut threshold = thresholds[b];
                     for (c, chunk) in scores[..n].chunks(ROW_GROUP).enumerate() {
                         // `|` rather than `any`: no early exit, so the eight compares vectorize.
                         if !chunk.iter().fold(false, |hit, &s| hit | (s > threshold)) {
                             continue;
                         }
-                        for (u, &score) in chunk.iter().enumerate() {
-                            let r = ids[c * ROW_GROUP + u];
-                            if score > threshold && !excluded(r as usize) {
-                                offer(heap, request.k, Candidate(score, r));
-                                if heap.len() == request.k
-                                    && let Some(worst) = heap.peek()
-                                {
-                                    threshold = worst.0;
-                                }
-                            }
-                        }
+                        let chunk_ids = &ids[c * ROW_GROUP..c * ROW_GROUP + chunk.len()];
+                        offer_chunk(heap, request.k, &mut threshold, chunk, chunk_ids, &excluded);
                     }
                     thresholds[b] = threshold;
                 }
@@ -1239,6 +1477,132 @@ mod tests {
             let got = unsafe { dots8_f16_f16c(&group, q) };
             let expected = PortableDot::dots8_f16(&group, q);
             assert_eq!(got.map(f32::to_bits), expected.map(f32::to_bits), "dots8 dim {dim}");
+        }
+    }
+
+    /// The relaxed-SIMD build's int8 filter, with the portable 6-bit dot in place of
+    /// `i16x8.relaxed_dot_i8x16_i7x16_s` (the same integer sums).
+    struct ScalarU6Dot;
+    impl IntDot for ScalarU6Dot {
+        fn dot(x: &[i8], q: &[i16]) -> i32 {
+            dot_i8_i16(x, q)
+        }
+        const U6_FILTER: bool = true;
+    }
+
+    /// The filtered int8 scan returns the plain scan's lists, ids and score bits, including
+    /// where the filter's bound is tight: rows that are tiny perturbations of each other (scores
+    /// within the 6-bit error of the threshold), exact ties, a query with one component far
+    /// larger than the rest (a coarse 6-bit step), negative and zero rows, dims on and off the
+    /// 8/16 grid, both similarities, masks, candidates, batches and k past a block.
+    #[test]
+    fn u6_filtered_int8_scan_is_bit_identical_to_the_plain_scan() {
+        use crate::bundle::QuantScheme;
+        use crate::compute::index::RowMask;
+        let mut rng = crate::rng::SeededRng::new(0x5eed_0007);
+        let mut uniform = move || (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0;
+        let rows = 1500;
+        let mut filtered_cases = 0;
+        for dim in [1usize, 3, 8, 15, 16, 17, 33, 64, 100] {
+            for data_kind in 0..3 {
+                let base: Vec<f32> = (0..dim).map(|_| uniform()).collect();
+                let data: Vec<f32> = (0..rows * dim)
+                    .map(|i| match data_kind {
+                        0 => uniform(),
+                        // Near-duplicates of one row: scores packed around the threshold.
+                        1 => base[i % dim] + uniform() * 1e-3,
+                        // Exact copies in runs, some zero rows.
+                        _ => {
+                            if (i / dim) % 17 == 0 {
+                                0.0
+                            } else {
+                                base[i % dim] * (((i / dim) % 5) as f32 - 2.0)
+                            }
+                        }
+                    })
+                    .collect();
+                let m = ItemMatrix::new(data, dim).unwrap();
+                let mut queries: Vec<f32> = (0..3 * dim).map(|_| uniform() * 3.0).collect();
+                queries[dim] = 1e4; // one dominant component in the second query
+                let mut mask = RowMask::new(rows);
+                for r in (0..rows).step_by(7) {
+                    mask.exclude(r);
+                }
+                let candidates: Vec<u32> = (0..rows as u32).rev().filter(|r| r % 3 != 1).collect();
+                for similarity in [Similarity::Dot, Similarity::Cosine] {
+                    let index =
+                        ItemIndex::quantize(&m, QuantScheme::I8_PER_ROW, similarity).unwrap();
+                    assert_eq!(index.row_sums().len(), rows);
+                    for k in [1, 10, 100, 300] {
+                        for (first, batch, masked, candidate) in [
+                            (0, 1, false, false),
+                            (1, 1, false, false),
+                            (0, 3, false, false),
+                            (0, 2, true, false),
+                            (0, 3, true, true),
+                        ] {
+                            let q = &queries[first * dim..(first + batch) * dim];
+                            let mut request = ScoreRequest::new(q, k);
+                            if masked {
+                                request = request.with_mask(&mask);
+                            }
+                            if candidate {
+                                request = request.with_candidates(&candidates);
+                            }
+                            let run = |scan: ScanFn| {
+                                score_top_k_with(&index, &request, &mut CpuScratch::new(), scan)
+                                    .unwrap()
+                            };
+                            let filtered = run(scan::<ScalarU6Dot>);
+                            let plain = run(scan::<PortableDot>);
+                            assert_eq!(filtered.len(), plain.len());
+                            for (f, p) in filtered.iter().zip(&plain) {
+                                let case = format!(
+                                    "dim {dim} data {data_kind} k {k} batch {batch} {similarity:?}"
+                                );
+                                assert_eq!(f.ids, p.ids, "{case}");
+                                let bits =
+                                    |t: &TopK| t.scores.iter().map(|s| s.to_bits()).collect();
+                                let (fb, pb): (Vec<u32>, Vec<u32>) = (bits(f), bits(p));
+                                assert_eq!(fb, pb, "{case}");
+                            }
+                            filtered_cases += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(filtered_cases, 9 * 3 * 2 * 4 * 5);
+    }
+
+    /// The 6-bit query stays in the operand range the Relaxed SIMD proposal makes deterministic
+    /// (0..=127; 1..=63 here, for the i16 sums), and δ bounds the gap between the two
+    /// quantized queries.
+    #[test]
+    fn u6_query_is_in_the_deterministic_range() {
+        let queries = [0.3f32, -7.0, 7.0, 1e-30, -6.99, f32::NAN, 0.0, 2.5];
+        let max = 7.0f32;
+        let s16 = max / QUERY_I16_MAX;
+        let q16: Vec<i16> = queries.iter().map(|x| (x / s16).round() as i16).collect();
+        let (mut u6, mut scales, mut deltas) = (Vec::new(), Vec::new(), Vec::new());
+        let dim = queries.len();
+        assert!(quantize_u6(&queries, dim, (&q16, &[s16]), &mut u6, &mut scales, &mut deltas));
+        assert!(u6.iter().all(|&u| (1..=63).contains(&u)), "{u6:?}");
+        assert_eq!(u6[1], 1);
+        assert_eq!(u6[2], 63);
+        assert_eq!(u6[5], 32, "NaN → 0, as in the i16 query");
+        let s6 = scales[0];
+        for j in 0..dim {
+            let gap = (f64::from(q16[j]) * f64::from(s16)
+                - (f64::from(u6[j]) - 32.0) * f64::from(s6))
+            .abs();
+            assert!(gap <= f64::from(deltas[0]) * (1.0 + 1e-6), "{j}: {gap} > {}", deltas[0]);
+        }
+        assert!(deltas[0] <= s6 / 2.0 * 1.001 + s16, "δ about half a 6-bit step");
+        // No filter for an all-zero or infinite query.
+        for bad in [[0.0f32; 2], [f32::INFINITY, 1.0]] {
+            let q16 = [0i16; 2];
+            assert!(!quantize_u6(&bad, 2, (&q16, &[1.0]), &mut u6, &mut scales, &mut deltas));
         }
     }
 
