@@ -1550,8 +1550,14 @@ mod tests {
                                 request = request.with_candidates(&candidates);
                             }
                             let run = |scan: ScanFn| {
-                                score_top_k_with(&index, &request, &mut CpuScratch::new(), scan)
-                                    .unwrap()
+                                score_top_k_with(
+                                    &index,
+                                    &request,
+                                    &mut CpuScratch::new(),
+                                    scan,
+                                    Shard::WHOLE,
+                                )
+                                .unwrap()
                             };
                             let filtered = run(scan::<ScalarU6Dot>);
                             let plain = run(scan::<PortableDot>);
