@@ -46,7 +46,9 @@ build() { # <out dir> <cargo features> [relaxed | threads]
   # our types. The reference directive brings that lib in wherever the declarations are used.
   sed -i '1i /// <reference lib="esnext.disposable" />' "$out/edgerec.d.ts"
   say "wasm-opt -Oz (binaryen $(node_modules/.bin/wasm-opt --version | awk '{print $3}')) → $out"
-  node_modules/.bin/wasm-opt -Oz \
+  # --converge: -Oz again until the module stops shrinking; the producers and target-features
+  # sections only name the toolchain (about 0.6 KB gzipped).
+  node_modules/.bin/wasm-opt -Oz --converge --strip-producers --strip-debug --strip-target-features \
     --enable-simd --enable-relaxed-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals --enable-reference-types --enable-multivalue --enable-threads \
     "$out/edgerec_bg.wasm" -o "$out/edgerec_bg.wasm"
@@ -78,10 +80,14 @@ node_modules/.bin/tsc -p pkg/tsconfig.json
 # What the package ships is minified (the declarations keep every doc comment): a consumer's
 # bundler would minify it anyway, and a page that imports the package without one (an import
 # map, a CDN) downloads half the bytes. Minifiers drop comments, so dist/wasm-file.js, whose
-# import() carries the comments bundlers read, stays as tsc wrote it.
+# import() carries the comments bundlers read, stays as tsc wrote it but for its doc comments.
 say "esbuild --minify (pkg/dist, the wasm-bindgen glue)"
 for js in pkg/dist/*.js pkg/wasm/edgerec.js pkg/wasm/{gpu,kernels,sync,threads}/edgerec.js; do
-  [[ $js == pkg/dist/wasm-file.js ]] && continue
+  if [[ $js == pkg/dist/wasm-file.js ]]; then
+    # Only its whole-line comments go (the doc comments); the inline ones stay.
+    sed -i -E '/^\s*(\/\*\*|\*|\*\/|\/\/)/d' "$js"
+    continue
+  fi
   node_modules/.bin/esbuild --minify --format=esm --log-level=warning "$js" --outfile="$js" --allow-overwrite
 done
 
@@ -95,6 +101,6 @@ say "  edgerec (core):    wasm $(kb "$core_wasm") + JS $(kb "$core_js") = $(kb $
 say "  relaxed-SIMD core (replaces the core wasm where supported): wasm $(kb "$(gz pkg/wasm/relaxed/edgerec_bg.wasm)")"
 say "  + WebGPU (replaces the core wasm): wasm $(kb "$(gz pkg/wasm/gpu/edgerec_bg.wasm)") + glue $(kb "$(gz pkg/wasm/gpu/edgerec.js)")"
 say "  + kernels (dppSelect, mmrSelect, DppKernel, MmrIndex, referenceTopK): wasm $(kb "$(gz pkg/wasm/kernels/edgerec_bg.wasm)") + glue $(kb "$(gz pkg/wasm/kernels/edgerec.js)")"
-say "  + threads (replaces the core on cross-origin isolated pages): wasm $(kb "$(gz pkg/wasm/threads/edgerec_bg.wasm)") + glue $(kb "$(gz pkg/wasm/threads/edgerec.js pkg/dist/threads-worker.js)")"
+say "  + threads (replaces the core on cross-origin isolated pages): wasm $(kb "$(gz pkg/wasm/threads/edgerec_bg.wasm)") + glue $(kb "$(gz pkg/wasm/threads/edgerec.js pkg/dist/threads.js pkg/dist/threads-worker.js)")"
 say "  + sync (Recommender with sync): wasm $(kb "$(gz pkg/wasm/sync/edgerec_bg.wasm)") + glue $(kb "$(gz pkg/wasm/sync/edgerec.js)")"
 say "  edgerec/worker: $(kb "$(gz pkg/dist/worker.js pkg/dist/worker-protocol.js pkg/dist/worker-entry.js pkg/dist/parallel.js)") JS; edgerec/sw: $(kb "$(gz pkg/dist/sw.js)") JS"
