@@ -122,11 +122,12 @@ pub struct ItemIndex {
     matrix: QuantizedMatrix,
     similarity: Similarity,
     row_mult: Vec<f32>,
-    /// Per int8 row `[Σ x_j, Σ |x_j|]` of the stored values, for the relaxed-SIMD scan's 6-bit
-    /// filter (`cpu::fast`): the first removes the query offset, the second bounds the filter's
-    /// error. Empty for other dtypes; only in builds that have the filter.
+    /// Per int8 row, for the relaxed-SIMD scan's 6-bit filter (`cpu::fast`): `Σ x_j` of the
+    /// stored values (removes the query offset) and `Σ |x_j| · |row_mult|` (bounds the
+    /// filter's error), one slice each so that the scan reads a block of rows contiguously.
+    /// Empty for other dtypes; only in builds that have the filter.
     #[cfg(any(test, all(target_arch = "wasm32", target_feature = "relaxed-simd")))]
-    row_sums: Vec<[i32; 2]>,
+    row_sums: (Vec<i32>, Vec<f32>),
 }
 
 impl ItemIndex {
@@ -134,7 +135,7 @@ impl ItemIndex {
     /// cosine, `1 / ‖dequantized row‖` (0 for a zero row).
     pub fn new(matrix: QuantizedMatrix, similarity: Similarity) -> Self {
         let mut row = vec![0.0f32; matrix.dim()];
-        let row_mult = (0..matrix.rows())
+        let row_mult: Vec<f32> = (0..matrix.rows())
             .map(|r| {
                 let scale =
                     if matrix.scheme().dtype == DType::I8 { matrix.row_scale(r) } else { 1.0 };
@@ -152,15 +153,13 @@ impl ItemIndex {
         let row_sums = if matrix.scheme().dtype == DType::I8 {
             let bytes: &[i8] = bytemuck::cast_slice(matrix.words());
             let (dim, stride) = (matrix.dim(), matrix.scheme().words_per_row(matrix.dim()) * 4);
-            (0..matrix.rows())
-                .map(|r| {
-                    let row = &bytes[r * stride..r * stride + dim];
-                    let sum = row.iter().map(|&x| i32::from(x)).sum();
-                    [sum, row.iter().map(|&x| i32::from(x).abs()).sum()]
-                })
-                .collect()
+            let row = |r: usize| &bytes[r * stride..r * stride + dim];
+            let sums = (0..matrix.rows()).map(|r| row(r).iter().map(|&x| i32::from(x)).sum());
+            let l1 = |r: usize| row(r).iter().map(|&x| i32::from(x).abs()).sum::<i32>();
+            let l1_mults = row_mult.iter().enumerate().map(|(r, m)| l1(r) as f32 * m.abs());
+            (sums.collect(), l1_mults.collect())
         } else {
-            Vec::new()
+            (Vec::new(), Vec::new())
         };
         Self {
             matrix,
@@ -195,16 +194,16 @@ impl ItemIndex {
     pub fn row_mult(&self) -> &[f32] {
         &self.row_mult
     }
-    /// Per int8 row `[Σ x_j, Σ |x_j|]` (see the field).
-    /// Empty in builds without the filter.
-    pub(crate) fn row_sums(&self) -> &[[i32; 2]] {
+    /// Per int8 row `Σ x_j` and `Σ |x_j| · |row_mult|` (see the field); empty in builds
+    /// without the filter.
+    pub(crate) fn row_sums(&self) -> (&[i32], &[f32]) {
         #[cfg(any(test, all(target_arch = "wasm32", target_feature = "relaxed-simd")))]
         {
-            &self.row_sums
+            (&self.row_sums.0, &self.row_sums.1)
         }
         #[cfg(not(any(test, all(target_arch = "wasm32", target_feature = "relaxed-simd"))))]
         {
-            &[]
+            (&[], &[])
         }
     }
     /// Number of items.

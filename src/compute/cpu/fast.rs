@@ -344,22 +344,29 @@ fn dots8_f16_simd128<const PRESCALED: bool>(
     };
     let mut lo = [f32x4_splat(0.0); ROW_GROUP];
     let mut hi = [f32x4_splat(0.0); ROW_GROUP];
-    let mut j = 0;
-    while j < body {
-        // SAFETY: j + 8 <= body <= n bounds every read: 8 f32 of the query, 8 u16 of each row;
-        // wasm loads have no alignment requirement.
-        let (q_lo, q_hi) = unsafe {
-            (v128_load(q.as_ptr().add(j).cast()), v128_load(q.as_ptr().add(j + 4).cast()))
-        };
-        for ((l, h), row) in lo.iter_mut().zip(hi.iter_mut()).zip(rows) {
-            // SAFETY: as above.
-            let halves = unsafe { v128_load(row.as_ptr().add(j).cast()) };
-            let x_lo = widen_low(halves);
-            let x_hi = widen_high(halves);
-            *l = f32x4_add(*l, f32x4_mul(x_lo, q_lo));
-            *h = f32x4_add(*h, f32x4_mul(x_hi, q_hi));
+    // Four rows at a time: eight accumulators, the two query vectors and the temporaries fit
+    // V8's x64 registers; sixteen accumulators did not (spills made the scan's time vary from
+    // run to run). Each row's sums are the same either way.
+    for ((lo4, hi4), rows4) in
+        lo.chunks_exact_mut(4).zip(hi.chunks_exact_mut(4)).zip(rows.chunks_exact(4))
+    {
+        let mut j = 0;
+        while j < body {
+            // SAFETY: j + 8 <= body <= n bounds every read: 8 f32 of the query, 8 u16 of each
+            // row; wasm loads have no alignment requirement.
+            let (q_lo, q_hi) = unsafe {
+                (v128_load(q.as_ptr().add(j).cast()), v128_load(q.as_ptr().add(j + 4).cast()))
+            };
+            for ((l, h), row) in lo4.iter_mut().zip(hi4.iter_mut()).zip(rows4) {
+                // SAFETY: as above.
+                let halves = unsafe { v128_load(row.as_ptr().add(j).cast()) };
+                let x_lo = widen_low(halves);
+                let x_hi = widen_high(halves);
+                *l = f32x4_add(*l, f32x4_mul(x_lo, q_lo));
+                *h = f32x4_add(*h, f32x4_mul(x_hi, q_hi));
+            }
+            j += LANES;
         }
-        j += LANES;
     }
     std::array::from_fn(|t| {
         // acc[i] + acc[i + 4], then (p0 + p2) + (p1 + p3): `reduce`.
@@ -637,40 +644,45 @@ fn sums8_i32x4(acc: &[core::arch::wasm32::v128; ROW_GROUP]) -> [i32; ROW_GROUP] 
 fn dots8_i8_u6_relaxed(rows: &[&[i8]; ROW_GROUP], u: &[u8]) -> [i32; ROW_GROUP] {
     use core::arch::wasm32::*;
     let n = rows.iter().fold(u.len(), |n, r| n.min(r.len()));
+    let body = n - n % 16;
     let mut acc = [i32x4_splat(0); ROW_GROUP];
-    let mut j = 0;
-    while j + 32 <= n {
-        // SAFETY: j + 32 <= n bounds every read: 32 bytes of the query and of each row; wasm
-        // loads have no alignment requirement.
-        let (u0, u1) = unsafe {
-            (v128_load(u.as_ptr().add(j).cast()), v128_load(u.as_ptr().add(j + 16).cast()))
-        };
-        for (a, row) in acc.iter_mut().zip(rows) {
-            // SAFETY: as above.
-            let (x0, x1) = unsafe {
-                (v128_load(row.as_ptr().add(j).cast()), v128_load(row.as_ptr().add(j + 16).cast()))
+    // Four rows at a time: four accumulators, two query and two row vectors stay in registers
+    // (with eight rows V8 spilled, and the relaxed scan was slower than the i16 one).
+    for (acc4, rows4) in acc.chunks_exact_mut(4).zip(rows.chunks_exact(4)) {
+        let mut j = 0;
+        while j + 32 <= n {
+            // SAFETY: j + 32 <= n bounds every read: 32 bytes of the query and of each row; wasm
+            // loads have no alignment requirement.
+            let (u0, u1) = unsafe {
+                (v128_load(u.as_ptr().add(j).cast()), v128_load(u.as_ptr().add(j + 16).cast()))
             };
-            let pairs = i16x8_add(
-                i16x8_relaxed_dot_i8x16_i7x16(x0, u0),
-                i16x8_relaxed_dot_i8x16_i7x16(x1, u1),
-            );
-            *a = i32x4_add(*a, i32x4_extadd_pairwise_i16x8(pairs));
+            for (a, row) in acc4.iter_mut().zip(rows4) {
+                // SAFETY: as above.
+                let (x0, x1) = unsafe {
+                    let p = row.as_ptr().add(j);
+                    (v128_load(p.cast()), v128_load(p.add(16).cast()))
+                };
+                let pairs = i16x8_add(
+                    i16x8_relaxed_dot_i8x16_i7x16(x0, u0),
+                    i16x8_relaxed_dot_i8x16_i7x16(x1, u1),
+                );
+                *a = i32x4_add(*a, i32x4_extadd_pairwise_i16x8(pairs));
+            }
+            j += 32;
         }
-        j += 32;
-    }
-    if j + 16 <= n {
-        // SAFETY: j + 16 <= n bounds every read, as above.
-        let us = unsafe { v128_load(u.as_ptr().add(j).cast()) };
-        for (a, row) in acc.iter_mut().zip(rows) {
-            // SAFETY: as above.
-            let xs = unsafe { v128_load(row.as_ptr().add(j).cast()) };
-            *a = i32x4_relaxed_dot_i8x16_i7x16_add(xs, us, *a);
+        if j < body {
+            // SAFETY: j + 16 <= body <= n bounds every read, as above.
+            let us = unsafe { v128_load(u.as_ptr().add(j).cast()) };
+            for (a, row) in acc4.iter_mut().zip(rows4) {
+                // SAFETY: as above.
+                let xs = unsafe { v128_load(row.as_ptr().add(j).cast()) };
+                *a = i32x4_relaxed_dot_i8x16_i7x16_add(xs, us, *a);
+            }
         }
-        j += 16;
     }
     let mut out = sums8_i32x4(&acc);
     for (o, row) in out.iter_mut().zip(rows) {
-        *o += dot_u6(&row[j..n], &u[j..n]);
+        *o += dot_u6(&row[body..n], &u[body..n]);
     }
     out
 }
@@ -963,9 +975,10 @@ fn scan<D: IntDot>(
             // bound on its exact score from it, and the exact i16 dot only for chunks of eight
             // rows where some bound reaches the heap's threshold — every other row would fail
             // `score > threshold` anyway, so the lists are the same, bit for bit.
-            let sums = index.row_sums();
+            let (row_sums, row_l1_mults) = index.row_sums();
             let filter = D::U6_FILTER
-                && sums.len() == index.rows()
+                && row_sums.len() == index.rows()
+                && row_l1_mults.len() == index.rows()
                 && quantize_u6(
                     request.queries,
                     dim,
@@ -974,21 +987,28 @@ fn scan<D: IntDot>(
                     query_u6_scale,
                     query_u6_delta,
                 );
-            // Per block, for the filter: `32 · Σx` and `Σ|x| · |mult|` of each row, in arrays
-            // so that the bounds below vectorize.
-            let mut offsets = [0i32; BLOCK];
-            let mut l1_mults = [0.0f32; BLOCK];
+            // The filter's `Σx` and `Σ|x| · |mult|` of a block of candidates (all rows: slices
+            // of the index's).
+            let mut block_sums = [0i32; BLOCK];
+            let mut block_l1_mults = [0.0f32; BLOCK];
             let mut start = 0;
             while start < count {
                 let n = BLOCK.min(count - start);
                 block_rows(rows, base, mult, start, &mut ids[..n], &mut mults[..n]);
-                if filter {
-                    for t in 0..n {
-                        let [sum, l1] = sums[ids[t] as usize];
-                        offsets[t] = U6_OFFSET * sum;
-                        l1_mults[t] = l1 as f32 * mults[t].abs();
+                let (sums, l1_mults): (&[i32], &[f32]) = if !filter {
+                    (&[], &[])
+                } else if rows.is_empty() {
+                    (
+                        &row_sums[base + start..base + start + n],
+                        &row_l1_mults[base + start..base + start + n],
+                    )
+                } else {
+                    for (t, &r) in ids[..n].iter().enumerate() {
+                        block_sums[t] = row_sums[r as usize];
+                        block_l1_mults[t] = row_l1_mults[r as usize];
                     }
-                }
+                    (&block_sums[..n], &block_l1_mults[..n])
+                };
                 for (b, heap) in heaps.iter_mut().enumerate() {
                     let q = &query_i16[b * dim..(b + 1) * dim];
                     let (qs, cs) = (query_i16_scale[b], query_scale[b]);
@@ -1013,11 +1033,11 @@ fn scan<D: IntDot>(
                         // slack for rounding on both sides.
                         let (s6, dq) =
                             (query_u6_scale[b], query_u6_delta[b] * cs.abs() * (1.0 + U6_SLACK));
-                        let rows_n = raw[..n].iter().zip(&offsets[..n]).zip(&mults[..n]);
-                        for ((h, ((&v, &offset), &m)), &l1m) in
-                            scores[..n].iter_mut().zip(rows_n).zip(&l1_mults[..n])
+                        let rows_n = raw[..n].iter().zip(sums).zip(&mults[..n]);
+                        for ((h, ((&v, &sum), &m)), &l1m) in
+                            scores[..n].iter_mut().zip(rows_n).zip(l1_mults)
                         {
-                            let approx = (v - offset) as f32 * s6 * m * cs;
+                            let approx = (v - U6_OFFSET * sum) as f32 * s6 * m * cs;
                             *h = approx + (l1m * dq + U6_SLACK * approx.abs() + U6_TINY);
                         }
                         for (c, bounds) in scores[..n].chunks(ROW_GROUP).enumerate() {
@@ -1532,7 +1552,8 @@ mod tests {
                 for similarity in [Similarity::Dot, Similarity::Cosine] {
                     let index =
                         ItemIndex::quantize(&m, QuantScheme::I8_PER_ROW, similarity).unwrap();
-                    assert_eq!(index.row_sums().len(), rows);
+                    assert_eq!(index.row_sums().0.len(), rows);
+                    assert_eq!(index.row_sums().1.len(), rows);
                     for k in [1, 10, 100, 300] {
                         for (first, batch, masked, candidate) in [
                             (0, 1, false, false),
@@ -1549,28 +1570,32 @@ mod tests {
                             if candidate {
                                 request = request.with_candidates(&candidates);
                             }
-                            let run = |scan: ScanFn| {
+                            let run = |scan: ScanFn, shard: Shard| {
                                 score_top_k_with(
                                     &index,
                                     &request,
                                     &mut CpuScratch::new(),
                                     scan,
-                                    Shard::WHOLE,
+                                    shard,
                                 )
                                 .unwrap()
                             };
-                            let filtered = run(scan::<ScalarU6Dot>);
-                            let plain = run(scan::<PortableDot>);
-                            assert_eq!(filtered.len(), plain.len());
-                            for (f, p) in filtered.iter().zip(&plain) {
-                                let case = format!(
-                                    "dim {dim} data {data_kind} k {k} batch {batch} {similarity:?}"
-                                );
-                                assert_eq!(f.ids, p.ids, "{case}");
-                                let bits =
-                                    |t: &TopK| t.scores.iter().map(|s| s.to_bits()).collect();
-                                let (fb, pb): (Vec<u32>, Vec<u32>) = (bits(f), bits(p));
-                                assert_eq!(fb, pb, "{case}");
+                            // The whole index, and a middle shard (the filter's per-row data
+                            // must line up with a shard's rows too).
+                            for shard in [Shard::WHOLE, Shard { part: 1, of: 3 }] {
+                                let filtered = run(scan::<ScalarU6Dot>, shard);
+                                let plain = run(scan::<PortableDot>, shard);
+                                assert_eq!(filtered.len(), plain.len());
+                                for (f, p) in filtered.iter().zip(&plain) {
+                                    let case = format!(
+                                        "dim {dim} data {data_kind} k {k} batch {batch} {similarity:?} {shard:?}"
+                                    );
+                                    assert_eq!(f.ids, p.ids, "{case}");
+                                    let bits =
+                                        |t: &TopK| t.scores.iter().map(|s| s.to_bits()).collect();
+                                    let (fb, pb): (Vec<u32>, Vec<u32>) = (bits(f), bits(p));
+                                    assert_eq!(fb, pb, "{case}");
+                                }
                             }
                             filtered_cases += 1;
                         }
