@@ -98,7 +98,8 @@ core_wasm=$(gz pkg/wasm/edgerec_bg.wasm)
 core_js=$(gz pkg/wasm/edgerec.js pkg/dist/index.js pkg/dist/storage.js pkg/dist/sync.js pkg/dist/error-codes.js pkg/dist/wasm-file.js)
 say "size (gzip -9), per entry point and lazily loaded module:"
 say "  edgerec (core):    wasm $(kb "$core_wasm") + JS $(kb "$core_js") = $(kb $((core_wasm + core_js)))"
-say "  relaxed-SIMD core (replaces the core wasm where supported): wasm $(kb "$(gz pkg/wasm/relaxed/edgerec_bg.wasm)")"
+relaxed_wasm=$(gz pkg/wasm/relaxed/edgerec_bg.wasm)
+say "  edgerec (core, Relaxed SIMD build where supported): wasm $(kb "$relaxed_wasm") + JS $(kb "$core_js") = $(kb $((relaxed_wasm + core_js)))"
 say "  + WebGPU (replaces the core wasm): wasm $(kb "$(gz pkg/wasm/gpu/edgerec_bg.wasm)") + glue $(kb "$(gz pkg/wasm/gpu/edgerec.js)")"
 say "  + kernels (dppSelect, mmrSelect, DppKernel, MmrIndex, referenceTopK): wasm $(kb "$(gz pkg/wasm/kernels/edgerec_bg.wasm)") + glue $(kb "$(gz pkg/wasm/kernels/edgerec.js)")"
 say "  + threads (replaces the core on cross-origin isolated pages): wasm $(kb "$(gz pkg/wasm/threads/edgerec_bg.wasm)") + glue $(kb "$(gz pkg/wasm/threads/edgerec.js pkg/dist/threads.js pkg/dist/threads-worker.js)")"

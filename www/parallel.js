@@ -3,35 +3,22 @@
 // (tests/e2e/parallel.test.mjs) and scripts/bench-peers.mjs.
 import { initEdgerec, ScoringEngine } from '../pkg/dist/index.js';
 import { ParallelScoringEngine } from '../pkg/dist/worker.js';
-import { randomData } from './rng.js';
+import { scanCases, scanParams, sameList as same } from './scan-cases.js';
 import { medianCallMs } from './timing.js';
 
 const url = new URL(location.href);
-const rows = Number(url.searchParams.get('rows') ?? 200_000);
-const dim = Number(url.searchParams.get('dim') ?? 64);
-const k = Number(url.searchParams.get('k') ?? 100);
-const iters = Number(url.searchParams.get('iters') ?? 50);
+const { rows, dim, k, iters, dtypes } = scanParams(url, { rows: 200_000 });
 const threads = url.searchParams.get('threads') ? Number(url.searchParams.get('threads')) : undefined;
-const dtypes = (url.searchParams.get('dtypes') ?? 'int8,f32,f16').split(',');
 const summary = document.querySelector('#summary');
 const tbody = document.querySelector('#results tbody');
 
 /** Median ms per call after a warm-up (www/timing.js). */
 const time = async (fn) => (await medianCallMs(fn, iters)).ms;
 
-const same = (a, b) => a.ids.length === b.ids.length && a.ids.every((id, i) => id === b.ids[i] && Object.is(a.scores[i], b.scores[i]));
-
 async function main() {
   // The single-threaded core is the reference here (and uses no worker of its own).
   await initEdgerec(undefined, { module: 'core' });
-  const items = randomData(rows * dim, rows);
-  // Exact ties across shard boundaries: copies of row 0 spread over the matrix, so a merge that
-  // broke ties by shard instead of by row would be caught.
-  for (const copy of [Math.floor(rows / 3), Math.floor(rows / 2), rows - 1]) items.copyWithin(copy * dim, 0, dim);
-  const queries = randomData(3 * dim, 11);
-  queries.set(items.subarray(0, dim), 0); // the first query sits on the duplicated row
-  const exclude = Uint32Array.from({ length: 50 }, (_, i) => (i * 7919) % rows);
-  const candidates = Uint32Array.from({ length: Math.min(rows, 5000) }, (_, i) => (i * 104729) % rows);
+  const { items, queries, cases } = scanCases(rows, dim);
   const checks = [];
   const timings = [];
   for (const dtype of dtypes) {
@@ -40,7 +27,7 @@ async function main() {
       const single = await ScoringEngine.create(items, dim, { backend: 'cpu', dtype, similarity });
       const parallel = await ParallelScoringEngine.create(items, dim, { dtype, similarity, threads });
       try {
-        for (const [name, options] of [['plain', {}], ['exclude', { exclude }], ['candidates', { candidates }], ['both', { exclude, candidates }]]) {
+        for (const [name, options] of cases) {
           const a = await single.search(queries, k, options);
           const b = await parallel.search(queries, k, options);
           checks.push({ dtype, similarity, case: name, threads: parallel.threads, same: a.length === b.length && a.every((r, i) => same(r, b[i])) });

@@ -2,16 +2,12 @@
 // time per query. Results land in `window.edgerecSimd` for the e2e test
 // (tests/e2e/simd.test.mjs), which loads the page once per build and compares the lists.
 import * as edgerec from '../pkg/dist/index.js';
-import { randomData } from './rng.js';
+import { scanCases, scanParams } from './scan-cases.js';
 import { medianCallMs } from './timing.js';
 
 const { ScoringEngine, initEdgerec } = edgerec;
 const url = new URL(location.href);
-const rows = Number(url.searchParams.get('rows') ?? 100_000);
-const dim = Number(url.searchParams.get('dim') ?? 64);
-const k = Number(url.searchParams.get('k') ?? 100);
-const iters = Number(url.searchParams.get('iters') ?? 50);
-const dtypes = (url.searchParams.get('dtypes') ?? 'int8,f32,f16').split(',');
+const { rows, dim, k, iters, dtypes } = scanParams(url);
 const simd = url.searchParams.get('simd') ?? undefined;
 const wasm = url.searchParams.get('wasm') ?? undefined;
 const module = url.searchParams.get('module') ?? 'core';
@@ -24,13 +20,7 @@ const bits = (scores) => Array.from(new Uint32Array(Float32Array.from(scores).bu
 async function main() {
   await initEdgerec(wasm, { module, simd });
   const build = edgerec.loadedSimd?.() ?? 'simd128';
-  const items = randomData(rows * dim, rows);
-  // Exact ties: copies of row 0 spread over the matrix.
-  for (const copy of [Math.floor(rows / 3), Math.floor(rows / 2), rows - 1]) items.copyWithin(copy * dim, 0, dim);
-  const queries = randomData(3 * dim, 11);
-  queries.set(items.subarray(0, dim), 0); // the first query sits on the duplicated row
-  const exclude = Uint32Array.from({ length: 50 }, (_, i) => (i * 7919) % rows);
-  const candidates = Uint32Array.from({ length: Math.min(rows, 5000) }, (_, i) => (i * 104729) % rows);
+  const { items, queries, cases } = scanCases(rows, dim);
   const lists = [];
   const timings = [];
   for (const dtype of dtypes) {
@@ -38,7 +28,7 @@ async function main() {
       summary.textContent = `${build}: ${dtype} ${similarity}…`;
       const engine = await ScoringEngine.create(items, dim, { backend: 'cpu', dtype, similarity });
       try {
-        for (const [name, options] of [['plain', {}], ['exclude', { exclude }], ['candidates', { candidates }], ['both', { exclude, candidates }]]) {
+        for (const [name, options] of cases) {
           const results = await engine.search(queries, k, options);
           lists.push({ dtype, similarity, case: name, results: results.map((r) => ({ ids: Array.from(r.ids), scores: bits(r.scores) })) });
         }

@@ -3,34 +3,23 @@
 // test (tests/e2e/threads.test.mjs) and the benchmark runners.
 import { initEdgerec, loadedModule, cpuThreads, ScoringEngine } from '../pkg/dist/index.js';
 import { coreEngine } from './core-engine.js';
-import { randomData } from './rng.js';
+import { scanCases, scanParams, sameList as same } from './scan-cases.js';
 import { medianCallMs } from './timing.js';
 import { cell } from './dom.js';
 
 const url = new URL(location.href);
-const rows = Number(url.searchParams.get('rows') ?? 100_000);
-const dim = Number(url.searchParams.get('dim') ?? 64);
-const k = Number(url.searchParams.get('k') ?? 100);
-const iters = Number(url.searchParams.get('iters') ?? 50);
+const { rows, dim, k, iters, dtypes } = scanParams(url);
 const threads = url.searchParams.get('threads') ? Number(url.searchParams.get('threads')) : undefined;
-const dtypes = (url.searchParams.get('dtypes') ?? 'int8,f32,f16').split(',');
 const summary = document.querySelector('#summary');
 const tbody = document.querySelector('#results tbody');
 
 const time = async (fn) => (await medianCallMs(fn, iters)).ms;
-const same = (a, b) => a.ids.length === b.ids.length && a.ids.every((id, i) => id === b.ids[i] && Object.is(a.scores[i], b.scores[i]));
 
 async function main() {
   await initEdgerec(undefined, { module: 'threads', threads });
   const info = { module: loadedModule(), threads: cpuThreads(), crossOriginIsolated: globalThis.crossOriginIsolated === true };
-  const items = randomData(rows * dim, rows);
-  // Exact ties across shard boundaries: copies of row 0 spread over the matrix.
-  for (const copy of [Math.floor(rows / 3), Math.floor(rows / 2), rows - 1]) items.copyWithin(copy * dim, 0, dim);
-  const queries = randomData(3 * dim, 11);
-  queries.set(items.subarray(0, dim), 0); // the first query sits on the duplicated row
-  const exclude = Uint32Array.from({ length: 50 }, (_, i) => (i * 7919) % rows);
   // Enough candidates to be split too (4,096 rows per thread at least).
-  const candidates = Uint32Array.from(new Set(Array.from({ length: Math.min(rows, 12_000) }, (_, i) => (i * 104729) % rows)));
+  const { items, queries, cases } = scanCases(rows, dim, 12_000);
   const checks = [];
   const timings = [];
   for (const dtype of dtypes) {
@@ -39,7 +28,7 @@ async function main() {
       const single = await coreEngine(items, dim, dtype, similarity);
       const threaded = await ScoringEngine.create(items, dim, { backend: 'cpu', dtype, similarity });
       try {
-        for (const [name, options] of [['plain', {}], ['exclude', { exclude }], ['candidates', { candidates }], ['both', { exclude, candidates }]]) {
+        for (const [name, options] of cases) {
           const a = await single.search(queries, k, options);
           const b = await threaded.search(queries, k, options);
           checks.push({ dtype, similarity, case: name, same: a.length === b.length && a.every((r, i) => same(r, b[i])) });
