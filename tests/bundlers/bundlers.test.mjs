@@ -112,7 +112,7 @@ const TYPES = {
 };
 
 /** Serves `root` (and /models/ from the repository) on 127.0.0.1; records what was served. */
-function serve(root) {
+function serve(root, { isolated = false } = {}) {
   const served = [];
   const server = createServer(async (req, res) => {
     try {
@@ -124,7 +124,8 @@ function serve(root) {
       if ((await stat(file)).isDirectory()) file = join(file, 'index.html');
       const body = await readFile(file);
       served.push({ file, bytes: body });
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+      const isolation = isolated ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {};
+      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store', ...isolation });
       res.end(body);
     } catch {
       res.writeHead(404);
@@ -193,6 +194,41 @@ async function runInChromium(name, root) {
   }
 }
 
+/**
+ * The same built app on a cross-origin isolated server: `auto` loads the threads module (its
+ * loader chunk, its worker and its wasm resolved by the bundler), which must answer with the
+ * same ids as the single-threaded core did.
+ */
+async function runIsolated(name, root) {
+  const server = await serve(root, { isolated: true });
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    const problems = [];
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    // Errors, and edgerec's warning that the threads did not start (Chromium's own "No
+    // available adapters" warning, from the WebGPU probe, is not one).
+    page.on('console', (m) => (m.type() === 'error' || /^edgerec:/.test(m.text())) && problems.push(`console ${m.type()}: ${m.text()}`));
+    await page.goto(server.url);
+    await page.waitForFunction(() => window.result || window.error, null, { timeout: 60_000 });
+    const { result, error, module } = await page.evaluate(() => ({
+      module: window.module,
+      result: window.result,
+      error: window.error,
+    }));
+    assert.equal(error, undefined, `${name} (isolated): ${error}`);
+    assert.deepEqual(problems, [], `${name} (isolated): ${problems.join('\n')}`);
+    assert.equal(module, 'threads', `${name} (isolated): loaded module`);
+    assert.deepEqual(result, results[name], `${name} (isolated): the threads module's list`);
+    const workers = page.workers().map((w) => w.url());
+    // webpack names the chunk after the worker's `name` option.
+    assert.ok(workers.some((u) => /threads-worker|edgerec-thread/.test(u)), `${name} (isolated): a pool thread runs: ${workers}`);
+  } finally {
+    await context.close();
+    await server.close();
+  }
+}
+
 // Consumers that also run the worker mode. esbuild does not bundle `new Worker(new URL(…,
 // import.meta.url))`, so an esbuild app builds its own worker (`worker: new Worker(…)` over
 // `edgerec/worker-entry`, see pkg/README.md) and is checked on the main thread only.
@@ -209,8 +245,8 @@ const bundlers = [
   // test servers do not isolate; full, fetched only where WebGPU has an adapter; kernels and
   // sync, fetched on first use); esbuild copies the wasm the app imports (the core; see
   // tests/bundlers/esbuild/main.js).
-  ['vite', 'dist', /^dist\/assets\/edgerec_bg-[\w-]{8,}\.wasm$/, 5],
-  ['webpack', '.', /^dist\/[0-9a-f]{16,}\.wasm$/, 5],
+  ['vite', 'dist', /^dist\/assets\/edgerec_bg-[\w-]{8,}\.wasm$/, 6],
+  ['webpack', '.', /^dist\/[0-9a-f]{16,}\.wasm$/, 6],
   ['esbuild', '.', /^dist\/edgerec_bg-[A-Z0-9]{8,}\.wasm$/, 1],
 ];
 
@@ -225,6 +261,7 @@ for (const [name, served, wasmName, wasmCount] of bundlers) {
     assert.equal(wasm.length, wasmCount, `${name}: ${wasmCount} wasm in ${outputs}`);
     for (const file of wasm) assert.match(file, wasmName, `${name}: the wasm is a hashed asset`);
     const sizes = await runInChromium(name, join(dir, served));
+    if (WORKER_CONSUMERS.includes(name)) await runIsolated(name, join(dir, served));
     report.push({ name, install: install.seconds, build: build.seconds, ...sizes });
     console.log(`${name}: ${results[name].join(' ')}`);
   });
@@ -238,6 +275,7 @@ test('plain page: the tarball extracted under a static dir, an import map, no bu
   await run('tar', ['-xzf', tarball, '-C', target, '--strip-components=1'], dir);
   const install = (performance.now() - started) / 1000;
   const sizes = await runInChromium('plain', dir);
+  await runIsolated('plain', dir);
   report.push({ name: 'plain', install, ...sizes });
   console.log(`plain: ${results.plain.join(' ')}`);
 });
