@@ -46,9 +46,11 @@ build() { # <out dir> <cargo features> [relaxed | threads]
   # our types. The reference directive brings that lib in wherever the declarations are used.
   sed -i '1i /// <reference lib="esnext.disposable" />' "$out/edgerec.d.ts"
   say "wasm-opt -Oz (binaryen $(node_modules/.bin/wasm-opt --version | awk '{print $3}')) → $out"
-  # --converge: -Oz again until the module stops shrinking; the producers and target-features
-  # sections only name the toolchain (about 0.6 KB gzipped).
-  node_modules/.bin/wasm-opt -Oz --converge --strip-producers --strip-debug --strip-target-features \
+  # --converge: -Oz again until the module stops shrinking; then whole-program type flow
+  # (--gufa-optimizing) and -Oz once more (about 0.1 KB gzipped); the producers and
+  # target-features sections only name the toolchain (about 0.6 KB gzipped).
+  node_modules/.bin/wasm-opt -Oz --converge --gufa-optimizing -Oz --converge \
+    --strip-producers --strip-debug --strip-target-features \
     --enable-simd --enable-relaxed-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals --enable-reference-types --enable-multivalue --enable-threads \
     "$out/edgerec_bg.wasm" -o "$out/edgerec_bg.wasm"
