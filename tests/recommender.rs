@@ -13,6 +13,8 @@ use std::path::Path;
 
 const NOW: f64 = 1_537_000_000_000.0; // September 2018, after the data's last rating
 const HORROR: [&str; 5] = ["1258", "1982", "3917", "3016", "2513"];
+/// Five Westerns (1.7 % of the catalogue): a session clearly focused on a rare genre.
+const WESTERN: [&str; 5] = ["2896", "2921", "2922", "2951", "3037"];
 
 fn bundle() -> Bundle {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/movielens-small");
@@ -34,13 +36,52 @@ fn top_ids(rec: &mut Recommender, k: usize) -> Vec<String> {
     block_on(rec.recommend(k, NOW)).unwrap().items.into_iter().map(|i| i.id).collect()
 }
 
-fn horror_share(bundle: &Bundle, ids: &[String]) -> usize {
+fn tagged(bundle: &Bundle, ids: &[String], tag: &str) -> usize {
     ids.iter()
         .filter(|id| {
             let row = bundle.items().row_of(id).unwrap();
-            bundle.items().get(row).unwrap().tags().any(|t| t == "Horror")
+            bundle.items().get(row).unwrap().tags().any(|t| t == tag)
         })
         .count()
+}
+
+fn horror_share(bundle: &Bundle, ids: &[String]) -> usize {
+    tagged(bundle, ids, "Horror")
+}
+
+#[test]
+fn a_session_focused_on_a_rare_genre_steers_the_list_and_a_mixed_one_does_not() {
+    let bundle = bundle();
+    let westerns = |config: RecommenderConfig, history: usize| {
+        let mut rec = block_on(Recommender::new(&bundle, config, BackendChoice::Cpu)).unwrap();
+        // Other films first (an hour apart, a day before the session).
+        let other: Vec<String> = bundle
+            .items()
+            .iter()
+            .filter(|item| !item.tags().any(|t| t == "Western"))
+            .take(history)
+            .map(|item| item.id().to_string())
+            .collect();
+        for (i, id) in other.iter().enumerate() {
+            let t = NOW - 86_400_000.0 - 3_600_000.0 * (history - i) as f64;
+            rec.record(&Interaction::click(id.as_str(), t), NOW).unwrap();
+        }
+        click(&mut rec, &WESTERN);
+        tagged(&bundle, &top_ids(&mut rec, 20), "Western")
+    };
+    let off = RecommenderConfig { focus_boost: None, ..RecommenderConfig::default() };
+    let (focused, unfocused) =
+        (westerns(RecommenderConfig::default(), 0), westerns(off.clone(), 0));
+    println!(
+        "Westerns in the top-20 after five Western clicks: {focused} (focus boost), {unfocused} (off)"
+    );
+    assert!(focused >= 10, "the focus boost makes the genre at least half the list: {focused}");
+    assert!(focused > unfocused, "{focused} vs {unfocused} without the boost");
+    // With five other films among the ten recent seeds, Westerns are half of them, below the
+    // concentration the focus needs: the boost leaves the list as it is.
+    let (mixed, mixed_off) = (westerns(RecommenderConfig::default(), 5), westerns(off, 5));
+    println!("… after five other films first: {mixed} (focus boost), {mixed_off} (off)");
+    assert_eq!(mixed, mixed_off);
 }
 
 #[test]

@@ -973,6 +973,13 @@ export interface RecommenderConfig {
   rerankPool?: number;
   /** Vector recall through the bundle's IVF index, scanning this many lists (null: exact). */
   ivfNprobe?: number | null;
+  /**
+   * Session focus: when the recent clicks concentrate on one category (its share of the clicks
+   * over its share of the catalogue, the *lift*, faded by a long history), that category's
+   * candidates get their recall score multiplied by up to `1 + weight`, rising from lift
+   * `from` to lift `to`. Default `{ weight: 1.5, from: 4, to: 6 }`; `null` turns it off.
+   */
+  focusBoost?: { weight: number; from: number; to: number } | null;
 }
 
 /** Options for {@link Recommender.create}. */

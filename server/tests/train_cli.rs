@@ -382,4 +382,36 @@ fn a_retrained_funnel_beats_popularity_and_itemcf_on_the_same_split() {
     eprintln!("NDCG@10 funnel {funnel:.4} itemcf {itemcf:.4} popularity {popularity:.4}");
     assert!(funnel > popularity, "funnel {funnel} vs popularity {popularity}");
     assert!(funnel > itemcf, "funnel {funnel} vs itemcf {itemcf}");
+
+    // Session responsiveness of the same bundle (issue 14's goal: after five clicks on random
+    // films of a genre, the genre is at least half of the top-20, for every genre with ≥ 50
+    // films), with the default session-focus boost and, for contrast, without it.
+    let responsiveness = |name: &str, config: &str| {
+        let json = dir.join(name);
+        let mut args = vec![
+            "eval".to_string(),
+            "--responsiveness".into(),
+            "--bundle".into(),
+            dir.join("bundle").display().to_string(),
+            "--k".into(),
+            "20".into(),
+            "--json".into(),
+            json.display().to_string(),
+        ];
+        if !config.is_empty() {
+            args.extend(["--funnel-config".into(), config.into()]);
+        }
+        let out = edgerec(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(out.status.success(), "{}", stderr(&out));
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let genres = report["categories"].as_array().unwrap().len();
+        (report["at_least_half"].as_u64().unwrap() as usize, genres)
+    };
+    let (focused, genres) = responsiveness("responsiveness.json", "");
+    let (unfocused, _) = responsiveness("responsiveness-off.json", r#"{"focusBoost": null}"#);
+    eprintln!("genres at ≥ 50 % of the top-20: {focused} of {genres} ({unfocused} without focus)");
+    assert_eq!(genres, 19, "MovieLens has 19 genres with ≥ 50 films");
+    assert_eq!(focused, genres, "every genre reaches half the list");
+    assert!(unfocused < focused, "the focus boost is what gets there: {unfocused} without");
 }

@@ -45,12 +45,14 @@
 
 pub mod boost;
 pub mod explore;
+pub mod focus;
 pub mod fusion;
 pub mod ranker;
 pub mod trace;
 
 pub use boost::{BoostMode, NewItemBoost};
 pub use explore::{ArmKind, ArmStats, Exploration, ExplorePolicy, ExploreRng, Slots};
+pub use focus::{CategoryPrior, Focus, FocusBoost};
 pub use fusion::{
     ChannelCombine, ChannelSet, ChannelWeights, Fusion, FusionForm, MAX_CHANNELS, truncate_by_prior,
 };

@@ -37,7 +37,7 @@ use crate::bundle::{Bundle, ItemTable, QuantizedMatrix};
 use crate::compute::gpu::GpuMlp;
 use crate::compute::{BackendChoice, BackendReport, ScoringEngine};
 use crate::error::{Error, Result};
-use crate::rank::{ArmStats, NewItemBoost, Ranker, RankerScratch};
+use crate::rank::{ArmStats, CategoryPrior, FocusBoost, NewItemBoost, Ranker, RankerScratch};
 use crate::recall::{
     ChannelKind, ExposureConfig, ExposureFilter, Filters, NeighbourSource, Recall, RecallConfig,
     RecallContext, Seed, rank_score,
@@ -131,6 +131,14 @@ pub struct RecommenderConfig {
     /// (default) searches exactly. For catalogues of a million items and more.
     #[serde(alias = "ivf_nprobe")]
     pub ivf_nprobe: Option<usize>,
+    /// Session focus in the rank stage: when the recent clicks concentrate on one category
+    /// ([`crate::rank::focus`]: its lift over the catalogue, faded by a long history), the
+    /// recalled candidates of that category have their merged recall score multiplied by up to
+    /// `1 + weight`, rising from lift `from` to lift `to`. Unlike a heavier category channel, it
+    /// lifts the personalised candidates of the genre (vector, EASE, item-to-item), not only
+    /// its popular items. Default [`FocusBoost::default`] (weight 1.5, lifts 4 → 6); `None`: off.
+    #[serde(alias = "focus_boost")]
+    pub focus_boost: Option<FocusBoost>,
 }
 
 impl Default for RecommenderConfig {
@@ -151,6 +159,7 @@ impl Default for RecommenderConfig {
             boost: None,
             rerank_pool: 100,
             ivf_nprobe: None,
+            focus_boost: Some(FocusBoost::default()),
         }
     }
 }
@@ -192,6 +201,8 @@ pub struct Recommender {
     categories: Vec<Vec<u32>>,
     /// The interned tag strings.
     category_ids: HashMap<String, u32>,
+    /// Each tag's share of the catalogue (the session focus of recall channels).
+    category_prior: CategoryPrior,
     /// Clicks and impressions per recall channel on this device (exploration arms).
     channel_stats: Vec<ArmStats>,
     /// Channel bits of the rows of the lists returned, until shown or replaced.
@@ -253,6 +264,9 @@ impl Recommender {
         };
         let exposure = ExposureFilter::new(config.exposure)?;
         config.diversity.strategy()?;
+        if let Some(focus) = config.focus_boost {
+            focus.validate()?;
+        }
         if let Some(boost) = config.boost {
             NewItemBoost::new(boost.max_boost, boost.target_age_days * 86_400.0, 1)?;
         }
@@ -278,6 +292,7 @@ impl Recommender {
         let channels = config.recall.channels.len();
         Ok(Self {
             embeddings: bundle.item_embeddings().to_quantized_matrix()?,
+            category_prior: CategoryPrior::new(&categories, category_ids.len()),
             categories,
             category_ids,
             channel_stats: vec![ArmStats::default(); channels],
@@ -579,9 +594,24 @@ impl Recommender {
                     exposure_relaxed = (exposure_relaxed * 2).clamp(1, layers);
                 };
                 recall_trace = recalled.channels;
-                let best = recalled.candidates.iter().map(|c| c.score).fold(0.0f32, f32::max);
-                recalled
-                    .candidates
+                let mut candidates = recalled.candidates;
+                if let Some(boost) = self.config.focus_boost {
+                    // The session's focus category rises (`crate::rank::focus`).
+                    let focus = self
+                        .category_prior
+                        .focus(&seeds, &self.categories)
+                        .faded(self.state.history().len());
+                    let factor = boost.factor(focus.lift);
+                    if factor > 1.0 {
+                        for c in candidates.iter_mut() {
+                            if self.categories[c.row as usize].contains(&focus.category) {
+                                c.score *= factor;
+                            }
+                        }
+                    }
+                }
+                let best = candidates.iter().map(|c| c.score).fold(0.0f32, f32::max);
+                candidates
                     .iter()
                     .map(|c| PoolEntry {
                         row: Some(c.row),
