@@ -281,17 +281,18 @@ mod tests {
     fn zipf_estimates_converge_to_the_true_frequencies() {
         // 1000 items, Zipf(1), 64 draws per batch, 20 000 batches; 2^16 buckets × 2 hashes.
         let (got, want) = zipf_stream(cfg(0.01, 1 << 16, 2), 1000, 64, 20_000);
-        // The head, seen thousands of times: the moving average over ~100 gaps has a relative
-        // standard deviation of about sqrt(α/2) = 7 %.
+        // The head, seen 10⁴–10⁵ times: what is left is the noise of a moving average over
+        // ~1/α gaps (a Python replica of this test measures 6 % on the top 20).
         let head = rel_error(&got, &want, 0..20);
         assert!(head < 0.08, "head error {head}");
         for (i, (g, w)) in got.iter().zip(&want).take(5).enumerate() {
             assert!((g - w).abs() / w < 0.2, "item {i}: {g} vs {w}");
         }
-        // The tail (items seen ~60–120 times) is still mostly the plain mean of its gaps.
+        // The tail, items seen 170–340 times (replica: 6 %).
         let tail = rel_error(&got, &want, 500..1000);
-        assert!(tail < 0.15, "tail error {tail}");
-        // More steps help: after 500 batches the tail is much worse.
+        assert!(tail < 0.1, "tail error {tail}");
+        // More steps help: after 500 batches (4–9 occurrences) the tail is much worse
+        // (replica: 42 %).
         let (early, _) = zipf_stream(cfg(0.01, 1 << 16, 2), 1000, 64, 500);
         let early_tail = rel_error(&early, &want, 500..1000);
         assert!(early_tail > 2.0 * tail, "{early_tail} vs {tail}");
@@ -305,7 +306,8 @@ mod tests {
         // Items seen ~10 times: the zero-started average still carries (1 − α)^10 of its 0.
         let (e_plain, e_fixed) =
             (rel_error(&got, &want, 200..1000), rel_error(&fixed, &want, 200..1000));
-        assert!(e_plain > 3.0 * e_fixed, "plain {e_plain}, corrected {e_fixed}");
+        // Replica: 3.2 against 0.15.
+        assert!(e_plain > 10.0 * e_fixed, "plain {e_plain}, corrected {e_fixed}");
         assert!(got[500] > 3.0 * want[500], "{} vs {}", got[500], want[500]);
     }
 
@@ -340,10 +342,11 @@ mod tests {
         let over = (0..1000).filter(|&i| one[i] > want[i]).count();
         assert!(over > 900, "only {over} of 1000 items over-estimated");
         let e1 = rel_error(&one, &want, 0..1000);
-        assert!(e1 > 1.0, "collided error {e1}");
+        // Replica: 29 with one hash, 7.6 with four, 0.11 with 2^16 buckets and one hash.
+        assert!(e1 > 5.0, "collided error {e1}");
         let (four, _) = zipf_stream(cfg(0.01, 128, 4), 1000, 64, 5_000);
         let e4 = rel_error(&four, &want, 0..1000);
-        assert!(e4 < 0.6 * e1, "4 hashes {e4} vs 1 hash {e1}");
+        assert!(e4 < 0.4 * e1, "4 hashes {e4} vs 1 hash {e1}");
         // Same memory per array, no collisions to speak of: far better still.
         let (wide, _) = zipf_stream(cfg(0.01, 1 << 16, 1), 1000, 64, 5_000);
         assert!(rel_error(&wide, &want, 0..1000) < 0.3 * e4);
