@@ -70,11 +70,13 @@ pub struct TrainArgs {
     pub logq_weight: f32,
     /// Where the logQ correction gets each item's in-batch frequency: `exact` counts the whole
     /// training set; `streaming` estimates it batch by batch with Yi et al.'s sketch (RecSys
-    /// 2019, Alg. 2–3; `train::frequency`) as a model trained from a never-ending event stream
-    /// must, and feeds the batches in time order. Default: streaming with --from-db or
-    /// --events, exact otherwise.
-    #[arg(long, value_enum, value_name = "SOURCE")]
-    pub logq_frequencies: Option<two_tower::LogqFrequencies>,
+    /// 2019, Alg. 2–3; `train::frequency`), as training on a never-ending event stream must,
+    /// and feeds the batches in time order. Exact is the default for every input, --from-db
+    /// included: the store is read whole, so its counts are known, and on the temporal
+    /// validation split streaming in time order cost the two-tower 0.009 NDCG@10
+    /// (0.1194 → 0.1102; the funnel 0.1323 → 0.1317).
+    #[arg(long, value_enum, value_name = "SOURCE", default_value = "exact")]
+    pub logq_frequencies: two_tower::LogqFrequencies,
     /// Order of the two-tower's training pairs: `shuffled` each epoch, or `time` (the stream,
     /// replayed every epoch). Default: time with streaming frequencies, shuffled with exact.
     #[arg(long, value_enum, value_name = "ORDER")]
@@ -216,16 +218,11 @@ fn frequency_config(args: &TrainArgs) -> frequency::StreamingConfig {
     }
 }
 
-/// The logQ frequency source and batch order: as given, else streaming in time order when
-/// training from an event stream and exact over shuffled batches otherwise.
+/// The logQ frequency source and batch order: the stream's time order for streaming
+/// frequencies, shuffled batches for exact ones, unless `--batch-order` says otherwise.
 fn logq_source(args: &TrainArgs) -> (two_tower::LogqFrequencies, two_tower::BatchOrder) {
     use two_tower::{BatchOrder, LogqFrequencies};
-    let from_stream = args.from_db.is_some() || args.events.is_some();
-    let source = args.logq_frequencies.unwrap_or(if from_stream {
-        LogqFrequencies::Streaming
-    } else {
-        LogqFrequencies::Exact
-    });
+    let source = args.logq_frequencies;
     let order = args.batch_order.unwrap_or(match source {
         LogqFrequencies::Streaming => BatchOrder::Time,
         LogqFrequencies::Exact => BatchOrder::Shuffled,
@@ -542,15 +539,14 @@ mod tests {
     }
 
     #[test]
-    fn the_event_stream_defaults_to_streaming_frequencies_in_time_order() {
+    fn streaming_frequencies_are_opt_in_and_follow_the_stream() {
         let (exact, shuffled) = (LogqFrequencies::Exact, BatchOrder::Shuffled);
         let (streaming, time) = (LogqFrequencies::Streaming, BatchOrder::Time);
         assert_eq!(logq_source(&args(&[])), (exact, shuffled));
-        assert_eq!(logq_source(&args(&["--from-db", "sqlite:x.db"])), (streaming, time));
-        assert_eq!(logq_source(&args(&["--events", "e.jsonl"])), (streaming, time));
+        assert_eq!(logq_source(&args(&["--from-db", "sqlite:x.db"])), (exact, shuffled));
         assert_eq!(logq_source(&args(&["--logq-frequencies", "streaming"])), (streaming, time));
-        let flags = ["--from-db", "sqlite:x.db", "--logq-frequencies", "exact"];
-        assert_eq!(logq_source(&args(&flags)), (exact, shuffled));
+        let flags = ["--from-db", "sqlite:x.db", "--logq-frequencies", "streaming"];
+        assert_eq!(logq_source(&args(&flags)), (streaming, time));
         let flags = ["--logq-frequencies", "streaming", "--batch-order", "shuffled"];
         assert_eq!(logq_source(&args(&flags)), (streaming, shuffled));
     }
