@@ -44,7 +44,7 @@ use rand::{Rng, SeedableRng};
 pub enum LogqFrequencies {
     /// Exact frequencies of the targets over the whole training set.
     Exact,
-    /// Yi et al.'s streaming estimate ([`super::frequency`]), updated batch by batch.
+    /// Yi et al.'s streaming estimate (`train::frequency`), updated batch by batch.
     Streaming,
 }
 
