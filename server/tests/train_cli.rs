@@ -84,6 +84,34 @@ fn training_is_reproducible_with_a_seed() {
 }
 
 #[test]
+fn streaming_logq_frequencies_are_reported_and_checked() {
+    let dir = scratch("streaming-logq");
+    let inter = write(&dir, "r.csv", &interactions());
+    let items = write(&dir, "m.csv", ITEMS);
+    let o = train(&dir, &inter, &items, "s", &["--logq-frequencies", "streaming", "--epochs", "2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let tower = &report["two_tower"];
+    assert_eq!(tower["logq_frequencies"], "streaming", "{tower}");
+    assert_eq!(tower["batch_order"], "time", "{tower}");
+    assert_eq!(tower["frequency"]["hashes"], 2, "{tower}");
+    for epoch in report["epochs"].as_array().unwrap() {
+        let err = epoch["logq_estimate"]["mean_relative"].as_f64();
+        assert!(err.is_some_and(f64::is_finite), "{epoch}");
+    }
+    assert!(stderr(&o).contains("logQ sketch error"), "{}", stderr(&o));
+    // The default counts exactly and reports no sketch.
+    let o = train(&dir, &inter, &items, "e", &[]);
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["two_tower"]["logq_frequencies"], "exact");
+    assert!(report["epochs"][0].get("logq_estimate").is_none(), "{}", report["epochs"][0]);
+    let o = train(&dir, &inter, &items, "bad", &["--freq-alpha", "0"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("invalid --freq-* setting"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+}
+
+#[test]
 fn malformed_rows_and_unknown_items_are_skipped_and_counted() {
     let dir = scratch("bad-rows");
     let mut text = interactions();

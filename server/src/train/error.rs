@@ -48,6 +48,9 @@ pub enum TrainError {
         /// Why.
         reason: String,
     },
+    /// The streaming frequency estimator's settings are out of range (`--freq-*`).
+    #[error("invalid --freq-* setting: {0}")]
+    Frequency(#[from] super::frequency::FrequencyError),
     /// The autodiff library failed (shape bug or numerical problem).
     #[error("training failed: {0}")]
     Candle(#[from] candle_core::Error),

@@ -12,6 +12,7 @@
 pub mod data;
 pub mod ease;
 pub mod error;
+pub mod frequency;
 pub mod i2i;
 pub mod ranker;
 pub mod stats;
@@ -67,6 +68,30 @@ pub struct TrainArgs {
     /// 0 = none, above 1 adds a popularity prior; see `two_tower::TowerConfig::logq_weight`).
     #[arg(long, default_value_t = 1.5)]
     pub logq_weight: f32,
+    /// Where the logQ correction gets each item's in-batch frequency: `exact` counts the whole
+    /// training set; `streaming` estimates it batch by batch with Yi et al.'s sketch (RecSys
+    /// 2019, Alg. 2–3; `train::frequency`), as training on a never-ending event stream must,
+    /// and feeds the batches in time order. Exact is the default for every input, --from-db
+    /// included: the store is read whole, so its counts are known, and on the temporal
+    /// validation split streaming in time order cost the two-tower 0.009 NDCG@10
+    /// (0.1194 → 0.1102; the funnel 0.1323 → 0.1317).
+    #[arg(long, value_enum, value_name = "SOURCE", default_value = "exact")]
+    pub logq_frequencies: two_tower::LogqFrequencies,
+    /// Order of the two-tower's training pairs: `shuffled` each epoch, or `time` (the stream,
+    /// replayed every epoch). Default: time with streaming frequencies, shuffled with exact.
+    #[arg(long, value_enum, value_name = "ORDER")]
+    pub batch_order: Option<two_tower::BatchOrder>,
+    /// Learning rate α of the streaming frequency sketch, in (0, 1]: larger follows a shifting
+    /// popularity faster, smaller averages more gaps.
+    #[arg(long, default_value_t = 0.01)]
+    pub freq_alpha: f64,
+    /// Buckets per hash array of the streaming frequency sketch.
+    #[arg(long, default_value_t = 1 << 18)]
+    pub freq_buckets: usize,
+    /// Hash arrays of the streaming frequency sketch (the estimate reads the largest gap, so
+    /// more arrays mean fewer collisions' over-estimates).
+    #[arg(long, default_value_t = 2)]
+    pub freq_hashes: usize,
     /// Learning rate of the two-tower model.
     #[arg(long, default_value_t = 3e-3)]
     pub lr: f64,
@@ -172,6 +197,7 @@ fn check(args: &TrainArgs) -> Result<()> {
     if !(args.bag_prob.is_finite() && (0.0..=1.0).contains(&args.bag_prob)) {
         return bad("bag-prob", "must be in 0..=1");
     }
+    frequency_config(args).validate()?;
     if args.history == 0 {
         return bad("history", "must be ≥ 1");
     }
@@ -179,6 +205,29 @@ fn check(args: &TrainArgs) -> Result<()> {
         return bad("neighbours", "must be ≥ 1");
     }
     Ok(())
+}
+
+/// The streaming sketch's settings from the `--freq-*` flags (hashes seeded with `--seed`).
+fn frequency_config(args: &TrainArgs) -> frequency::StreamingConfig {
+    frequency::StreamingConfig {
+        alpha: args.freq_alpha,
+        buckets: args.freq_buckets,
+        hashes: args.freq_hashes,
+        seed: args.seed,
+        ..frequency::StreamingConfig::default()
+    }
+}
+
+/// The logQ frequency source and batch order: the stream's time order for streaming
+/// frequencies, shuffled batches for exact ones, unless `--batch-order` says otherwise.
+fn logq_source(args: &TrainArgs) -> (two_tower::LogqFrequencies, two_tower::BatchOrder) {
+    use two_tower::{BatchOrder, LogqFrequencies};
+    let source = args.logq_frequencies;
+    let order = args.batch_order.unwrap_or(match source {
+        LogqFrequencies::Streaming => BatchOrder::Time,
+        LogqFrequencies::Exact => BatchOrder::Shuffled,
+    });
+    (source, order)
 }
 
 /// Trains everything and writes the bundle.
@@ -251,9 +300,11 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
     let n_items = catalogue.items.len();
     let by_user = data.by_user();
     let seqs: Vec<Vec<u32>> = by_user.iter().map(|s| s.iter().map(|r| r.item).collect()).collect();
+    let times: Vec<Vec<i64>> = by_user.iter().map(|s| s.iter().map(|r| r.time).collect()).collect();
     let single = seqs.iter().filter(|s| s.len() < 2).count();
     lap("read", &mut seconds);
 
+    let (logq_frequencies, batch_order) = logq_source(args);
     let cfg = two_tower::TowerConfig {
         dim: args.dim,
         history: args.history,
@@ -261,6 +312,9 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
         negatives: args.batch,
         temperature: args.temperature,
         logq_weight: args.logq_weight,
+        logq_frequencies,
+        frequency: frequency_config(args),
+        batch_order,
         lr: args.lr,
         epochs: args.epochs,
         horizon: args.horizon,
@@ -269,8 +323,15 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
         ..two_tower::TowerConfig::default()
     };
     let item_cats: Vec<Vec<u32>> = catalogue.items.iter().map(|i| i.categories.clone()).collect();
-    let towers =
-        two_tower::train(&cfg, &seqs, n_items, &item_cats, catalogue.categories.len(), args.quiet)?;
+    let towers = two_tower::train(
+        &cfg,
+        &seqs,
+        &times,
+        n_items,
+        &item_cats,
+        catalogue.categories.len(),
+        args.quiet,
+    )?;
     lap("two_tower", &mut seconds);
 
     let user_sets: Vec<Vec<u32>> = seqs
@@ -458,4 +519,49 @@ fn tensors(
         out.extend(r.tensors());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use two_tower::{BatchOrder, LogqFrequencies};
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        train: TrainArgs,
+    }
+
+    fn args(extra: &[&str]) -> TrainArgs {
+        let base = ["edgerec", "--interactions", "r.csv", "--items", "m.csv", "--out", "b"];
+        Cli::parse_from(base.iter().chain(extra)).train
+    }
+
+    #[test]
+    fn streaming_frequencies_are_opt_in_and_follow_the_stream() {
+        let (exact, shuffled) = (LogqFrequencies::Exact, BatchOrder::Shuffled);
+        let (streaming, time) = (LogqFrequencies::Streaming, BatchOrder::Time);
+        assert_eq!(logq_source(&args(&[])), (exact, shuffled));
+        assert_eq!(logq_source(&args(&["--from-db", "sqlite:x.db"])), (exact, shuffled));
+        assert_eq!(logq_source(&args(&["--logq-frequencies", "streaming"])), (streaming, time));
+        let flags = ["--from-db", "sqlite:x.db", "--logq-frequencies", "streaming"];
+        assert_eq!(logq_source(&args(&flags)), (streaming, time));
+        let flags = ["--logq-frequencies", "streaming", "--batch-order", "shuffled"];
+        assert_eq!(logq_source(&args(&flags)), (streaming, shuffled));
+    }
+
+    #[test]
+    fn bad_sketch_settings_are_rejected_before_reading_anything() {
+        for (flag, value) in
+            [("--freq-alpha", "0"), ("--freq-alpha", "1.5"), ("--freq-buckets", "0")]
+                .into_iter()
+                .chain([("--freq-hashes", "0")])
+        {
+            let err = check(&args(&[flag, value])).unwrap_err();
+            assert!(matches!(err, TrainError::Frequency(_)), "{flag} {value}: {err}");
+            assert!(err.to_string().contains("invalid --freq-"), "{err}");
+        }
+        assert!(check(&args(&["--freq-alpha", "1"])).is_ok());
+    }
 }

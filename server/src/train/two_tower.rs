@@ -11,10 +11,18 @@
 //! * **Loss** — sampled softmax over `B` in-batch targets plus `M` shared negatives drawn
 //!   ∝ popularity^0.75 (mixed negative sampling, Yang et al. WWW 2020), with the logQ
 //!   sampling-bias correction of Yi et al. (RecSys 2019): every logit `s(u, j)/τ` is reduced
-//!   by `log E[count of j among the candidates] = log(B·p_target(j) + M·p_neg(j))`. Yi et al.
-//!   estimate `p_target` with a streaming frequency sketch because their data never stops;
-//!   here the whole training set is known, so the exact frequencies are used. Accidental hits
-//!   (the row's own target appearing as another column) are masked out.
+//!   by `log E[count of j among the candidates] = log(B·p_target(j) + M·p_neg(j))`.
+//!   Accidental hits (the row's own target appearing as another column) are masked out.
+//! * **Where `B·p_target` comes from** ([`LogqFrequencies`]) — `exact`: the whole training set
+//!   is known, so its exact frequencies, and the batches are shuffled each epoch. `streaming`:
+//!   Yi et al. estimate `p_target` with a streaming sketch because their data never stops and
+//!   drifts ([`super::frequency`], their Algorithms 2–3); the batches then follow the stream —
+//!   training pairs in the time order of their targets ([`BatchOrder::Time`]), every epoch a
+//!   replay of it with the sketch carried on — and each batch's targets are fed to the sketch
+//!   *before* the batch's logQ terms are read (their Algorithm 1 "obtains the estimated sampling
+//!   probability" of the batch from the sketch updated with it; a target seen for the first time
+//!   thus has an estimate). The sketch counts occurrences per batch step, so `1/δ` replaces
+//!   `B·p_target` directly. `M·p_neg` stays exact in both: it is this sampler's own law.
 //!
 //! Training samples are (history, next item) pairs from each user's time-ordered sequence:
 //! the target is the item at position `t`, the history the `N` items before `t − δ`, with
@@ -22,12 +30,33 @@
 //! rather than only the very next click (the temporal split scores a window of future items).
 
 use super::error::{Result, TrainError};
+use super::frequency::{FrequencyEstimator, StreamingConfig};
 use candle_core::{D, DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::SmallRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
+
+/// Where the logQ correction's target frequencies come from (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogqFrequencies {
+    /// Exact frequencies of the targets over the whole training set.
+    Exact,
+    /// Yi et al.'s streaming estimate (`train::frequency`), updated batch by batch.
+    Streaming,
+}
+
+/// Order of the training pairs within an epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum BatchOrder {
+    /// A fresh shuffle every epoch (i.i.d. batches).
+    Shuffled,
+    /// The time order of the targets (ties: user, then position), every epoch: the stream.
+    Time,
+}
 
 /// Hyper-parameters of the two-tower model.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -55,6 +84,12 @@ pub struct TowerConfig {
     /// embeddings — the serving-side `β · log pop` term, folded into training. Picked on a
     /// validation split (`models/movielens-small/MODEL_CARD.md`).
     pub logq_weight: f32,
+    /// Source of `p_target` in the logQ correction.
+    pub logq_frequencies: LogqFrequencies,
+    /// The streaming sketch's settings (used with [`LogqFrequencies::Streaming`]).
+    pub frequency: StreamingConfig,
+    /// Order of the training pairs.
+    pub batch_order: BatchOrder,
     /// Adam learning rate.
     pub lr: f64,
     /// Decoupled weight decay (Loshchilov & Hutter, ICLR 2019).
@@ -83,6 +118,9 @@ impl Default for TowerConfig {
             neg_power: 0.75,
             temperature: 0.1,
             logq_weight: 1.5,
+            logq_frequencies: LogqFrequencies::Exact,
+            frequency: StreamingConfig::default(),
+            batch_order: BatchOrder::Shuffled,
             lr: 3e-3,
             weight_decay: 1e-4,
             epochs: 10,
@@ -107,6 +145,39 @@ pub struct EpochMetrics {
     pub train_hr_at_20: f32,
     /// Seconds this epoch took.
     pub seconds: f32,
+    /// With [`LogqFrequencies::Streaming`]: the sketch's error at the end of the epoch against
+    /// the exact frequencies of the whole training set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logq_estimate: Option<EstimateError>,
+}
+
+/// Error of the streaming estimate of `B·p_target(j)` against `B · count(j) / total`, over the
+/// items that are targets of some training pair.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct EstimateError {
+    /// Mean over items of `|estimate − exact| / exact`.
+    pub mean_relative: f32,
+    /// The same, weighted by each item's count (the error an average training pair sees).
+    pub weighted_relative: f32,
+}
+
+impl EstimateError {
+    /// Compares `sketch` with the exact per-batch counts `batch · counts / total`.
+    pub fn of(sketch: &FrequencyEstimator, counts: &[f64], batch: usize) -> Self {
+        let total: f64 = counts.iter().sum();
+        let (mut sum, mut weighted, mut items) = (0f64, 0f64, 0usize);
+        for (j, &c) in counts.iter().enumerate().filter(|(_, c)| **c > 0.0) {
+            let exact = batch as f64 * c / total;
+            let rel = (sketch.probability(j as u64) - exact).abs() / exact;
+            sum += rel;
+            weighted += rel * c;
+            items += 1;
+        }
+        Self {
+            mean_relative: (sum / items.max(1) as f64) as f32,
+            weighted_relative: (weighted / total.max(1.0)) as f32,
+        }
+    }
 }
 
 /// The trained towers, as plain f32 arrays ready for export (row-major, rows = outputs).
@@ -267,14 +338,23 @@ fn histories_mixed(
     (ids, w)
 }
 
-/// Trains the towers on per-user, time-ordered item sequences (catalogue rows).
+/// Sorts (user, position) pairs by the time of their target; ties by user, then position.
+fn time_order(pairs: &mut [(u32, u32)], times: &[Vec<i64>]) {
+    pairs.sort_by_key(|&(u, t)| (times[u as usize][t as usize], u, t));
+}
+
+/// Trains the towers on per-user, time-ordered item sequences (catalogue rows); `times` holds
+/// each interaction's timestamp, in the same shape (used by [`BatchOrder::Time`]).
 ///
 /// # Errors
-/// [`TrainError::NotEnoughData`] when no user has two interactions, [`TrainError::Diverged`],
+/// [`TrainError::NotEnoughData`] when no user has two interactions,
+/// [`TrainError::InvalidArgument`] when `times` is not shaped like `seqs`,
+/// [`TrainError::Frequency`] for bad sketch settings, [`TrainError::Diverged`],
 /// [`TrainError::Candle`].
 pub fn train(
     cfg: &TowerConfig,
     seqs: &[Vec<u32>],
+    times: &[Vec<i64>],
     n_items: usize,
     item_categories: &[Vec<u32>],
     n_cats: usize,
@@ -294,6 +374,16 @@ pub fn train(
             positions.len()
         )));
     }
+    if times.len() != seqs.len() || times.iter().zip(seqs).any(|(t, s)| t.len() != s.len()) {
+        return Err(TrainError::InvalidArgument {
+            name: "batch-order",
+            reason: "the timestamps are not shaped like the item sequences".into(),
+        });
+    }
+    let mut sketch = match cfg.logq_frequencies {
+        LogqFrequencies::Exact => None,
+        LogqFrequencies::Streaming => Some(FrequencyEstimator::new(cfg.frequency)?),
+    };
     let mut counts = vec![0f64; n_items];
     for &(u, t) in &positions {
         counts[seqs[u as usize][t as usize] as usize] += 1.0;
@@ -321,10 +411,15 @@ pub fn train(
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut order = positions.clone();
+    if cfg.batch_order == BatchOrder::Time {
+        time_order(&mut order, times);
+    }
     let mut epochs = Vec::new();
     for epoch in 1..=cfg.epochs {
         let started = std::time::Instant::now();
-        order.shuffle(&mut rng);
+        if cfg.batch_order == BatchOrder::Shuffled {
+            order.shuffle(&mut rng);
+        }
         let (mut loss_sum, mut acc_sum, mut rows) = (0f64, 0f64, 0usize);
         for chunk in order.chunks(batch) {
             if chunk.len() < 2 {
@@ -340,6 +435,9 @@ pub fn train(
                 .collect();
             let targets: Vec<u32> =
                 pairs.iter().map(|&(u, t, _)| seqs[u as usize][t as usize]).collect();
+            if let Some(s) = sketch.as_mut() {
+                s.observe_batch(targets.iter().map(|&j| u64::from(j)));
+            }
             let mut cands = targets.clone();
             cands.extend((0..cfg.negatives).map(|_| sample(&cdf, &mut rng)));
             let m = cands.len();
@@ -349,8 +447,11 @@ pub fn train(
                 .iter()
                 .map(|&j| {
                     let j = j as usize;
-                    let q = b as f64 * counts[j] / total
-                        + cfg.negatives as f64 * neg_weights[j] / neg_total;
+                    let in_batch = match &sketch {
+                        Some(s) => s.probability(j as u64),
+                        None => b as f64 * counts[j] / total,
+                    };
+                    let q = in_batch + cfg.negatives as f64 * neg_weights[j] / neg_total;
                     cfg.logq_weight * q.max(1e-12).ln() as f32
                 })
                 .collect();
@@ -393,10 +494,18 @@ pub fn train(
             batch_accuracy: (acc_sum / rows.max(1) as f64) as f32,
             train_hr_at_20: hr,
             seconds: started.elapsed().as_secs_f32(),
+            logq_estimate: sketch.as_ref().map(|s| EstimateError::of(s, &counts, batch)),
         };
+        let sketch_error = m.logq_estimate.map_or(String::new(), |e| {
+            format!(
+                "  logQ sketch error {:.3} (weighted {:.3})",
+                e.mean_relative, e.weighted_relative
+            )
+        });
         bar.suspend(|| {
             eprintln!(
-                "epoch {:>2}: loss {:.4}  batch acc {:.3}  train HR@20 {:.3}  ({:.1}s)",
+                "epoch {:>2}: loss {:.4}  batch acc {:.3}  train HR@20 {:.3}{sketch_error}  \
+                 ({:.1}s)",
                 m.epoch, m.loss, m.batch_accuracy, m.train_hr_at_20, m.seconds
             )
         });
@@ -474,6 +583,61 @@ mod tests {
         let (ids, w) = histories(&seqs, &[(0, 2, 2)], 4);
         assert_eq!(ids, [5, 6, 0, 0]);
         assert_eq!(w, [0.5, 0.5, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn time_order_follows_the_targets_timestamps() {
+        let times = vec![vec![5, 30, 40], vec![10, 20, 20]];
+        let mut pairs = vec![(0, 1), (0, 2), (1, 1), (1, 2)];
+        time_order(&mut pairs, &times);
+        assert_eq!(pairs, [(1, 1), (1, 2), (0, 1), (0, 2)]);
+    }
+
+    fn tiny(source: LogqFrequencies, order: BatchOrder) -> TowerConfig {
+        TowerConfig {
+            dim: 8,
+            hidden: 8,
+            history: 4,
+            batch: 4,
+            negatives: 4,
+            epochs: 2,
+            logq_frequencies: source,
+            batch_order: order,
+            frequency: StreamingConfig { buckets: 64, ..StreamingConfig::default() },
+            ..TowerConfig::default()
+        }
+    }
+
+    #[test]
+    fn streaming_logq_trains_reproducibly_and_reports_the_sketch_error() {
+        let seqs: Vec<Vec<u32>> =
+            vec![vec![0, 1, 2, 3, 4, 5], vec![1, 2, 3, 1, 2, 3], vec![5, 4, 3, 2, 1, 0]];
+        let times: Vec<Vec<i64>> = (0..3).map(|u| (0..6).map(|t| 100 * t + u).collect()).collect();
+        let cats = vec![Vec::new(); 6];
+        let cfg = tiny(LogqFrequencies::Streaming, BatchOrder::Time);
+        let a = train(&cfg, &seqs, &times, 6, &cats, 0, true).unwrap();
+        let b = train(&cfg, &seqs, &times, 6, &cats, 0, true).unwrap();
+        assert_eq!(a.item_embeddings, b.item_embeddings);
+        for e in &a.epochs {
+            let err = e.logq_estimate.expect("a streaming epoch reports the sketch error");
+            assert!(err.mean_relative.is_finite() && err.weighted_relative >= 0.0, "{err:?}");
+        }
+        assert!(a.item_embeddings.iter().all(|x| x.is_finite()));
+        // The estimate changes the logQ terms, so the model, against exact frequencies in
+        // the same order.
+        let exact = tiny(LogqFrequencies::Exact, BatchOrder::Time);
+        let c = train(&exact, &seqs, &times, 6, &cats, 0, true).unwrap();
+        assert!(c.epochs.iter().all(|e| e.logq_estimate.is_none()));
+        assert_ne!(a.item_embeddings, c.item_embeddings);
+        // Timestamps must line up with the items.
+        let err = train(&cfg, &seqs, &times[..2], 6, &cats, 0, true).unwrap_err();
+        assert!(matches!(err, TrainError::InvalidArgument { .. }), "{err}");
+        let bad = TowerConfig {
+            frequency: StreamingConfig { alpha: 0.0, ..cfg.frequency },
+            ..cfg.clone()
+        };
+        let err = train(&bad, &seqs, &times, 6, &cats, 0, true).unwrap_err();
+        assert!(matches!(err, TrainError::Frequency(_)), "{err}");
     }
 
     #[test]
