@@ -21,7 +21,8 @@ negative part is the sampler's own (known) distribution; the in-batch part is es
 last global step `A[h]` an item was a target and an exponential moving average `B[h]` of the
 steps between its occurrences; `B·p_target(j) ≈ 1 / B[h(j)]` (the max over `--sketch-hashes`
 hash functions limits collisions). The candle trainer uses the exact frequencies of its
-finite training set by default (its `--logq-frequencies streaming` is this sketch); the sketch is what works on an unbounded stream. Every rank sees the same
+finite training set by default (its `--logq-frequencies streaming` is this sketch); the sketch
+is what works on an unbounded stream. Every rank sees the same
 global targets (the shuffle is seeded and shared), so the sketch is replicated without any
 communication; the report gives its error against the exact frequencies.
 
