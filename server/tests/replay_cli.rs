@@ -45,6 +45,18 @@ fn replay_orders_finetune_over_tower_over_popularity() {
     assert!(finetune > tower, "fine-tuned {finetune} vs tower {tower}\n{stdout}");
     assert!(hr("tower+finetune", "funnel") > hr("tower", "funnel"), "{stdout}");
     assert!(hr("cold+updates", "vector") > pop, "{stdout}");
+    // The baselines, on the very events of the settings; item-to-item over the session beats
+    // popularity.
+    for name in ["itemcf", "ease"] {
+        let b = &report["baselines"][name];
+        assert_eq!(b["events"].as_u64(), Some(events), "{name}: {b}");
+        assert!(
+            b["hr10"].as_f64().expect("hr10") > pop,
+            "{name}: {b}
+{stdout}"
+        );
+    }
+    assert!(stdout.contains("baseline         itemcf"), "{stdout}");
     rerank_table_is_sane(&report, &stdout);
     hybrid_rows_are_present(&report, &stdout);
 }

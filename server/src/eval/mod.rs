@@ -23,6 +23,7 @@
 pub mod funnel;
 pub mod metrics;
 pub mod replay;
+pub mod replay_baselines;
 pub mod responsiveness;
 
 use crate::train::data::{
@@ -74,7 +75,8 @@ pub struct EvalArgs {
     #[arg(long)]
     pub json: Option<PathBuf>,
     /// External recommendation lists to score with the same code: NAME=FILE, FILE a JSON
-    /// object `{"<user>": ["<item>", …]}` (repeatable).
+    /// object `{"<user>": ["<item>", …]}` (repeatable). With `--replay`, each user's list is
+    /// fixed for the session, with consumed items dropped: pass long lists (e.g. 500 items).
     #[arg(long = "recs")]
     pub recs: Vec<String>,
     /// Split mode: split `--interactions` per user and write the split to `--split-out`.
@@ -107,7 +109,8 @@ pub struct EvalArgs {
     /// λ of the EASE baseline (Steck, WWW 2019); 0 skips it.
     #[arg(long, default_value_t = 400.0)]
     pub ease_lambda: f64,
-    /// Skip the popularity, ItemCF and EASE baselines.
+    /// Skip the popularity, ItemCF and EASE baselines (with `--replay`: the ItemCF and EASE
+    /// baselines).
     #[arg(long)]
     pub no_baselines: bool,
     /// Session replay instead of the static evaluation: feed each test user's interactions in
@@ -325,6 +328,12 @@ fn eval(args: &EvalArgs) -> Result<()> {
             replay::UserRange { skip: args.replay_skip, take: args.replay_users },
             &config,
             args.replay_fine_grid,
+            &replay_baselines::BaselineArgs {
+                skip: args.no_baselines,
+                itemcf_neighbours: args.itemcf_neighbours,
+                ease_lambda: args.ease_lambda,
+                recs: args.recs.clone(),
+            },
         )?;
         replay::print(&report);
         return write_json(args, &report);
@@ -452,7 +461,7 @@ impl UserTower {
     }
 }
 
-fn top_by_score(scores: &[f32], seen: &HashSet<u32>, k: usize) -> Vec<u32> {
+pub(crate) fn top_by_score(scores: &[f32], seen: &HashSet<u32>, k: usize) -> Vec<u32> {
     let mut idx: Vec<u32> = (0..scores.len() as u32).filter(|i| !seen.contains(i)).collect();
     let k = k.min(idx.len());
     let cmp = |a: &u32, b: &u32| scores[*b as usize].total_cmp(&scores[*a as usize]).then(a.cmp(b));

@@ -42,6 +42,7 @@
 //! the config's default diversity).
 
 use super::funnel::to_interactions;
+use super::replay_baselines::{BaselineArgs, ReplayBaselines};
 use crate::train::data::{Interactions, read_interactions};
 use crate::train::error::{Result, TrainError};
 use edgerec::bundle::{Bundle, LoadOptions};
@@ -75,15 +76,16 @@ pub struct NextItem {
     pub ndcg10: f64,
 }
 
+/// Hits and gains of one list over events.
 #[derive(Default)]
-struct Tally {
+pub(super) struct Tally {
     events: usize,
     hits: f64,
     gains: f64,
 }
 
 impl Tally {
-    fn add(&mut self, list: &[u32], target: u32) {
+    pub(super) fn add(&mut self, list: &[u32], target: u32) {
         self.events += 1;
         if let Some(rank) = list.iter().take(K).position(|&r| r == target) {
             self.hits += 1.0;
@@ -91,7 +93,7 @@ impl Tally {
         }
     }
 
-    fn finish(&self) -> NextItem {
+    pub(super) fn finish(&self) -> NextItem {
         let n = self.events.max(1) as f64;
         NextItem { events: self.events, hr10: self.hits / n, ndcg10: self.gains / n }
     }
@@ -121,6 +123,9 @@ pub struct ReplayReport {
     pub skipped_consumed: usize,
     /// Per setting (`popularity`, `cold+updates`, …) and list (`vector`, `funnel`).
     pub settings: BTreeMap<String, BTreeMap<String, NextItem>>,
+    /// The baselines on the same events (`itemcf`, `ease`, external lists; see
+    /// [`super::replay_baselines`]).
+    pub baselines: BTreeMap<String, NextItem>,
     /// Latency per click of `tower+finetune`.
     pub latency: Latency,
     /// The re-rank table on `tower+finetune`'s funnel, in [`rerank_settings`] order.
@@ -355,12 +360,14 @@ pub fn replay(
     users_range: UserRange,
     base: &RecommenderConfig,
     fine_grid: bool,
+    baseline_args: &BaselineArgs,
 ) -> Result<ReplayReport> {
     let bundle = Bundle::open(dir, &LoadOptions::default())?;
     let catalogue = super::catalogue_of(&bundle);
     let train = read_interactions(train_path, columns, &catalogue, None)?;
     let test = read_interactions(test_path, columns, &catalogue, None)?;
     let history_of = histories(&train);
+    let mut baselines = ReplayBaselines::new(&train.by_user(), &catalogue, baseline_args)?;
     let mut users: Vec<(&str, Vec<Interaction>)> = test
         .by_user()
         .into_iter()
@@ -396,6 +403,16 @@ pub fn replay(
         for (user, events) in &users {
             rec.reset_user();
             let warm = matches!(setting, Setting::Tower | Setting::FineTune);
+            // The baselines run once, beside the `tower` setting (train history, then the
+            // session's clicks).
+            let with_baselines = setting == Setting::Tower;
+            if with_baselines {
+                let rows: Vec<u32> = history_of
+                    .get(user)
+                    .map(|h| h.iter().map(|i| i.item).collect())
+                    .unwrap_or_default();
+                baselines.start_user(user, &rows);
+            }
             if let Some(history) = history_of.get(user).filter(|_| warm) {
                 let history = to_interactions(history, &catalogue);
                 let now = history.last().map_or(0.0, |i| i.timestamp_ms);
@@ -427,6 +444,12 @@ pub fn replay(
                 let now = event.timestamp_ms;
                 let target = rec.items().row_of(&event.item).map(|r| r as u32);
                 let consumed = rec.user_model().consumed_rows(rec.state());
+                if let (true, Some(row)) = (with_baselines, target) {
+                    if consumed.binary_search(&row).is_err() {
+                        baselines.score(row, K);
+                    }
+                    baselines.record(row);
+                }
                 let Some(target) = target.filter(|t| consumed.binary_search(t).is_err()) else {
                     skipped += 1;
                     rec.record(event, now)?;
@@ -506,6 +529,7 @@ pub fn replay(
         users: users.len(),
         skipped_consumed: skipped,
         settings,
+        baselines: baselines.finish(),
         latency: summarize(&latency),
         rerank,
         hybrid,
@@ -546,6 +570,9 @@ pub fn print(report: &ReplayReport) {
         for (list, m) in lists {
             println!("{setting:<16} {list:<8} {:>8} {:>9.4} {:>9.4}", m.events, m.hr10, m.ndcg10);
         }
+    }
+    for (name, m) in &report.baselines {
+        println!("{:<16} {name:<8} {:>8} {:>9.4} {:>9.4}", "baseline", m.events, m.hr10, m.ndcg10);
     }
     let l = &report.latency;
     println!(
