@@ -325,14 +325,16 @@ fn eval(args: &EvalArgs) -> Result<()> {
             &train_path,
             &test_path,
             &args.columns,
-            replay::UserRange { skip: args.replay_skip, take: args.replay_users },
-            &config,
-            args.replay_fine_grid,
-            &replay_baselines::BaselineArgs {
-                skip: args.no_baselines,
-                itemcf_neighbours: args.itemcf_neighbours,
-                ease_lambda: args.ease_lambda,
-                recs: args.recs.clone(),
+            &replay::ReplaySetup {
+                users: replay::UserRange { skip: args.replay_skip, take: args.replay_users },
+                config: &config,
+                fine_grid: args.replay_fine_grid,
+                baselines: replay_baselines::BaselineArgs {
+                    skip: args.no_baselines,
+                    itemcf_neighbours: args.itemcf_neighbours,
+                    ease_lambda: args.ease_lambda,
+                    recs: args.recs.clone(),
+                },
             },
         )?;
         replay::print(&report);

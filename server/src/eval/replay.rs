@@ -348,6 +348,20 @@ async fn vector_list(rec: &mut Recommender, funnel: &[u32]) -> Result<Vec<u32>> 
     Ok(top.into_iter().next().map(|t| t.ids).unwrap_or_default())
 }
 
+/// What a replay runs beside the data: users, the funnel's configuration, the re-rank grid and
+/// the baselines.
+#[derive(Debug, Clone)]
+pub struct ReplaySetup<'a> {
+    /// Which test users.
+    pub users: UserRange,
+    /// The funnel's configuration (the settings adjust it, see [`config_for`]).
+    pub config: &'a RecommenderConfig,
+    /// The finer re-rank grid of [`rerank_settings`].
+    pub fine_grid: bool,
+    /// The baselines.
+    pub baselines: BaselineArgs,
+}
+
 /// Runs the replay.
 ///
 /// # Errors
@@ -357,17 +371,15 @@ pub fn replay(
     train_path: &Path,
     test_path: &Path,
     columns: &crate::train::data::ColumnArgs,
-    users_range: UserRange,
-    base: &RecommenderConfig,
-    fine_grid: bool,
-    baseline_args: &BaselineArgs,
+    setup: &ReplaySetup<'_>,
 ) -> Result<ReplayReport> {
+    let (users_range, base, fine_grid) = (setup.users, setup.config, setup.fine_grid);
     let bundle = Bundle::open(dir, &LoadOptions::default())?;
     let catalogue = super::catalogue_of(&bundle);
     let train = read_interactions(train_path, columns, &catalogue, None)?;
     let test = read_interactions(test_path, columns, &catalogue, None)?;
     let history_of = histories(&train);
-    let mut baselines = ReplayBaselines::new(&train.by_user(), &catalogue, baseline_args)?;
+    let mut baselines = ReplayBaselines::new(&train.by_user(), &catalogue, &setup.baselines)?;
     let mut users: Vec<(&str, Vec<Interaction>)> = test
         .by_user()
         .into_iter()
