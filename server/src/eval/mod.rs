@@ -637,16 +637,7 @@ fn evaluate(
     }
 
     for spec in &args.recs {
-        let (name, file) = spec.split_once('=').ok_or_else(|| TrainError::InvalidArgument {
-            name: "recs",
-            reason: format!("{spec:?} is not NAME=FILE"),
-        })?;
-        let path = PathBuf::from(file);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| TrainError::Io { path: path.clone(), reason: e.to_string() })?;
-        let lists: HashMap<String, Vec<String>> = serde_json::from_str(&text).map_err(|e| {
-            TrainError::Csv { file: path.clone(), reason: format!("recs JSON: {e}") }
-        })?;
+        let (name, lists) = read_recs(spec)?;
         let mut acc = Accumulator::new(&cutoffs, n_items);
         let mut unknown = 0usize;
         for (user, hist, rel) in &users {
@@ -672,6 +663,24 @@ fn evaluate(
         models.insert(name.to_string(), acc.finish());
     }
     Ok(EvalReport { data: summary, models, backend, funnel: funnel_summary })
+}
+
+/// An external list file, `--recs NAME=FILE` with FILE `{"<user>": ["<item>", …]}`.
+///
+/// # Errors
+/// [`TrainError::InvalidArgument`] when `spec` is not `NAME=FILE`; [`TrainError::Io`] for a file
+/// that cannot be read; [`TrainError::Csv`] for one that is not such an object.
+pub(crate) fn read_recs(spec: &str) -> Result<(&str, HashMap<String, Vec<String>>)> {
+    let (name, file) = spec.split_once('=').ok_or_else(|| TrainError::InvalidArgument {
+        name: "recs",
+        reason: format!("{spec:?} is not NAME=FILE"),
+    })?;
+    let path = PathBuf::from(file);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| TrainError::Io { path: path.clone(), reason: e.to_string() })?;
+    let lists = serde_json::from_str(&text)
+        .map_err(|e| TrainError::Csv { file: path, reason: format!("recs JSON: {e}") })?;
+    Ok((name, lists))
 }
 
 /// Item-to-item lists: `score(u, j) = Σ_{i ∈ history(u)} sim(i, j)` over `nb`, ties (e.g. a

@@ -15,10 +15,9 @@
 
 use super::replay::Tally;
 use crate::train::data::{Catalogue, Interaction as TrainInteraction};
-use crate::train::error::{Result, TrainError};
+use crate::train::error::Result;
 use crate::train::{ease, i2i};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::PathBuf;
 
 /// What the replay's baselines are fitted with.
 #[derive(Debug, Clone, Default)]
@@ -59,9 +58,7 @@ impl ReplayBaselines {
     /// lists.
     ///
     /// # Errors
-    /// [`TrainError::InvalidArgument`] for a `--recs` that is not `NAME=FILE`;
-    /// [`TrainError::Io`] / [`TrainError::Csv`] for a list file that cannot be read or is not
-    /// `{"<user>": ["<item>", …]}`; EASE's errors.
+    /// As [`super::read_recs`] for the list files; EASE's errors.
     pub fn new(
         train: &[Vec<TrainInteraction>],
         catalogue: &Catalogue,
@@ -99,16 +96,7 @@ impl ReplayBaselines {
         }
         let mut external = Vec::new();
         for spec in &args.recs {
-            let (name, file) = spec.split_once('=').ok_or_else(|| TrainError::InvalidArgument {
-                name: "recs",
-                reason: format!("{spec:?} is not NAME=FILE"),
-            })?;
-            let path = PathBuf::from(file);
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| TrainError::Io { path: path.clone(), reason: e.to_string() })?;
-            let lists: HashMap<String, Vec<String>> = serde_json::from_str(&text).map_err(|e| {
-                TrainError::Csv { file: path.clone(), reason: format!("recs JSON: {e}") }
-            })?;
+            let (name, lists) = super::read_recs(spec)?;
             let rows = lists
                 .into_iter()
                 .map(|(user, ids)| {
