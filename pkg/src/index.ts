@@ -955,7 +955,7 @@ export interface RecommenderConfig {
   useRanker?: boolean;
   /** Weight of P(like) next to P(watch) in the ranker's score. */
   likeWeight?: number;
-  /** How much the ranker's score counts next to the merged recall score (default 0.1). */
+  /** How much the ranker's score counts next to the merged recall score (default 0.3, picked on validation splits). */
   rankerWeight?: number;
   /** Hybrid mode: weight of the live user embedding's affinity next to the server's score. */
   affinityWeight?: number;

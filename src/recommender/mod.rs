@@ -150,7 +150,7 @@ impl Default for RecommenderConfig {
             filter_exposed: true,
             use_ranker: true,
             like_weight: 1.0,
-            ranker_weight: 0.1,
+            ranker_weight: 0.3,
             affinity_weight: 0.5,
             max_seeds: 10,
             diversity: DiversityOptions::default(),
