@@ -980,6 +980,11 @@ export interface RecommenderConfig {
    * `from` to lift `to`. Default `{ weight: 1.5, from: 4, to: 6 }`; `null` turns it off.
    */
   focusBoost?: { weight: number; from: number; to: number } | null;
+  /**
+   * How much more a recent item of the profile counts in the EASE channel (its weight plus
+   * `profileRecency` times the weight decayed with the interest half-life).
+   */
+  profileRecency?: number;
 }
 
 /** Options for {@link Recommender.create}. */

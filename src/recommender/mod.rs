@@ -139,6 +139,11 @@ pub struct RecommenderConfig {
     /// its popular items. Default [`FocusBoost::default`] (weight 1.5, lifts 4 → 6); `None`: off.
     #[serde(alias = "focus_boost")]
     pub focus_boost: Option<FocusBoost>,
+    /// How much more a recent item of the profile counts in the EASE channel: a profile item's
+    /// weight is its interaction weight plus `profile_recency` times the same weight decayed
+    /// with the interest half-life, so the session's clicks steer the whole-profile model too.
+    #[serde(alias = "profile_recency")]
+    pub profile_recency: f32,
 }
 
 impl Default for RecommenderConfig {
@@ -160,6 +165,7 @@ impl Default for RecommenderConfig {
             rerank_pool: 100,
             ivf_nprobe: None,
             focus_boost: Some(FocusBoost::default()),
+            profile_recency: 0.0,
         }
     }
 }
@@ -568,10 +574,21 @@ impl Recommender {
                 let profile: Vec<Seed> = if profile_len == 0 {
                     Vec::new()
                 } else {
+                    // Recent items weigh up to `1 + profile_recency` times an old one.
+                    let recent: HashMap<u32, f32> = if self.config.profile_recency > 0.0 {
+                        self.user.seeds(&self.state, profile_len, now_ms).into_iter().collect()
+                    } else {
+                        HashMap::new()
+                    };
                     self.user
                         .seeds(&self.state, profile_len, f64::NAN)
                         .into_iter()
-                        .map(|(row, weight)| Seed { row, weight })
+                        .map(|(row, weight)| Seed {
+                            row,
+                            weight: weight
+                                + self.config.profile_recency
+                                    * recent.get(&row).copied().unwrap_or(0.0),
+                        })
                         .collect()
                 };
                 let categories = self.state.top_categories(3, now_ms);
