@@ -252,7 +252,11 @@ impl Recommender {
         config: RecommenderConfig,
         backend: BackendChoice,
     ) -> Result<Self> {
-        for (name, value) in [("like", config.like_weight), ("ranker", config.ranker_weight)] {
+        for (name, value) in [
+            ("like", config.like_weight),
+            ("ranker", config.ranker_weight),
+            ("profileRecency", config.profile_recency),
+        ] {
             if !(value.is_finite() && value >= 0.0) {
                 return Err(Error::InvalidWeight {
                     name: name.into(),
