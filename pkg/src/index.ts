@@ -982,7 +982,7 @@ export interface RecommenderConfig {
   focusBoost?: { weight: number; from: number; to: number } | null;
   /**
    * How much more a recent item of the profile counts in the EASE channel (its weight plus
-   * `profileRecency` times the weight decayed with the interest half-life).
+   * `profileRecency` times the weight decayed with the interest half-life; default 3).
    */
   profileRecency?: number;
 }

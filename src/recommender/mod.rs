@@ -142,6 +142,8 @@ pub struct RecommenderConfig {
     /// How much more a recent item of the profile counts in the EASE channel: a profile item's
     /// weight is its interaction weight plus `profile_recency` times the same weight decayed
     /// with the interest half-life, so the session's clicks steer the whole-profile model too.
+    /// Default 3: on MovieLens it leaves the validation splits level (random −0.4 %, temporal
+    /// +2.1 % NDCG@10) and lifts the session replay's next-click NDCG@10 by 9–19 % (model card).
     #[serde(alias = "profile_recency")]
     pub profile_recency: f32,
 }
@@ -165,7 +167,7 @@ impl Default for RecommenderConfig {
             rerank_pool: 100,
             ivf_nprobe: None,
             focus_boost: Some(FocusBoost::default()),
-            profile_recency: 0.0,
+            profile_recency: 3.0,
         }
     }
 }
