@@ -57,6 +57,24 @@ fn replay_orders_finetune_over_tower_over_popularity() {
         );
     }
     assert!(stdout.contains("baseline         itemcf"), "{stdout}");
+    // Every list reports coverage and ILD@10; the popular channel alone covers a sliver of the
+    // catalogue, the personalised funnel and the baselines much more.
+    let list = |setting: &str, list: &str| &report["settings"][setting][list];
+    let lists = [list("popularity", "funnel"), list("tower+finetune", "funnel")]
+        .into_iter()
+        .chain(["itemcf", "ease"].map(|name| &report["baselines"][name]));
+    for m in lists {
+        let coverage = m["coverage"].as_f64().expect("coverage");
+        let ild = m["ild_category"].as_f64().expect("ild_category");
+        let ild_emb = m["ild_embedding"].as_f64().expect("ild_embedding");
+        assert!(coverage > 0.0 && coverage <= 1.0, "{m}");
+        assert!(ild > 0.0 && ild <= 1.0 && ild_emb > 0.0 && ild_emb <= 2.0, "{m}");
+    }
+    let coverage = |m: &serde_json::Value| m["coverage"].as_f64().unwrap_or(0.0);
+    let (pop, funnel) =
+        (coverage(list("popularity", "funnel")), coverage(list("tower+finetune", "funnel")));
+    assert!(funnel > 5.0 * pop, "coverage: funnel {funnel} vs popularity {pop}\n{stdout}");
+    assert!(stdout.contains("Cov@10"), "{stdout}");
     rerank_table_is_sane(&report, &stdout);
     hybrid_rows_are_present(&report, &stdout);
 }

@@ -120,19 +120,9 @@ impl Accumulator {
             s.map_min += ap / ideal.max(1) as f64;
             self.covered[c].extend(top.iter().copied());
         }
-        let top = &ranked[..ILD_K.min(ranked.len())];
-        let (mut cat, mut emb, mut pairs) = (0f64, 0f64, 0usize);
-        for (a, &x) in top.iter().enumerate() {
-            for &y in &top[a + 1..] {
-                cat += distance_cat(x, y);
-                emb += distance_emb(x, y);
-                pairs += 1;
-            }
-        }
-        if pairs > 0 {
-            self.ild_cat += cat / pairs as f64;
-            self.ild_emb += emb / pairs as f64;
-        }
+        let (cat, emb) = intra_list(&ranked[..ILD_K.min(ranked.len())], distance_cat, distance_emb);
+        self.ild_cat += cat;
+        self.ild_emb += emb;
     }
 
     /// The averages.
@@ -165,6 +155,24 @@ impl Accumulator {
             ild_embedding: self.ild_emb / n,
         }
     }
+}
+
+/// Intra-list diversity of `list` (Ziegler et al. WWW 2005): the mean pairwise distance by each
+/// of the two distances, `(0, 0)` for a list of fewer than two items.
+pub fn intra_list(
+    list: &[u32],
+    distance_a: impl Fn(u32, u32) -> f64,
+    distance_b: impl Fn(u32, u32) -> f64,
+) -> (f64, f64) {
+    let (mut a_sum, mut b_sum, mut pairs) = (0f64, 0f64, 0usize);
+    for (i, &x) in list.iter().enumerate() {
+        for &y in &list[i + 1..] {
+            a_sum += distance_a(x, y);
+            b_sum += distance_b(x, y);
+            pairs += 1;
+        }
+    }
+    if pairs == 0 { (0.0, 0.0) } else { (a_sum / pairs as f64, b_sum / pairs as f64) }
 }
 
 #[cfg(test)]

@@ -420,6 +420,11 @@ impl ItemDistances {
         1.0 - f64::from(x.iter().zip(y).map(|(p, q)| p * q).sum::<f32>())
     }
 
+    /// ILD of `list` by category and by embedding ([`metrics::intra_list`]).
+    pub(crate) fn intra_list(&self, list: &[u32]) -> (f64, f64) {
+        metrics::intra_list(list, |a, b| self.category(a, b), |a, b| self.embedding(a, b))
+    }
+
     /// The item's categories.
     pub(crate) fn categories(&self, row: u32) -> &HashSet<u32> {
         &self.categories[row as usize]

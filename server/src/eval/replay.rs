@@ -19,7 +19,8 @@
 //! over the item index — the embedding's quality in isolation) and `funnel` (the full
 //! `recommend()`: every recall channel, merge, ranker, then the config's re-rank and rules). The
 //! exposure filter is off (in a replay, "shown" is not "seen": the next item may well have been
-//! in an earlier list).
+//! in an earlier list). Every list — settings, baselines, re-rank rows, hybrid mode — also gets
+//! catalogue coverage (the share of the catalogue in any of its top-10s) and ILD@10 (below).
 //!
 //! **Re-rank table.** On the `tower+finetune` setting, before each event, the same live
 //! recommender also lists 10 items by `recommend_with` under each diversity setting of
@@ -65,37 +66,69 @@ const HYBRID_SERVER_K: usize = 100;
 /// The NDCG@10 loss (relative to no re-rank) within which the best diversity gain is named.
 const NDCG_LOSS_BUDGET: f64 = 0.05;
 
-/// Hits of one setting on one list.
+/// Accuracy and diversity of one setting's lists over the events.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct NextItem {
     /// Events evaluated.
     pub events: usize,
-    /// HR@10: share of events whose item was in the top-10.
+    /// HR@10: share of events whose item was in the top-10 (= Recall@10: one relevant item).
     pub hr10: f64,
     /// NDCG@10 (one relevant item).
     pub ndcg10: f64,
+    /// Catalogue coverage: the share of the catalogue in any of the top-10 lists.
+    pub coverage: f64,
+    /// ILD@10 by category: mean pairwise `1 − Jaccard` of category sets, over lists.
+    pub ild_category: f64,
+    /// ILD@10 by embedding: mean pairwise `1 − cosine`, over lists.
+    pub ild_embedding: f64,
 }
 
-/// Hits and gains of one list over events.
+/// Hits, gains and diversity of one list over events.
 #[derive(Default)]
 pub(super) struct Tally {
     events: usize,
     hits: f64,
     gains: f64,
+    ild_cat: f64,
+    ild_emb: f64,
+    categories: f64,
+    covered: HashSet<u32>,
 }
 
 impl Tally {
-    pub(super) fn add(&mut self, list: &[u32], target: u32) {
+    /// Scores `list` (best first) against the event's item, and its top-10's diversity.
+    pub(super) fn add(&mut self, list: &[u32], target: u32, d: &super::ItemDistances) {
         self.events += 1;
-        if let Some(rank) = list.iter().take(K).position(|&r| r == target) {
+        let top = &list[..K.min(list.len())];
+        if let Some(rank) = top.iter().position(|&r| r == target) {
             self.hits += 1.0;
             self.gains += 1.0 / ((rank + 2) as f64).log2();
         }
+        let (cat, emb) = d.intra_list(top);
+        self.ild_cat += cat;
+        self.ild_emb += emb;
+        let seen: HashSet<u32> =
+            top.iter().flat_map(|&r| d.categories(r).iter().copied()).collect();
+        self.categories += seen.len() as f64;
+        self.covered.extend(top.iter().copied());
     }
 
-    pub(super) fn finish(&self) -> NextItem {
+    /// The averages, coverage over a catalogue of `n_items`.
+    pub(super) fn finish(&self, n_items: usize) -> NextItem {
         let n = self.events.max(1) as f64;
-        NextItem { events: self.events, hr10: self.hits / n, ndcg10: self.gains / n }
+        NextItem {
+            events: self.events,
+            hr10: self.hits / n,
+            ndcg10: self.gains / n,
+            coverage: self.covered.len() as f64 / n_items.max(1) as f64,
+            ild_category: self.ild_cat / n,
+            ild_embedding: self.ild_emb / n,
+        }
+    }
+
+    /// Mean number of distinct categories in a top-10 list.
+    fn categories_per_list(&self) -> f64 {
+        self.categories / self.events.max(1) as f64
     }
 }
 
@@ -239,51 +272,25 @@ pub fn rerank_settings(fine: bool) -> Vec<(String, DiversityOptions)> {
     settings
 }
 
-/// Accuracy and diversity of one re-rank setting's lists.
-#[derive(Default)]
-struct ListStats {
-    tally: Tally,
-    lists: usize,
-    ild_cat: f64,
-    ild_emb: f64,
-    categories: f64,
-}
-
-impl ListStats {
-    fn add(&mut self, list: &[u32], target: u32, d: &super::ItemDistances) {
-        self.tally.add(list, target);
-        let top = &list[..K.min(list.len())];
-        let (mut cat, mut emb, mut pairs) = (0f64, 0f64, 0usize);
-        for (a, &x) in top.iter().enumerate() {
-            for &y in &top[a + 1..] {
-                cat += d.category(x, y);
-                emb += d.embedding(x, y);
-                pairs += 1;
-            }
-        }
-        if pairs > 0 {
-            self.ild_cat += cat / pairs as f64;
-            self.ild_emb += emb / pairs as f64;
-        }
-        let seen: HashSet<u32> =
-            top.iter().flat_map(|&r| d.categories(r).iter().copied()).collect();
-        self.categories += seen.len() as f64;
-        self.lists += 1;
-    }
-
-    fn finish(&self, name: &str, diversity: DiversityOptions, n_categories: usize) -> RerankRow {
-        let n = self.lists.max(1) as f64;
-        let m = self.tally.finish();
+impl RerankRow {
+    fn new(
+        name: &str,
+        diversity: DiversityOptions,
+        tally: &Tally,
+        catalogue: (usize, usize),
+    ) -> Self {
+        let (n_items, n_categories) = catalogue;
+        let m = tally.finish(n_items);
         RerankRow {
             name: name.to_string(),
             diversity,
             events: m.events,
             hr10: m.hr10,
             ndcg10: m.ndcg10,
-            ild_category: self.ild_cat / n,
-            ild_embedding: self.ild_emb / n,
-            categories_per_list: self.categories / n,
-            category_coverage: self.categories / n / n_categories.max(1) as f64,
+            ild_category: m.ild_category,
+            ild_embedding: m.ild_embedding,
+            categories_per_list: tally.categories_per_list(),
+            category_coverage: tally.categories_per_list() / n_categories.max(1) as f64,
             ndcg_change: 0.0,
         }
     }
@@ -396,8 +403,9 @@ pub fn replay(
         return Err(TrainError::NotEnoughData("no test user to replay".into()));
     }
     let distances = super::ItemDistances::new(&bundle, &catalogue);
+    let n_items = catalogue.items.len();
     let reranks = rerank_settings(fine_grid);
-    let mut rerank_stats: Vec<ListStats> = reranks.iter().map(|_| ListStats::default()).collect();
+    let mut rerank_stats: Vec<Tally> = reranks.iter().map(|_| Tally::default()).collect();
     let (mut server_tally, mut device_tally, mut device_rerank_tally) =
         (Tally::default(), Tally::default(), Tally::default());
     let mut server_lengths = Vec::new();
@@ -458,7 +466,7 @@ pub fn replay(
                 let consumed = rec.user_model().consumed_rows(rec.state());
                 if let (true, Some(row)) = (with_baselines, target) {
                     if consumed.binary_search(&row).is_err() {
-                        baselines.score(row, K);
+                        baselines.score(row, K, &distances);
                     }
                     baselines.record(row);
                 }
@@ -470,9 +478,10 @@ pub fn replay(
                 let start = Instant::now();
                 let list = rows_of(&pollster::block_on(rec.recommend(K, now))?);
                 let recommend_ms = start.elapsed().as_secs_f64() * 1e3;
-                funnel.add(&list, target);
+                funnel.add(&list, target, &distances);
                 if setting != Setting::Popularity {
-                    vector.add(&pollster::block_on(vector_list(&mut rec, &list))?, target);
+                    let own = pollster::block_on(vector_list(&mut rec, &list))?;
+                    vector.add(&own, target, &distances);
                 }
                 if setting == Setting::FineTune {
                     for ((_, diversity), stats) in reranks.iter().zip(&mut rerank_stats) {
@@ -489,7 +498,7 @@ pub fn replay(
                     let live: Vec<&(u32, ServerCandidate)> =
                         server.iter().filter(|(r, _)| consumed.binary_search(r).is_err()).collect();
                     let fixed: Vec<u32> = live.iter().take(K).map(|(r, _)| *r).collect();
-                    server_tally.add(&fixed, target);
+                    server_tally.add(&fixed, target, &distances);
                     let mut options = RecommendOptions {
                         k: K,
                         diversity: Some(DiversityOptions::NONE),
@@ -497,10 +506,10 @@ pub fn replay(
                         ..Default::default()
                     };
                     let list = rows_of(&pollster::block_on(rec.recommend_with(&options, now))?);
-                    device_tally.add(&list, target);
+                    device_tally.add(&list, target, &distances);
                     options.diversity = None;
                     let list = rows_of(&pollster::block_on(rec.recommend_with(&options, now))?);
-                    device_rerank_tally.add(&list, target);
+                    device_rerank_tally.add(&list, target, &distances);
                 }
                 let start = Instant::now();
                 rec.record(event, now)?;
@@ -512,18 +521,18 @@ pub fn replay(
             progress.inc(1);
         }
         let mut lists = BTreeMap::new();
-        lists.insert("funnel".to_string(), funnel.finish());
+        lists.insert("funnel".to_string(), funnel.finish(n_items));
         if setting != Setting::Popularity {
-            lists.insert("vector".to_string(), vector.finish());
+            lists.insert("vector".to_string(), vector.finish(n_items));
         }
         settings.insert(setting.name().to_string(), lists);
     }
     progress.finish_and_clear();
-    let n_categories = catalogue.categories.len();
+    let sizes = (n_items, catalogue.categories.len());
     let mut rerank: Vec<RerankRow> = reranks
         .iter()
         .zip(&rerank_stats)
-        .map(|((name, diversity), stats)| stats.finish(name, *diversity, n_categories))
+        .map(|((name, diversity), stats)| RerankRow::new(name, *diversity, stats, sizes))
         .collect();
     let baseline = rerank.first().map_or(0.0, |r| r.ndcg10);
     for row in &mut rerank {
@@ -533,15 +542,15 @@ pub fn replay(
         server_k: HYBRID_SERVER_K,
         server_list_mean: server_lengths.iter().sum::<usize>() as f64
             / server_lengths.len().max(1) as f64,
-        server: server_tally.finish(),
-        device: device_tally.finish(),
-        device_rerank: device_rerank_tally.finish(),
+        server: server_tally.finish(n_items),
+        device: device_tally.finish(n_items),
+        device_rerank: device_rerank_tally.finish(n_items),
     };
     Ok(ReplayReport {
         users: users.len(),
         skipped_consumed: skipped,
         settings,
-        baselines: baselines.finish(),
+        baselines: baselines.finish(n_items),
         latency: summarize(&latency),
         rerank,
         hybrid,
@@ -577,14 +586,19 @@ pub fn print(report: &ReplayReport) {
         "replay: {} users, {} events skipped (item already consumed), backend {}",
         report.users, report.skipped_consumed, report.backend
     );
-    println!("{:<16} {:<8} {:>8} {:>9} {:>9}", "setting", "list", "events", "HR@10", "NDCG@10");
-    for (setting, lists) in &report.settings {
-        for (list, m) in lists {
-            println!("{setting:<16} {list:<8} {:>8} {:>9.4} {:>9.4}", m.events, m.hr10, m.ndcg10);
-        }
-    }
-    for (name, m) in &report.baselines {
-        println!("{:<16} {name:<8} {:>8} {:>9.4} {:>9.4}", "baseline", m.events, m.hr10, m.ndcg10);
+    println!(
+        "{:<16} {:<8} {:>8} {:>9} {:>9} {:>8} {:>8} {:>8}",
+        "setting", "list", "events", "HR@10", "NDCG@10", "Cov@10", "ILDcat", "ILDemb"
+    );
+    let rows = report.settings.iter().flat_map(|(setting, lists)| {
+        lists.iter().map(move |(list, m)| (setting.as_str(), list.as_str(), m))
+    });
+    let baselines = report.baselines.iter().map(|(name, m)| ("baseline", name.as_str(), m));
+    for (setting, list, m) in rows.chain(baselines) {
+        println!(
+            "{setting:<16} {list:<8} {:>8} {:>9.4} {:>9.4} {:>8.4} {:>8.4} {:>8.4}",
+            m.events, m.hr10, m.ndcg10, m.coverage, m.ild_category, m.ild_embedding
+        );
     }
     let l = &report.latency;
     println!(

@@ -146,12 +146,13 @@ impl ReplayBaselines {
         }
     }
 
-    /// Scores every baseline's top-`k` before the event whose item is row `target`.
-    pub fn score(&mut self, target: u32, k: usize) {
+    /// Scores every baseline's top-`k` before the event whose item is row `target` (accuracy,
+    /// and the list's diversity by `distances`).
+    pub fn score(&mut self, target: u32, k: usize, distances: &super::ItemDistances) {
         for b in &self.item_to_item {
             let list = super::top_by_score(&b.scores, &self.seen, k);
             if let Some(t) = self.tallies.get_mut(b.name) {
-                t.add(&list, target);
+                t.add(&list, target, distances);
             }
         }
         for (name, lists) in &self.external {
@@ -160,7 +161,7 @@ impl ReplayBaselines {
                 .map(|l| l.iter().copied().filter(|r| !self.seen.contains(r)).take(k).collect())
                 .unwrap_or_default();
             if let Some(t) = self.tallies.get_mut(name) {
-                t.add(&list, target);
+                t.add(&list, target, distances);
             }
         }
     }
@@ -170,8 +171,8 @@ impl ReplayBaselines {
         self.add(row);
     }
 
-    /// The baselines' next-item accuracy, by name.
-    pub fn finish(&self) -> BTreeMap<String, super::replay::NextItem> {
-        self.tallies.iter().map(|(name, t)| (name.clone(), t.finish())).collect()
+    /// The baselines' next-item accuracy and diversity (coverage over `n_items`), by name.
+    pub fn finish(&self, n_items: usize) -> BTreeMap<String, super::replay::NextItem> {
+        self.tallies.iter().map(|(name, t)| (name.clone(), t.finish(n_items))).collect()
     }
 }
