@@ -9,7 +9,7 @@ export WASM_BINDGEN_TEST_TIMEOUT ?= 600
 export CARGO_TERM_COLOR ?= always
 PORT ?= 8080
 
-.PHONY: demo server docs test pkg bench bench-ivf setup lint types test-bundlers train-scale test-scale test-spark test-native test-browser test-node test-e2e fuzz clean
+.PHONY: demo server docs test pkg bench bench-ivf bench-quality setup lint types test-bundlers train-scale test-scale test-spark test-native test-browser test-node test-e2e fuzz clean
 
 ## demo: build the npm package and the server, then serve the demo pages and the sync API
 ## (events, models, experiments) from one origin: http://127.0.0.1:$(PORT)/www/
@@ -142,6 +142,14 @@ bench: pkg
 	node scripts/bench-peers.mjs "rows=100000&dim=64&k=100&iters=100&ef=64,800"
 	node scripts/bench-peers.mjs "rows=1000000&dim=64&k=100&iters=30&libs=edgerec,edgerec-threads,edgerec-workers,plain,tfjs"
 	$(MAKE) bench-ivf
+
+## bench-quality: the model card's quality tables — every baseline (popularity, ItemCF, EASE, ALS,
+## BPR, BiVAE), the two-tower and the shipped funnel on the random 75/25, temporal and
+## leave-last-out splits of ml-latest-small, the session replay and responsiveness
+## (target/eval-baselines/tables.md; about an hour on two cores, SKIP_BIVAE=1 for ~20 min)
+bench-quality:
+	scripts/setup.sh rust
+	bench/eval_baselines.sh
 
 ## bench-ivf: the IVF recall / latency curve in the browser over a 1M-row bundle built with
 ## `--ivf-lists 1024`, on topic-shaped data (tight and loose topics), then at 100k rows next to

@@ -73,4 +73,6 @@ replay_recs=(--recs "als=$T/als.json" --recs "bpr=$T/bpr.json")
 "$EDGEREC" eval --replay --replay-skip 150 --bundle "$T/bundle" --train "$T/train.csv" \
   --test "$T/test.csv" "${replay_recs[@]}" --json "$WORK/replay.json"
 "$EDGEREC" eval --responsiveness --bundle "$T/bundle" --k 20 --json "$WORK/responsiveness.json"
-echo "eval_baselines: tables in $WORK/*/metrics.json, $WORK/replay.json, $WORK/responsiveness.json"
+echo "eval_baselines: JSON in $WORK/*/metrics.json, $WORK/replay.json, $WORK/responsiveness.json"
+python3 bench/tables.py "$WORK" > "$WORK/tables.md"
+echo "eval_baselines: Markdown tables in $WORK/tables.md"
