@@ -13,7 +13,9 @@
 # 3. implicit's ALS and BPR (bench/.venv) and Cornac's BiVAE (train/.venv) write their lists,
 #    each with the setting tuned on validation splits (model card, "EASE, the four protocols");
 # 4. `edgerec eval --funnel --recs …` scores popularity, ItemCF, EASE, the two-tower, the
-#    shipped funnel and those lists → WORK_DIR/<protocol>/metrics.json.
+#    shipped funnel and those lists → WORK_DIR/<protocol>/metrics.json; the funnel again with
+#    the ranker off (recall-only order) → metrics_ranker_off.json.
+# Then `bench/tables.py` writes the Markdown tables → WORK_DIR/tables.md.
 # BiVAE takes 4–30 min per fit on two cores; SKIP_BIVAE=1 leaves it out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,6 +59,10 @@ run_protocol() {
   fi
   "$EDGEREC" eval --bundle "$dir/bundle" --train "$dir/train.csv" --test "$dir/test.csv" \
     --items "$DATA/movies.csv" --k 10 --funnel "${recs[@]}" --json "$dir/metrics.json"
+  # The ranker's lift: the same funnel with recall-only ordering (ranker weight 0).
+  "$EDGEREC" eval --bundle "$dir/bundle" --train "$dir/train.csv" --test "$dir/test.csv" \
+    --items "$DATA/movies.csv" --k 10 --funnel --funnel-config '{"rankerWeight": 0}' \
+    --json "$dir/metrics_ranker_off.json"
 }
 
 TEMPORAL_ALS="--factors 64 --reg 0.1"

@@ -4,7 +4,8 @@
 One table per protocol — random 75/25, temporal, leave-last-out (from each
 WORK/<protocol>/metrics.json, `edgerec eval --funnel --json`) and the session replay (from
 WORK/replay.json, `edgerec eval --replay --json`) — with NDCG@10, Recall@10, coverage and ILD@10
-for every model, sorted by NDCG@10, the first row in bold. Then the responsiveness per genre
+for every model, sorted by NDCG@10, the first row in bold (the funnel with the ranker off, from
+metrics_ranker_off.json, is one more row: the ranker's lift over recall-only order). Then the responsiveness per genre
 (WORK/responsiveness.json). Only the standard library: it runs with any python3.
 
 Usage: tables.py WORK_DIR  (prints to stdout; eval_baselines.sh writes WORK_DIR/tables.md)
@@ -84,7 +85,12 @@ def main():
     for name, title in PROTOCOLS:
         path = work / name / "metrics.json"
         if path.exists():
-            parts.append(f"### {title}\n\n" + static_table(json.loads(path.read_text())))
+            metrics = json.loads(path.read_text())
+            off = work / name / "metrics_ranker_off.json"
+            if off.exists():
+                funnel = json.loads(off.read_text())["models"]["funnel"]
+                metrics["models"]["funnel, ranker off (recall-only order)"] = funnel
+            parts.append(f"### {title}\n\n" + static_table(metrics))
     path = work / "replay.json"
     if path.exists():
         parts.append("### Session replay (temporal split)\n\n"
