@@ -23,7 +23,7 @@ fn ranker_from_the_sample_bundle_predicts_probabilities() {
     let mut query = vec![0.0; dim];
     bundle.item_embeddings().dequantize_row(0, &mut query);
     let candidates: Vec<u32> = (0..200).collect();
-    let p = ranker.predict(&query, &candidates, &mut RankerScratch::default()).unwrap();
+    let p = ranker.predict(&query, &[], &candidates, &mut RankerScratch::default()).unwrap();
     assert_eq!(p.len(), candidates.len() * RANKER_TASKS.len());
     assert!(p.iter().all(|v| (0.0..=1.0).contains(v)), "probabilities in [0, 1]");
     // P(watch ∧ like) never exceeds P(watch) by much: the like head is trained on the joint.
@@ -50,11 +50,17 @@ fn ranker_gpu_forward_matches_the_cpu() {
     bundle.item_embeddings().dequantize_row(42, &mut query);
     let candidates: Vec<u32> = (0..bundle.items().len() as u32).step_by(7).collect();
     let mut scratch = RankerScratch::default();
-    let cpu = ranker.predict(&query, &candidates, &mut scratch).unwrap();
-    let mut gpu_mlp = block_on(GpuMlp::upload(&ctx, ranker.mlp())).unwrap();
-    let gpu =
-        block_on(ranker.predict_on(Some((&ctx, &mut gpu_mlp)), &query, &candidates, &mut scratch))
-            .unwrap();
+    let cpu = ranker.predict(&query, &[], &candidates, &mut scratch).unwrap();
+    let mut gpu_mlp =
+        block_on(GpuMlp::upload(&ctx, ranker.mlp().expect("a shared-bottom ranker"))).unwrap();
+    let gpu = block_on(ranker.predict_on(
+        Some((&ctx, &mut gpu_mlp)),
+        &query,
+        &[],
+        &candidates,
+        &mut scratch,
+    ))
+    .unwrap();
     assert_eq!(cpu.len(), gpu.len());
     for (i, (a, b)) in cpu.iter().zip(&gpu).enumerate() {
         assert!((a - b).abs() <= 1e-4 * (1.0 + a.abs()), "output {i}: cpu {a}, gpu {b}");

@@ -305,6 +305,59 @@ fn an_ivf_index_from_training_serves_the_funnel() {
     assert!(stderr(&bad).contains("--ivf-lists"), "{}", stderr(&bad));
 }
 
+#[test]
+fn an_attention_mmoe_ranker_trains_exports_and_ranks_in_the_funnel() {
+    let dir = scratch("train-ranker-mmoe");
+    let inter = write(&dir, "ratings.csv", &interactions());
+    let items = write(&dir, "movies.csv", ITEMS);
+    let extra = ["--ranker-attention", "--ranker-experts", "3", "--ranker-epochs", "2"];
+    let out = train(&dir, &inter, &items, "bundle", &extra);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("bundle/manifest.json")).unwrap())
+            .unwrap();
+    let tensors = manifest["manifest"]["tensors"].as_array().expect("tensors");
+    let scheme = |name: &str| {
+        let t = tensors.iter().find(|t| t["name"] == name);
+        t.unwrap_or_else(|| panic!("{name} missing: {manifest}"))["dtype"].to_string()
+    };
+    for name in ["ranker.expert2.w1", "ranker.gate1.w0", "ranker.tower1.w0"] {
+        assert!(scheme(name).contains("i8"), "{name}: {}", scheme(name));
+    }
+    for name in
+        ["ranker.expert0.b0", "ranker.gate0.b0", "ranker.tower0.b0", "ranker.attention_scale"]
+    {
+        assert!(scheme(name).contains("f32"), "{name}: {}", scheme(name));
+    }
+    assert!(!tensors.iter().any(|t| t["name"] == "ranker.w0"), "no shared bottom beside MMoE");
+    // The funnel loads the head and orders by it, with the clicks as the attention's history.
+    let bundle = dir.join("bundle").display().to_string();
+    let rec = edgerec(&[
+        "recommend",
+        "--bundle",
+        &bundle,
+        "--clicks",
+        "2",
+        "--k",
+        "3",
+        "--now",
+        "2000000",
+        "--diversity",
+        "none",
+    ]);
+    assert!(rec.status.success(), "{}", stderr(&rec));
+    let json: serde_json::Value = serde_json::from_slice(&rec.stdout).unwrap();
+    assert_eq!(json["trace"]["orderedBy"], "ranker", "{json}");
+    let scores: Vec<f64> = json["trace"]["pool"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["rankerScore"].as_f64().expect("a ranker score"))
+        .collect();
+    assert!(scores.iter().all(|p| (0.0..=1.0).contains(p)), "{scores:?}");
+    assert!(scores.windows(2).any(|w| w[0] != w[1]), "the ranker tells items apart: {scores:?}");
+}
+
 /// The recall trace of `edgerec recommend --clicks N` on `bundle`: `(channel, produced)`.
 fn recall_trace(bundle: &str, clicks: &str) -> Vec<(String, u64)> {
     let out = edgerec(&[

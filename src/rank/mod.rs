@@ -56,7 +56,7 @@ pub use focus::{CategoryPrior, Focus, FocusBoost};
 pub use fusion::{
     ChannelCombine, ChannelSet, ChannelWeights, Fusion, FusionForm, MAX_CHANNELS, truncate_by_prior,
 };
-pub use ranker::{RANKER_TASKS, Ranker, RankerScratch};
+pub use ranker::{RANKER_TASKS, Ranker, RankerHead, RankerScratch};
 pub use trace::{CandidateTrace, ExploreArm, ExploreStep, RankTrace};
 
 use crate::error::{Error, Result};

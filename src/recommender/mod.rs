@@ -269,7 +269,7 @@ impl Recommender {
         }
         let user = UserModel::from_bundle(bundle, config.user.clone())?;
         let recall = Recall::from_bundle(bundle, config.recall.clone())?;
-        let ranker = if config.use_ranker && bundle.tensor("ranker.w0").is_some() {
+        let ranker = if config.use_ranker && Ranker::in_bundle(bundle) {
             Some(Ranker::from_bundle(bundle)?)
         } else {
             None
@@ -297,7 +297,10 @@ impl Recommender {
         }
         // When scoring runs on the GPU, so does the ranker (one upload, reused per request).
         let ranker_gpu = match (engine.gpu_context(), &ranker) {
-            (Some(ctx), Some(r)) => Some(GpuMlp::upload(ctx, r.mlp()).await?),
+            (Some(ctx), Some(r)) => match r.mlp() {
+                Some(mlp) => Some(GpuMlp::upload(ctx, mlp).await?),
+                None => None,
+            },
             _ => None,
         };
         let (categories, category_ids) = bundle.items().category_numbers();
@@ -658,24 +661,34 @@ impl Recommender {
         let start = Instant::now();
         let ranker_on = self.ranker.is_some() && self.config.ranker_weight > 0.0;
         // `auto` may have switched to the GPU in the background since `new`: the ranker follows.
-        if let (None, Some(ctx), Some(ranker)) =
-            (&self.ranker_gpu, self.engine.gpu_context(), &self.ranker)
-        {
+        if let (None, Some(ctx), Some(mlp)) = (
+            &self.ranker_gpu,
+            self.engine.gpu_context(),
+            self.ranker.as_ref().and_then(Ranker::mlp),
+        ) {
             // An upload failure keeps the ranker on the CPU (same results).
-            self.ranker_gpu = GpuMlp::upload(ctx, ranker.mlp()).await.ok();
+            self.ranker_gpu = GpuMlp::upload(ctx, mlp).await.ok();
         }
         let probabilities = match (&self.ranker, query.as_deref()) {
             (Some(ranker), Some(q)) if ranker_on && !pool.is_empty() => {
                 let known: Vec<u32> = pool.iter().filter_map(|e| e.row).collect();
+                // The target attention's window (empty and unused without the block).
+                let history = match ranker.attention() {
+                    Some(_) => self.user.history_rows(&self.state),
+                    None => Vec::new(),
+                };
                 let gpu = match (self.engine.gpu_context(), self.ranker_gpu.as_mut()) {
                     (Some(ctx), Some(mlp)) => Some((ctx, mlp)),
                     _ => None,
                 };
-                let p = match ranker.predict_on(gpu, q, &known, &mut self.ranker_scratch).await {
+                let p = match ranker
+                    .predict_on(gpu, q, &history, &known, &mut self.ranker_scratch)
+                    .await
+                {
                     // A lost device: the engine falls back on its next query; the ranker now.
                     Err(Error::DeviceLost { .. }) => {
                         self.ranker_gpu = None;
-                        ranker.predict(q, &known, &mut self.ranker_scratch)?
+                        ranker.predict(q, &history, &known, &mut self.ranker_scratch)?
                     }
                     p => p?,
                 };

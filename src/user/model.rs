@@ -244,6 +244,12 @@ impl UserModel {
         rows
     }
 
+    /// The rows the user tower pools: the last `history` entries the bundle has, oldest first
+    /// (the ranker's target attention reads the same window).
+    pub fn history_rows(&self, state: &UserState) -> Vec<u32> {
+        self.tower_rows(state.history())
+    }
+
     /// The normalized tower output for `rows`; `None` for no rows or a zero output.
     async fn tower_on(&self, backend: &mut impl Backend, rows: &[u32]) -> Result<Option<Vec<f32>>> {
         if rows.is_empty() {

@@ -123,6 +123,13 @@ pub struct TrainArgs {
     /// Ranker epochs (0 skips the ranker).
     #[arg(long, default_value_t = 3)]
     pub ranker_epochs: usize,
+    /// Give the ranker target attention over the user's last `--history` items (DIN-style; see
+    /// [`ranker`]).
+    #[arg(long)]
+    pub ranker_attention: bool,
+    /// MMoE experts of the ranker (Ma et al. KDD 2018); 0 keeps the shared bottom.
+    #[arg(long, default_value_t = 0)]
+    pub ranker_experts: usize,
     /// Model id written to the manifest.
     #[arg(long, default_value = "edgerec-two-tower")]
     pub model_id: String,
@@ -373,6 +380,10 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
                 stats: &st,
                 catalogue: &catalogue,
                 history: args.history,
+                shape: ranker::RankerShape {
+                    attention: args.ranker_attention,
+                    experts: args.ranker_experts,
+                },
             },
             args.ranker_epochs,
             args.seed,
@@ -413,17 +424,24 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
         .model_version
         .clone()
         .unwrap_or_else(|| format!("{}-s{}-e{}", &created_at[..10], args.seed, args.epochs));
-    let rules = [
-        QuantRule { pattern: "user_tower.history_embeddings", scheme: QuantScheme::I8_PER_ROW },
-        QuantRule { pattern: "user_tower.*", scheme: QuantScheme::F16 },
-        QuantRule { pattern: "ranker.b*", scheme: QuantScheme::F32 },
-        QuantRule { pattern: "ranker.*", scheme: QuantScheme::I8_PER_ROW },
-        QuantRule { pattern: "i2i.scores", scheme: QuantScheme::F16 },
-        QuantRule { pattern: "swing.scores", scheme: QuantScheme::F16 },
-        QuantRule { pattern: "ease.scores", scheme: QuantScheme::F16 },
-        QuantRule { pattern: "item_tower.*", scheme: QuantScheme::F16 },
-        QuantRule { pattern: "stats.*", scheme: QuantScheme::F16 },
-    ];
+    // Ranker biases and scalars stay f32 (exact-name rules first: the first match wins).
+    let ranker_f32 = ranker.as_ref().map(ranker::Ranker::f32_names).unwrap_or_default();
+    let exact = ranker_f32
+        .iter()
+        .map(|name| QuantRule { pattern: name.as_str(), scheme: QuantScheme::F32 });
+    let rules: Vec<QuantRule<'_>> = exact
+        .chain([
+            QuantRule { pattern: "user_tower.history_embeddings", scheme: QuantScheme::I8_PER_ROW },
+            QuantRule { pattern: "user_tower.*", scheme: QuantScheme::F16 },
+            QuantRule { pattern: "ranker.b*", scheme: QuantScheme::F32 },
+            QuantRule { pattern: "ranker.*", scheme: QuantScheme::I8_PER_ROW },
+            QuantRule { pattern: "i2i.scores", scheme: QuantScheme::F16 },
+            QuantRule { pattern: "swing.scores", scheme: QuantScheme::F16 },
+            QuantRule { pattern: "ease.scores", scheme: QuantScheme::F16 },
+            QuantRule { pattern: "item_tower.*", scheme: QuantScheme::F16 },
+            QuantRule { pattern: "stats.*", scheme: QuantScheme::F16 },
+        ])
+        .collect();
     let config = BuildConfig {
         model_id: &args.model_id,
         model_version: &version,

@@ -1,5 +1,7 @@
-//! The multi-task ranker: a shared-bottom MLP (Caruana, "Multitask Learning", 1997) with one
-//! sigmoid head per task, trained with BCE in candle.
+//! The multi-task ranker, trained with BCE in candle: a shared-bottom MLP (Caruana, "Multitask
+//! Learning", 1997) with one sigmoid head per task, or — `--ranker-experts N` — a multi-gate
+//! mixture of experts (MMoE; Ma et al., KDD 2018): `N` expert MLPs, one softmax gate per task
+//! mixing them, one sigmoid tower per task (the SDK's `compute::Mmoe` runs it).
 //!
 //! Tasks on MovieLens: `watch` (the user interacted) and `like` (interacted with rating ≥ 4).
 //! Both heads are trained over the *entire* sample space — sampled negatives have
@@ -9,9 +11,18 @@
 //! Input (`RANKER_INPUT` layout, documented in `models/README.md`):
 //! `[q (dim), v (dim), q ⊙ v (dim), popularity, recent popularity, freshness,
 //! category one-hot (categories)]`, where `q` is the user tower's output and `v` the item's
-//! row of `item_embeddings`. Exported layers: `ranker.w0/b0` (ReLU), `ranker.w1/b1` (ReLU),
-//! `ranker.w2/b2` (sigmoid, row 0 = watch, row 1 = like) — rows are output neurons, the layout
-//! `edgerec::compute::Mlp` loads.
+//! row of `item_embeddings`; with `--ranker-attention`, then `[a (dim), a ⊙ v (dim)]`: target
+//! attention over the user's last `history` items (DIN, Zhou et al. KDD 2018), `a = Σ α_i h_i`,
+//! `α = softmax(s · v·h_i)` over the history rows `h_i` of `item_embeddings`, `s` =
+//! [`ATTENTION_SCALE`] (the candidate picks the part of the history that speaks for it, where the
+//! mean-pooled `q` blurs a mixed history). The SDK computes `a` with its attention-pooling
+//! kernel (`compute::pool`, `Pooling::Attention`).
+//!
+//! Exported tensors: shared bottom — `ranker.w0/b0` (ReLU), `ranker.w1/b1` (ReLU),
+//! `ranker.w2/b2` (sigmoid, row 0 = watch, row 1 = like), rows are output neurons (the layout
+//! `edgerec::compute::Mlp` loads); MMoE — `ranker.expert{e}.w0/b0/w1/b1` (ReLU),
+//! `ranker.gate{t}.w0/b0` (softmax over experts), `ranker.tower{t}.w0/b0` (sigmoid); attention —
+//! `ranker.attention_scale` (`[1]`, its presence switches the attention block on).
 
 use super::data::{Catalogue, Interaction};
 use super::error::{Result, TrainError};
@@ -31,6 +42,23 @@ pub const HIDDEN: [usize; 2] = [64, 32];
 pub const LIKE_RATING: f32 = 4.0;
 /// Positives used for training at most (a random subset beyond that keeps training fast).
 pub const MAX_POSITIVES: usize = 40_000;
+/// Scale `s` of the target attention's dot products: the item embeddings are unit vectors and
+/// the towers are trained at temperature ≈ 0.1, so `s = 10` makes `exp(s·v·h)` the towers' own
+/// item-to-item affinity.
+pub const ATTENTION_SCALE: f32 = 10.0;
+/// Output width of each MMoE expert (its hidden layer is [`HIDDEN`]`[0]` wide).
+pub const EXPERT_OUT: usize = 32;
+/// Tasks (`watch`, `like`).
+const TASKS: usize = 2;
+
+/// The ranker's architecture.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RankerShape {
+    /// Append the target-attention block to the input.
+    pub attention: bool,
+    /// MMoE experts; 0 is the shared bottom.
+    pub experts: usize,
+}
 
 /// What the ranker trains on.
 #[derive(Debug)]
@@ -43,8 +71,10 @@ pub struct RankerInputs<'a> {
     pub stats: &'a Stats,
     /// The catalogue.
     pub catalogue: &'a Catalogue,
-    /// History length of the user tower.
+    /// History length of the user tower (and of the target attention).
     pub history: usize,
+    /// The architecture.
+    pub shape: RankerShape,
 }
 
 /// Metrics of one ranker epoch (on a 10% holdout of the generated samples).
@@ -64,30 +94,33 @@ pub struct RankerEpoch {
     pub like_auc: f32,
 }
 
-/// Trained ranker weights, rows = output neurons.
+/// Trained ranker tensors (weights `[out, in]`, rows = output neurons).
 #[derive(Debug, Clone)]
 pub struct Ranker {
-    /// `(weights [out, in], bias [out])` per layer.
-    pub layers: Vec<(Vec<f32>, Vec<f32>, usize, usize)>,
+    tensors: Vec<(String, Vec<usize>, Vec<f32>)>,
 }
 
 impl Ranker {
     /// The `ranker.*` tensors.
     pub fn tensors(&self) -> Vec<SourceTensor> {
-        let mut out = Vec::new();
-        for (l, (w, b, o, i)) in self.layers.iter().enumerate() {
-            out.push(SourceTensor {
-                name: format!("ranker.w{l}"),
-                shape: vec![*o, *i],
-                data: SourceData::F32(w.clone()),
-            });
-            out.push(SourceTensor {
-                name: format!("ranker.b{l}"),
-                shape: vec![*o],
-                data: SourceData::F32(b.clone()),
-            });
-        }
-        out
+        self.tensors
+            .iter()
+            .map(|(name, shape, data)| SourceTensor {
+                name: name.clone(),
+                shape: shape.clone(),
+                data: SourceData::F32(data.clone()),
+            })
+            .collect()
+    }
+
+    /// Names of the tensors that must stay f32: the biases and the attention scale (a bias in
+    /// int8 per row would be one row quantized to 256 levels).
+    pub fn f32_names(&self) -> Vec<String> {
+        self.tensors
+            .iter()
+            .filter(|(_, shape, _)| shape.len() == 1)
+            .map(|(name, _, _)| name.clone())
+            .collect()
     }
 }
 
@@ -116,17 +149,22 @@ pub fn user_vector(t: &TrainedTowers, history: &[u32], dim: usize) -> Vec<f32> {
     q
 }
 
-/// The ranker input row of (user vector `q`, item `item`).
+/// The ranker input row of (user vector `q`, item `item`); with `attention`, the target
+/// attention block over `history` (item rows, oldest first) follows.
+#[allow(clippy::too_many_arguments)]
 pub fn features(
     q: &[f32],
+    history: &[u32],
     item: usize,
     towers: &TrainedTowers,
     stats: &Stats,
     catalogue: &Catalogue,
+    attention: bool,
     out: &mut Vec<f32>,
 ) {
     let dim = q.len();
-    let v = &towers.item_embeddings[item * dim..][..dim];
+    let row = |i: usize| &towers.item_embeddings[i * dim..][..dim];
+    let v = row(item);
     out.extend_from_slice(q);
     out.extend_from_slice(v);
     out.extend(q.iter().zip(v).map(|(a, b)| a * b));
@@ -136,6 +174,30 @@ pub fn features(
     for c in &catalogue.items[item].categories {
         out[start + *c as usize] = 1.0;
     }
+    if attention {
+        let a = target_attention(history.iter().map(|&h| row(h as usize)), v);
+        out.extend_from_slice(&a);
+        out.extend(a.iter().zip(v).map(|(x, y)| x * y));
+    }
+}
+
+/// `Σ α_i h_i` with `α = softmax(ATTENTION_SCALE · v·h_i)` (the zero vector for no history) —
+/// the SDK's `Pooling::Attention` with unit interaction weights.
+fn target_attention<'a>(history: impl Iterator<Item = &'a [f32]> + Clone, v: &[f32]) -> Vec<f32> {
+    let logits: Vec<f32> = history
+        .clone()
+        .map(|h| ATTENTION_SCALE * h.iter().zip(v).map(|(a, b)| a * b).sum::<f32>())
+        .collect();
+    let mut a = vec![0f32; v.len()];
+    let Some(max) = logits.iter().copied().reduce(f32::max) else { return a };
+    let weights: Vec<f32> = logits.iter().map(|z| (z - max).exp()).collect();
+    let total: f32 = weights.iter().sum();
+    for (w, h) in weights.iter().zip(history) {
+        for (p, x) in a.iter_mut().zip(h) {
+            *p += w / total * x;
+        }
+    }
+    a
 }
 
 /// Area under the ROC curve (Mann–Whitney U with average ranks for ties).
@@ -217,12 +279,21 @@ pub fn train(
         let hist: Vec<u32> =
             seq[t.saturating_sub(inputs.history)..t].iter().map(|r| r.item).collect();
         let q = user_vector(inputs.towers, &hist, dim);
-        features(&q, seq[t].item as usize, inputs.towers, inputs.stats, inputs.catalogue, &mut x);
-        y.extend([1.0, f32::from(u8::from(seq[t].rating >= LIKE_RATING))]);
         let r = rng.random_range(0.0..acc.max(1e-9));
         let neg = cdf.partition_point(|c| *c <= r).min(n_items - 1);
-        features(&q, neg, inputs.towers, inputs.stats, inputs.catalogue, &mut x);
-        y.extend([0.0, 0.0]);
+        for item in [seq[t].item as usize, neg] {
+            features(
+                &q,
+                &hist,
+                item,
+                inputs.towers,
+                inputs.stats,
+                inputs.catalogue,
+                inputs.shape.attention,
+                &mut x,
+            );
+        }
+        y.extend([1.0, f32::from(u8::from(seq[t].rating >= LIKE_RATING)), 0.0, 0.0]);
     }
     let rows = y.len() / 2;
     let in_dim = x.len() / rows;
@@ -232,30 +303,10 @@ pub fn train(
     let dev = Device::Cpu;
     let xs = Tensor::from_vec(x, (rows, in_dim), &dev)?;
     let ys = Tensor::from_vec(y, (rows, 2), &dev)?;
-    let dims = [in_dim, HIDDEN[0], HIDDEN[1], 2];
-    let mut vars = Vec::new();
-    for w in dims.windows(2) {
-        let a = (6.0 / (w[0] + w[1]) as f32).sqrt();
-        let data: Vec<f32> = (0..w[0] * w[1]).map(|_| rng.random_range(-a..a)).collect();
-        vars.push(Var::from_tensor(&Tensor::from_vec(data, (w[1], w[0]), &dev)?)?);
-        vars.push(Var::from_tensor(&Tensor::zeros(w[1], candle_core::DType::F32, &dev)?)?);
-    }
-    let forward = |x: &Tensor| -> Result<Tensor> {
-        let mut h = x.clone();
-        for l in 0..3 {
-            h = h
-                .matmul(&vars[2 * l].as_tensor().t()?)?
-                .broadcast_add(vars[2 * l + 1].as_tensor())?;
-            if l < 2 {
-                h = h.relu()?;
-            }
-        }
-        Ok(h)
-    };
-    let mut opt = AdamW::new(
-        vars.clone(),
-        ParamsAdamW { lr: 2e-3, weight_decay: 1e-4, ..Default::default() },
-    )?;
+    let net = Net::new(inputs.shape, in_dim, &mut rng, &dev)?;
+    let forward = |x: &Tensor| net.forward(x);
+    let mut opt =
+        AdamW::new(net.vars(), ParamsAdamW { lr: 2e-3, weight_decay: 1e-4, ..Default::default() })?;
     let batch = 512;
     let mut order: Vec<u32> = (0..train_rows as u32).collect();
     let bar = if quiet {
@@ -301,13 +352,144 @@ pub fn train(
         log.push(e);
     }
     bar.finish_and_clear();
-    let mut layers = Vec::new();
-    for l in 0..3 {
-        let w = vars[2 * l].as_tensor().flatten_all()?.to_vec1::<f32>()?;
-        let b = vars[2 * l + 1].as_tensor().to_vec1::<f32>()?;
-        layers.push((w, b, dims[l + 1], dims[l]));
+    let mut tensors = net.export()?;
+    if inputs.shape.attention {
+        tensors.push(("ranker.attention_scale".into(), vec![1], vec![ATTENTION_SCALE]));
     }
-    Ok((Ranker { layers }, log))
+    Ok((Ranker { tensors }, log))
+}
+
+/// One dense layer `x·Wᵀ + b` and the names it is exported under.
+struct Dense {
+    w: Var,
+    b: Var,
+    prefix: String,
+    layer: usize,
+}
+
+impl Dense {
+    /// Glorot-uniform weights, zero bias.
+    fn new(
+        rng: &mut SmallRng,
+        (n_in, n_out): (usize, usize),
+        prefix: &str,
+        layer: usize,
+    ) -> Result<Self> {
+        let dev = Device::Cpu;
+        let a = (6.0 / (n_in + n_out) as f32).sqrt();
+        let data: Vec<f32> = (0..n_in * n_out).map(|_| rng.random_range(-a..a)).collect();
+        Ok(Self {
+            w: Var::from_tensor(&Tensor::from_vec(data, (n_out, n_in), &dev)?)?,
+            b: Var::from_tensor(&Tensor::zeros(n_out, candle_core::DType::F32, &dev)?)?,
+            prefix: prefix.to_string(),
+            layer,
+        })
+    }
+
+    fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(x.matmul(&self.w.as_tensor().t()?)?.broadcast_add(self.b.as_tensor())?)
+    }
+
+    /// `{prefix}.w{layer}` `[out, in]` and `{prefix}.b{layer}` `[out]`.
+    fn export(&self, out: &mut Vec<(String, Vec<usize>, Vec<f32>)>) -> Result<()> {
+        let (rows, cols) = self.w.as_tensor().dims2()?;
+        let w = self.w.as_tensor().flatten_all()?.to_vec1::<f32>()?;
+        out.push((format!("{}.w{}", self.prefix, self.layer), vec![rows, cols], w));
+        let b = self.b.as_tensor().to_vec1::<f32>()?;
+        out.push((format!("{}.b{}", self.prefix, self.layer), vec![rows], b));
+        Ok(())
+    }
+}
+
+/// The network: a shared-bottom MLP, or MMoE experts, per-task gates and per-task towers.
+enum Net {
+    Shared(Vec<Dense>),
+    Mmoe { experts: Vec<[Dense; 2]>, gates: Vec<Dense>, towers: Vec<Dense> },
+}
+
+impl Net {
+    fn new(shape: RankerShape, in_dim: usize, rng: &mut SmallRng, _dev: &Device) -> Result<Self> {
+        if shape.experts == 0 {
+            let dims = [in_dim, HIDDEN[0], HIDDEN[1], TASKS];
+            let layers = dims
+                .windows(2)
+                .enumerate()
+                .map(|(l, w)| Dense::new(rng, (w[0], w[1]), "ranker", l))
+                .collect::<Result<Vec<_>>>()?;
+            return Ok(Self::Shared(layers));
+        }
+        let experts = (0..shape.experts)
+            .map(|e| {
+                let prefix = format!("ranker.expert{e}");
+                Ok([
+                    Dense::new(rng, (in_dim, HIDDEN[0]), &prefix, 0)?,
+                    Dense::new(rng, (HIDDEN[0], EXPERT_OUT), &prefix, 1)?,
+                ])
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let gates = (0..TASKS)
+            .map(|t| Dense::new(rng, (in_dim, shape.experts), &format!("ranker.gate{t}"), 0))
+            .collect::<Result<Vec<_>>>()?;
+        let towers = (0..TASKS)
+            .map(|t| Dense::new(rng, (EXPERT_OUT, 1), &format!("ranker.tower{t}"), 0))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self::Mmoe { experts, gates, towers })
+    }
+
+    fn layers(&self) -> Vec<&Dense> {
+        match self {
+            Self::Shared(layers) => layers.iter().collect(),
+            Self::Mmoe { experts, gates, towers } => {
+                experts.iter().flatten().chain(gates).chain(towers).collect()
+            }
+        }
+    }
+
+    fn vars(&self) -> Vec<Var> {
+        self.layers().into_iter().flat_map(|d| [d.w.clone(), d.b.clone()]).collect()
+    }
+
+    /// Logits `[batch, tasks]`.
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Self::Shared(layers) => {
+                let mut h = x.clone();
+                for (l, layer) in layers.iter().enumerate() {
+                    h = layer.apply(&h)?;
+                    if l + 1 < layers.len() {
+                        h = h.relu()?;
+                    }
+                }
+                Ok(h)
+            }
+            Self::Mmoe { experts, gates, towers } => {
+                let outs = experts
+                    .iter()
+                    .map(|[a, b]| Ok(b.apply(&a.apply(x)?.relu()?)?.relu()?))
+                    .collect::<Result<Vec<_>>>()?;
+                // [batch, experts, EXPERT_OUT]
+                let stacked = Tensor::stack(&outs, 1)?;
+                let logits = gates
+                    .iter()
+                    .zip(towers)
+                    .map(|(gate, tower)| {
+                        let g = candle_nn::ops::softmax_last_dim(&gate.apply(x)?)?;
+                        let mixed = stacked.broadcast_mul(&g.unsqueeze(2)?)?.sum(1)?;
+                        tower.apply(&mixed)
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Tensor::cat(&logits, 1)?)
+            }
+        }
+    }
+
+    fn export(&self) -> Result<Vec<(String, Vec<usize>, Vec<f32>)>> {
+        let mut out = Vec::new();
+        for layer in self.layers() {
+            layer.export(&mut out)?;
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
