@@ -463,7 +463,7 @@ mod tests {
     fn layer_seeded(width: usize, out: usize, activation: Activation, seed: usize) -> DenseLayer {
         let w: Vec<f32> = (0..out * width)
             .map(|k| {
-                let sign = if (k + seed) % 3 == 0 { -1.0 } else { 1.0 };
+                let sign = if (k + seed).is_multiple_of(3) { -1.0 } else { 1.0 };
                 sign * 0.1 * ((k / width) + 1 + seed) as f32 / ((k % width) + 1) as f32
             })
             .collect();

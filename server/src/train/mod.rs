@@ -130,6 +130,10 @@ pub struct TrainArgs {
     /// MMoE experts of the ranker (Ma et al. KDD 2018); 0 keeps the shared bottom.
     #[arg(long, default_value_t = 0)]
     pub ranker_experts: usize,
+    /// Share of the ranker's negatives drawn from the ItemCF neighbours of the user's history
+    /// (hard negatives, like the recall stage's candidates) instead of ∝ popularity^0.75.
+    #[arg(long, default_value_t = 0.0)]
+    pub ranker_hard_negatives: f32,
     /// Model id written to the manifest.
     #[arg(long, default_value = "edgerec-two-tower")]
     pub model_id: String,
@@ -210,6 +214,12 @@ fn check(args: &TrainArgs) -> Result<()> {
     }
     if args.neighbours == 0 {
         return bad("neighbours", "must be ≥ 1");
+    }
+    if !(0.0..=1.0).contains(&args.ranker_hard_negatives) {
+        return bad("ranker-hard-negatives", "must be in 0..=1");
+    }
+    if args.ranker_experts > 64 {
+        return bad("ranker-experts", "must be in 0..=64 (0: the shared bottom)");
     }
     Ok(())
 }
@@ -384,6 +394,8 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
                     attention: args.ranker_attention,
                     experts: args.ranker_experts,
                 },
+                neighbours: &cf,
+                hard_negatives: args.ranker_hard_negatives,
             },
             args.ranker_epochs,
             args.seed,

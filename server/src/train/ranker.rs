@@ -75,6 +75,11 @@ pub struct RankerInputs<'a> {
     pub history: usize,
     /// The architecture.
     pub shape: RankerShape,
+    /// ItemCF neighbour lists, where hard negatives are drawn from.
+    pub neighbours: &'a super::i2i::Neighbours,
+    /// Share of negatives drawn from the neighbours of the user's history (items the recall
+    /// stage would bring, that the user did not take) instead of ∝ popularity^0.75.
+    pub hard_negatives: f32,
 }
 
 /// Metrics of one ranker epoch (on a 10% holdout of the generated samples).
@@ -94,10 +99,13 @@ pub struct RankerEpoch {
     pub like_auc: f32,
 }
 
+/// One exported tensor: name, shape, values.
+type Named = (String, Vec<usize>, Vec<f32>);
+
 /// Trained ranker tensors (weights `[out, in]`, rows = output neurons).
 #[derive(Debug, Clone)]
 pub struct Ranker {
-    tensors: Vec<(String, Vec<usize>, Vec<f32>)>,
+    tensors: Vec<Named>,
 }
 
 impl Ranker {
@@ -179,6 +187,28 @@ pub fn features(
         out.extend_from_slice(&a);
         out.extend(a.iter().zip(v).map(|(x, y)| x * y));
     }
+}
+
+/// A random neighbour, never taken by the user (`owned`, sorted), of a random history item —
+/// up to four history items are tried; `None` when none of them has such a neighbour.
+fn hard_negative(
+    history: &[u32],
+    owned: &[u32],
+    neighbours: &super::i2i::Neighbours,
+    rng: &mut SmallRng,
+) -> Option<usize> {
+    for _ in 0..4 {
+        let h = *history.get(rng.random_range(0..history.len().max(1)))?;
+        let untaken: Vec<u32> = neighbours
+            .of(h as usize)
+            .map(|(j, _)| j)
+            .filter(|j| owned.binary_search(j).is_err())
+            .collect();
+        if let Some(&j) = untaken.get(rng.random_range(0..untaken.len().max(1))) {
+            return Some(j as usize);
+        }
+    }
+    None
 }
 
 /// `Σ α_i h_i` with `α = softmax(ATTENTION_SCALE · v·h_i)` (the zero vector for no history) —
@@ -272,6 +302,17 @@ pub fn train(
             acc
         })
         .collect();
+    // Each user's items, sorted (a hard negative must not be one of them).
+    let owned: Vec<Vec<u32>> = inputs
+        .by_user
+        .iter()
+        .map(|s| {
+            let mut v: Vec<u32> = s.iter().map(|r| r.item).collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        })
+        .collect();
     let mut x = Vec::new();
     let mut y = Vec::new();
     for &(u, t) in &positives {
@@ -279,8 +320,13 @@ pub fn train(
         let hist: Vec<u32> =
             seq[t.saturating_sub(inputs.history)..t].iter().map(|r| r.item).collect();
         let q = user_vector(inputs.towers, &hist, dim);
-        let r = rng.random_range(0.0..acc.max(1e-9));
-        let neg = cdf.partition_point(|c| *c <= r).min(n_items - 1);
+        let hard = (rng.random::<f32>() < inputs.hard_negatives)
+            .then(|| hard_negative(&hist, &owned[u], inputs.neighbours, &mut rng))
+            .flatten();
+        let neg = hard.unwrap_or_else(|| {
+            let r = rng.random_range(0.0..acc.max(1e-9));
+            cdf.partition_point(|c| *c <= r).min(n_items - 1)
+        });
         for item in [seq[t].item as usize, neg] {
             features(
                 &q,
@@ -303,7 +349,7 @@ pub fn train(
     let dev = Device::Cpu;
     let xs = Tensor::from_vec(x, (rows, in_dim), &dev)?;
     let ys = Tensor::from_vec(y, (rows, 2), &dev)?;
-    let net = Net::new(inputs.shape, in_dim, &mut rng, &dev)?;
+    let net = Net::new(inputs.shape, in_dim, &mut rng)?;
     let forward = |x: &Tensor| net.forward(x);
     let mut opt =
         AdamW::new(net.vars(), ParamsAdamW { lr: 2e-3, weight_decay: 1e-4, ..Default::default() })?;
@@ -391,7 +437,7 @@ impl Dense {
     }
 
     /// `{prefix}.w{layer}` `[out, in]` and `{prefix}.b{layer}` `[out]`.
-    fn export(&self, out: &mut Vec<(String, Vec<usize>, Vec<f32>)>) -> Result<()> {
+    fn export(&self, out: &mut Vec<Named>) -> Result<()> {
         let (rows, cols) = self.w.as_tensor().dims2()?;
         let w = self.w.as_tensor().flatten_all()?.to_vec1::<f32>()?;
         out.push((format!("{}.w{}", self.prefix, self.layer), vec![rows, cols], w));
@@ -408,7 +454,7 @@ enum Net {
 }
 
 impl Net {
-    fn new(shape: RankerShape, in_dim: usize, rng: &mut SmallRng, _dev: &Device) -> Result<Self> {
+    fn new(shape: RankerShape, in_dim: usize, rng: &mut SmallRng) -> Result<Self> {
         if shape.experts == 0 {
             let dims = [in_dim, HIDDEN[0], HIDDEN[1], TASKS];
             let layers = dims
@@ -483,7 +529,7 @@ impl Net {
         }
     }
 
-    fn export(&self) -> Result<Vec<(String, Vec<usize>, Vec<f32>)>> {
+    fn export(&self) -> Result<Vec<Named>> {
         let mut out = Vec::new();
         for layer in self.layers() {
             layer.export(&mut out)?;
@@ -495,6 +541,34 @@ impl Net {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hard_negatives_are_neighbours_of_the_history_the_user_never_took() {
+        use super::super::i2i::Neighbours;
+        use edgerec::bundle::manifest::NO_NEIGHBOR;
+        // Item 0's neighbours: 1 and 2; item 3 has none.
+        let nb = Neighbours {
+            k: 2,
+            ids: vec![1, 2, 0, 2, 0, 1, NO_NEIGHBOR, NO_NEIGHBOR],
+            scores: vec![1.0, 0.5, 1.0, 0.5, 1.0, 0.5, 0.0, 0.0],
+        };
+        let mut rng = SmallRng::seed_from_u64(3);
+        for _ in 0..20 {
+            assert_eq!(hard_negative(&[0], &[0, 1], &nb, &mut rng), Some(2));
+        }
+        assert_eq!(hard_negative(&[3], &[3], &nb, &mut rng), None, "no neighbours");
+        assert_eq!(hard_negative(&[0], &[0, 1, 2], &nb, &mut rng), None, "all taken");
+        assert_eq!(hard_negative(&[], &[], &nb, &mut rng), None, "no history");
+    }
+
+    #[test]
+    fn target_attention_weights_the_history_by_similarity() {
+        let (h0, h1) = ([1.0f32, 0.0], [0.0f32, 1.0]);
+        let a = target_attention([&h0[..], &h1[..]].into_iter(), &[1.0, 0.0]);
+        let w0 = 1.0 / (1.0 + (-ATTENTION_SCALE).exp());
+        assert!((a[0] - w0).abs() < 1e-6 && (a[1] - (1.0 - w0)).abs() < 1e-6, "{a:?}");
+        assert_eq!(target_attention(std::iter::empty(), &[1.0, 0.0]), vec![0.0, 0.0]);
+    }
 
     #[test]
     fn auc_of_perfect_and_reversed_scores() {
