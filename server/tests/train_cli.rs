@@ -330,6 +330,14 @@ fn an_attention_mmoe_ranker_trains_exports_and_ranks_in_the_funnel() {
         assert!(scheme(name).contains("f32"), "{name}: {}", scheme(name));
     }
     assert!(!tensors.iter().any(|t| t["name"] == "ranker.w0"), "no shared bottom beside MMoE");
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("bundle/train_report.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["ranker_settings"]["head"], "mmoe-3", "{}", report["ranker_settings"]);
+    assert_eq!(report["ranker"].as_array().map(Vec::len), Some(2), "two ranker epochs");
+    let bad = train(&dir, &inter, &items, "bad", &["--ranker-hard-negatives", "1.5"]);
+    assert!(!bad.status.success() && stderr(&bad).contains("ranker-hard-negatives"));
     // The funnel loads the head and orders by it, with the clicks as the attention's history.
     let bundle = dir.join("bundle").display().to_string();
     let rec = edgerec(&[

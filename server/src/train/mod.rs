@@ -168,6 +168,8 @@ pub struct TrainReport {
     pub epochs: Vec<two_tower::EpochMetrics>,
     /// Ranker per-epoch metrics.
     pub ranker: Vec<ranker::RankerEpoch>,
+    /// Ranker settings: head, target attention, negatives.
+    pub ranker_settings: serde_json::Value,
     /// Seconds per stage.
     pub seconds: Vec<(String, f32)>,
     /// The builder's report.
@@ -482,6 +484,12 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
         two_tower: cfg,
         epochs: towers.epochs.clone(),
         ranker: ranker_epochs,
+        ranker_settings: serde_json::json!({
+            "head": if args.ranker_experts == 0 { "shared-bottom".to_string() }
+                    else { format!("mmoe-{}", args.ranker_experts) },
+            "attention_scale": args.ranker_attention.then_some(ranker::ATTENTION_SCALE),
+            "hard_negatives": args.ranker_hard_negatives,
+        }),
         seconds,
         bundle: built.report,
     };
