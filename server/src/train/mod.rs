@@ -134,6 +134,11 @@ pub struct TrainArgs {
     /// (hard negatives, like the recall stage's candidates) instead of ∝ popularity^0.75.
     #[arg(long, default_value_t = 0.0)]
     pub ranker_hard_negatives: f32,
+    /// Share of the ranker's samples whose history (user vector and attention window) is a bag
+    /// of the user's other items, earlier or later, instead of the items before the positive
+    /// (the ranker's `--bag-prob`).
+    #[arg(long, default_value_t = 0.0)]
+    pub ranker_bag_prob: f32,
     /// Model id written to the manifest.
     #[arg(long, default_value = "edgerec-two-tower")]
     pub model_id: String,
@@ -219,6 +224,9 @@ fn check(args: &TrainArgs) -> Result<()> {
     }
     if !(0.0..=1.0).contains(&args.ranker_hard_negatives) {
         return bad("ranker-hard-negatives", "must be in 0..=1");
+    }
+    if !(0.0..=1.0).contains(&args.ranker_bag_prob) {
+        return bad("ranker-bag-prob", "must be in 0..=1");
     }
     if args.ranker_experts > 64 {
         return bad("ranker-experts", "must be in 0..=64 (0: the shared bottom)");
@@ -398,6 +406,7 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
                 },
                 neighbours: &cf,
                 hard_negatives: args.ranker_hard_negatives,
+                bag_prob: args.ranker_bag_prob,
             },
             args.ranker_epochs,
             args.seed,
@@ -489,6 +498,7 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
                     else { format!("mmoe-{}", args.ranker_experts) },
             "attention_scale": args.ranker_attention.then_some(ranker::ATTENTION_SCALE),
             "hard_negatives": args.ranker_hard_negatives,
+            "bag_prob": args.ranker_bag_prob,
         }),
         seconds,
         bundle: built.report,

@@ -80,6 +80,9 @@ pub struct RankerInputs<'a> {
     /// Share of negatives drawn from the neighbours of the user's history (items the recall
     /// stage would bring, that the user did not take) instead of ∝ popularity^0.75.
     pub hard_negatives: f32,
+    /// Share of samples whose history is a bag of the user's other items (earlier or later)
+    /// instead of the items just before the positive.
+    pub bag_prob: f32,
 }
 
 /// Metrics of one ranker epoch (on a 10% holdout of the generated samples).
@@ -317,10 +320,20 @@ pub fn train(
     let mut y = Vec::new();
     for &(u, t) in &positives {
         let seq = &inputs.by_user[u];
-        let hist: Vec<u32> =
-            seq[t.saturating_sub(inputs.history)..t].iter().map(|r| r.item).collect();
+        let hist: Vec<u32> = if inputs.bag_prob > 0.0 && rng.random::<f32>() < inputs.bag_prob {
+            // A bag: up to `history` of the user's other items, earlier or later (the towers'
+            // `--bag-prob`), for protocols where the next item is not the point.
+            let others = seq.len() - 1;
+            rand::seq::index::sample(&mut rng, others, others.min(inputs.history))
+                .into_iter()
+                .map(|i| seq[if i >= t { i + 1 } else { i }].item)
+                .collect()
+        } else {
+            seq[t.saturating_sub(inputs.history)..t].iter().map(|r| r.item).collect()
+        };
         let q = user_vector(inputs.towers, &hist, dim);
-        let hard = (rng.random::<f32>() < inputs.hard_negatives)
+        // (No draw at share 0: the default ranker's samples stay those of earlier releases.)
+        let hard = (inputs.hard_negatives > 0.0 && rng.random::<f32>() < inputs.hard_negatives)
             .then(|| hard_negative(&hist, &owned[u], inputs.neighbours, &mut rng))
             .flatten();
         let neg = hard.unwrap_or_else(|| {
