@@ -340,21 +340,7 @@ fn an_attention_mmoe_ranker_trains_exports_and_ranks_in_the_funnel() {
     assert!(!bad.status.success() && stderr(&bad).contains("ranker-hard-negatives"));
     // The funnel loads the head and orders by it, with the clicks as the attention's history.
     let bundle = dir.join("bundle").display().to_string();
-    let rec = edgerec(&[
-        "recommend",
-        "--bundle",
-        &bundle,
-        "--clicks",
-        "2",
-        "--k",
-        "3",
-        "--now",
-        "2000000",
-        "--diversity",
-        "none",
-    ]);
-    assert!(rec.status.success(), "{}", stderr(&rec));
-    let json: serde_json::Value = serde_json::from_slice(&rec.stdout).unwrap();
+    let json = recommend(&bundle, "2");
     assert_eq!(json["trace"]["orderedBy"], "ranker", "{json}");
     let scores: Vec<f64> = json["trace"]["pool"]
         .as_array()
@@ -368,6 +354,16 @@ fn an_attention_mmoe_ranker_trains_exports_and_ranks_in_the_funnel() {
 
 /// The recall trace of `edgerec recommend --clicks N` on `bundle`: `(channel, produced)`.
 fn recall_trace(bundle: &str, clicks: &str) -> Vec<(String, u64)> {
+    recommend(bundle, clicks)["trace"]["recall"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap().to_string(), c["produced"].as_u64().unwrap()))
+        .collect()
+}
+
+/// `edgerec recommend --clicks N --k 3 --diversity none` on `bundle`: its JSON.
+fn recommend(bundle: &str, clicks: &str) -> serde_json::Value {
     let out = edgerec(&[
         "recommend",
         "--bundle",
@@ -382,13 +378,7 @@ fn recall_trace(bundle: &str, clicks: &str) -> Vec<(String, u64)> {
         "none",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    json["trace"]["recall"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| (c["name"].as_str().unwrap().to_string(), c["produced"].as_u64().unwrap()))
-        .collect()
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[test]
