@@ -49,11 +49,12 @@ pub struct SourceTensor {
     pub data: SourceData,
 }
 
-/// "Tensors matching `pattern` are stored as `scheme`". `pattern` is an exact name, a prefix
-/// ending in `*`, or `*` alone.
+/// "Tensors matching `pattern` are stored as `scheme`". `pattern` is a name in which each `*`
+/// stands for any run of characters: an exact name, `prefix*`, `*` alone, or e.g.
+/// `ranker.*.b*` (every bias of the ranker's sub-networks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QuantRule<'a> {
-    /// Exact name, `prefix*`, or `*`.
+    /// Exact name, or a pattern with `*` wildcards.
     pub pattern: &'a str,
     /// The storage scheme.
     pub scheme: QuantScheme,
@@ -61,10 +62,23 @@ pub struct QuantRule<'a> {
 
 impl QuantRule<'_> {
     fn matches(&self, name: &str) -> bool {
-        match self.pattern.strip_suffix('*') {
-            Some(prefix) => name.starts_with(prefix),
-            None => name == self.pattern,
+        let mut parts = self.pattern.split('*');
+        let first = parts.next().unwrap_or_default();
+        let Some(mut rest) = name.strip_prefix(first) else { return false };
+        let mut parts = parts.peekable();
+        if parts.peek().is_none() {
+            return rest.is_empty(); // no `*`: the exact name
         }
+        while let Some(part) = parts.next() {
+            if parts.peek().is_none() {
+                return rest.ends_with(part); // the last part ends the name
+            }
+            match rest.find(part) {
+                Some(at) => rest = &rest[at + part.len()..],
+                None => return false,
+            }
+        }
+        true
     }
 }
 
@@ -725,6 +739,28 @@ mod tests {
         assert_eq!(c.scheme_for("user_tower.w0"), QuantScheme::F16);
         assert_eq!(c.scheme_for(ITEM_EMBEDDINGS), QuantScheme::I8_PER_ROW);
         assert_eq!(c.scheme_for("ranker.w0"), QuantScheme::F32);
+    }
+
+    #[test]
+    fn rule_patterns_take_wildcards_anywhere() {
+        let rule = |pattern| QuantRule { pattern, scheme: QuantScheme::F16 };
+        let cases = [
+            ("ranker.b0", "ranker.b0", true),
+            ("ranker.b0", "ranker.b01", false),
+            ("ranker.b*", "ranker.b2", true),
+            ("ranker.b*", "ranker.w2", false),
+            ("*", "anything", true),
+            ("ranker.*.b*", "ranker.expert3.b1", true),
+            ("ranker.*.b*", "ranker.gate0.w0", false),
+            ("ranker.*.b*", "ranker.b0", false),
+            ("*.scales", "item_embeddings.scales", true),
+            ("*.scales", "item_embeddings.scale", false),
+            ("a*b*c", "abc", true),
+            ("a*b*c", "ab", false),
+        ];
+        for (pattern, name, want) in cases {
+            assert_eq!(rule(pattern).matches(name), want, "{pattern} on {name}");
+        }
     }
 
     #[test]

@@ -447,24 +447,21 @@ pub fn train(args: &TrainArgs) -> Result<TrainReport> {
         .model_version
         .clone()
         .unwrap_or_else(|| format!("{}-s{}-e{}", &created_at[..10], args.seed, args.epochs));
-    // Ranker biases and scalars stay f32 (exact-name rules first: the first match wins).
-    let ranker_f32 = ranker.as_ref().map(ranker::Ranker::f32_names).unwrap_or_default();
-    let exact = ranker_f32
-        .iter()
-        .map(|name| QuantRule { pattern: name.as_str(), scheme: QuantScheme::F32 });
-    let rules: Vec<QuantRule<'_>> = exact
-        .chain([
-            QuantRule { pattern: "user_tower.history_embeddings", scheme: QuantScheme::I8_PER_ROW },
-            QuantRule { pattern: "user_tower.*", scheme: QuantScheme::F16 },
-            QuantRule { pattern: "ranker.b*", scheme: QuantScheme::F32 },
-            QuantRule { pattern: "ranker.*", scheme: QuantScheme::I8_PER_ROW },
-            QuantRule { pattern: "i2i.scores", scheme: QuantScheme::F16 },
-            QuantRule { pattern: "swing.scores", scheme: QuantScheme::F16 },
-            QuantRule { pattern: "ease.scores", scheme: QuantScheme::F16 },
-            QuantRule { pattern: "item_tower.*", scheme: QuantScheme::F16 },
-            QuantRule { pattern: "stats.*", scheme: QuantScheme::F16 },
-        ])
-        .collect();
+    let rules = [
+        QuantRule { pattern: "user_tower.history_embeddings", scheme: QuantScheme::I8_PER_ROW },
+        QuantRule { pattern: "user_tower.*", scheme: QuantScheme::F16 },
+        // Biases and scalars stay f32 (int8 per row would quantize a bias as one row); the
+        // first match wins.
+        QuantRule { pattern: "ranker.b*", scheme: QuantScheme::F32 },
+        QuantRule { pattern: "ranker.*.b*", scheme: QuantScheme::F32 },
+        QuantRule { pattern: "ranker.attention_scale", scheme: QuantScheme::F32 },
+        QuantRule { pattern: "ranker.*", scheme: QuantScheme::I8_PER_ROW },
+        QuantRule { pattern: "i2i.scores", scheme: QuantScheme::F16 },
+        QuantRule { pattern: "swing.scores", scheme: QuantScheme::F16 },
+        QuantRule { pattern: "ease.scores", scheme: QuantScheme::F16 },
+        QuantRule { pattern: "item_tower.*", scheme: QuantScheme::F16 },
+        QuantRule { pattern: "stats.*", scheme: QuantScheme::F16 },
+    ];
     let config = BuildConfig {
         model_id: &args.model_id,
         model_version: &version,

@@ -123,16 +123,6 @@ impl Ranker {
             })
             .collect()
     }
-
-    /// Names of the tensors that must stay f32: the biases and the attention scale (a bias in
-    /// int8 per row would be one row quantized to 256 levels).
-    pub fn f32_names(&self) -> Vec<String> {
-        self.tensors
-            .iter()
-            .filter(|(_, shape, _)| shape.len() == 1)
-            .map(|(name, _, _)| name.clone())
-            .collect()
-    }
 }
 
 /// The user tower in f32 on the host: mean of the history rows → MLP → L2 normalize.
@@ -363,7 +353,6 @@ pub fn train(
     let xs = Tensor::from_vec(x, (rows, in_dim), &dev)?;
     let ys = Tensor::from_vec(y, (rows, 2), &dev)?;
     let net = Net::new(inputs.shape, in_dim, &mut rng)?;
-    let forward = |x: &Tensor| net.forward(x);
     let mut opt =
         AdamW::new(net.vars(), ParamsAdamW { lr: 2e-3, weight_decay: 1e-4, ..Default::default() })?;
     let batch = 512;
@@ -381,7 +370,7 @@ pub fn train(
         let (mut sum, mut n) = (0f64, 0usize);
         for chunk in order.chunks(batch) {
             let ids = Tensor::from_slice(chunk, chunk.len(), &dev)?;
-            let z = forward(&xs.index_select(&ids, 0)?)?;
+            let z = net.forward(&xs.index_select(&ids, 0)?)?;
             let loss = bce(&z, &ys.index_select(&ids, 0)?)?;
             opt.backward_step(&loss)?;
             let l = loss.to_scalar::<f32>()?;
@@ -392,7 +381,7 @@ pub fn train(
             n += chunk.len();
             bar.inc(1);
         }
-        let z = forward(&hx)?;
+        let z = net.forward(&hx)?;
         let zs = z.to_vec2::<f32>()?;
         let ls = hy.to_vec2::<f32>()?;
         let col = |m: &[Vec<f32>], c: usize| m.iter().map(|r| r[c]).collect::<Vec<f32>>();
