@@ -115,10 +115,17 @@ impl Ranker {
             )? {
                 experts.push(e);
             }
+            // A gate is one softmax layer over the experts.
             let gates = per_task(bundle, "ranker.gate", Activation::Softmax)?
                 .into_iter()
-                .map(|g| g.layers()[0].clone())
-                .collect();
+                .map(|g| match g.layers() {
+                    [layer] => Ok(layer.clone()),
+                    _ => Err(Error::InvalidArgument {
+                        name: "bundle",
+                        reason: "an MMoE gate (ranker.gate{t}.*) must be a single layer".into(),
+                    }),
+                })
+                .collect::<Result<Vec<_>>>()?;
             let towers = per_task(bundle, "ranker.tower", Activation::Sigmoid)?;
             RankerHead::Mmoe { mmoe: Mmoe::new(experts, gates)?, towers }
         } else {
